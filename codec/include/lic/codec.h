@@ -1,0 +1,192 @@
+/* lic: the public API of libcodec — models, encoders, decoders, images, bitstream info.
+ *
+ * Typical use (error handling shortened):
+ * @code
+ *   lic_config cfg;
+ *   lic_config_init(&cfg);
+ *   lic_model *model;
+ *   lic_model_load_default(&model, &cfg);          // or lic_model_load_file(&model, "x.licw", &cfg)
+ *   lic_encoder *enc;
+ *   lic_encoder_open(&enc, model, &cfg);
+ *   uint8_t *bits; size_t n;
+ *   lic_encode(enc, &img, 75, &bits, &n);          // img: caller-owned RGB8 pixels
+ *   lic_decoder *dec;
+ *   lic_decoder_open(&dec, model, &cfg);
+ *   lic_image out = {0};
+ *   lic_decode(dec, bits, n, &out);                // out.data owned by the library
+ *   lic_image_free(&out);
+ *   lic_free(bits);
+ *   lic_decoder_close(&dec);
+ *   lic_encoder_close(&enc);
+ *   lic_model_free(&model);                        // encoders/decoders keep their own reference
+ * @endcode
+ */
+#ifndef LIC_CODEC_H
+#define LIC_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lic/common.h"
+#include "lic/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A loaded model: immutable after load and reference-counted, so one model may be shared by any
+ * number of encoders and decoders running in different threads. */
+typedef struct lic_model lic_model;
+/* An encoder or decoder: owns its buffers and threads; use one per thread. */
+typedef struct lic_encoder lic_encoder;
+typedef struct lic_decoder lic_decoder;
+
+/* Which machine runs the analysis/synthesis transforms. The probability path is integer and runs
+ * the same on every backend. Values are ABI. */
+typedef enum lic_backend_kind {
+    LIC_BACKEND_AUTO = 0, /* CUDA when built in and a GPU is present, else CPU (one INFO log line) */
+    LIC_BACKEND_CPU = 1,
+    LIC_BACKEND_CUDA = 2, /* LIC_EUNSUPPORTED when not built in or no usable GPU */
+} lic_backend_kind;
+
+/* Pixel formats. Values are written into .lic headers: append-only. */
+typedef enum lic_pixfmt {
+    LIC_PIXFMT_RGB8 = 0,  /* 3 bytes per pixel, R G B */
+    LIC_PIXFMT_GRAY8 = 1, /* 1 byte per pixel; coded as RGB, decoded back to gray */
+} lic_pixfmt;
+
+/* An 8-bit image. For input it is caller-owned; lic_decode fills one whose data the library owns
+ * (release it with lic_image_free). */
+typedef struct lic_image {
+    uint32_t width, height;
+    lic_pixfmt fmt;
+    uint8_t *data;
+    ptrdiff_t stride; /* bytes from one row to the next, at least width * channels */
+} lic_image;
+
+/* Settings shared by model loading, encoders and decoders. Always start from lic_config_init(). */
+typedef struct lic_config {
+    uint32_t abi_version;     /* set by lic_config_init; checked by every call that takes a config */
+    int n_threads;            /* worker threads for transforms and context model; 0 = all cores (default 0) */
+    lic_backend_kind backend; /* default LIC_BACKEND_AUTO */
+    uint32_t max_side;        /* largest accepted width or height (default 16384) */
+    uint64_t max_pixels;      /* largest accepted width * height (default 2^28) */
+    uint64_t max_memory;      /* cap on the estimated peak working memory in bytes; 0 = no cap (default 0) */
+    lic_allocator allocator;  /* default: aligned malloc */
+    lic_logger logger;        /* default: silent */
+    uint8_t reserved[64];     /* zero; room for later fields without an ABI break */
+} lic_config;
+
+LIC_API int lic_config_init_internal(lic_config *cfg, uint32_t abi_version);
+
+/* Fills *cfg with the defaults above.
+ * @return 0, LIC_EINVAL if cfg is NULL, LIC_EABI if this header does not match the library. */
+static inline int lic_config_init(lic_config *cfg)
+{
+    return lic_config_init_internal(cfg, LIC_ABI_VERSION);
+}
+
+/* Returns the library version as "MAJOR.MINOR.PATCH". */
+LIC_API const char *lic_version_string(void);
+
+/* ---- models ---------------------------------------------------------------------------------- */
+
+/* Loads a .licw model file. Every size and offset in it is validated.
+ * @param out  receives the model (reference count 1); NULL on failure
+ * @param cfg  allocator and logger to use; NULL for defaults
+ * @return 0; LIC_EIO if the file cannot be read; LIC_EMODEL if it is malformed or of an unknown
+ *         architecture; LIC_ENOMEM; LIC_EINVAL on NULL arguments; LIC_EABI. */
+LIC_API int lic_model_load_file(lic_model **out, const char *path, const lic_config *cfg);
+
+/* Same as lic_model_load_file, from a memory buffer. The bytes are copied; the caller keeps
+ * ownership of `data`. */
+LIC_API int lic_model_load_memory(lic_model **out, const void *data, size_t size, const lic_config *cfg);
+
+/* Loads the default model embedded in the library at build time. */
+LIC_API int lic_model_load_default(lic_model **out, const lic_config *cfg);
+
+/* Drops the caller's reference and sets *m to NULL. The model is freed when the last encoder or
+ * decoder using it is closed too. Safe on NULL and on *m == NULL. */
+LIC_API void lic_model_free(lic_model **m);
+
+/* Describes a model: the fingerprint written into every .lic it makes, and its architecture name
+ * (a static string owned by the model, valid while the model lives). */
+typedef struct lic_model_info {
+    uint64_t fingerprint;
+    const char *arch;
+    int n_channels_y; /* M: latent channels */
+    int n_channels_z; /* N: hyper-latent channels */
+} lic_model_info;
+LIC_API int lic_model_get_info(const lic_model *m, lic_model_info *info);
+
+/* ---- encoding -------------------------------------------------------------------------------- */
+
+/* Opens an encoder on a model. The encoder takes its own reference to the model.
+ * @return 0; LIC_EINVAL; LIC_ENOMEM; LIC_EUNSUPPORTED if cfg->backend is CUDA and no GPU is usable. */
+LIC_API int lic_encoder_open(lic_encoder **out, lic_model *m, const lic_config *cfg);
+
+/* Encodes one image at quality 1 (smallest) .. 100 (best).
+ * @param out       receives a buffer holding the complete .lic file; release with lic_free()
+ * @return 0; LIC_EINVAL (bad image fields or quality); LIC_ELIMIT (size or memory over the limits,
+ *         checked before any large allocation); LIC_ENOMEM. On failure *out is NULL and *out_size 0. */
+LIC_API int lic_encode(lic_encoder *e, const lic_image *img, int quality, uint8_t **out, size_t *out_size);
+
+/* Closes the encoder, releases its model reference and sets *e to NULL. Safe on NULL. */
+LIC_API void lic_encoder_close(lic_encoder **e);
+
+/* ---- decoding -------------------------------------------------------------------------------- */
+
+/* What a .lic header says. */
+typedef struct lic_stream_info {
+    uint32_t width, height;
+    lic_pixfmt fmt;            /* what lic_decode returns */
+    int quality;               /* 1..100 */
+    int version;               /* container version */
+    uint64_t model_fingerprint;
+    uint32_t n_streams;
+    uint64_t header_size;      /* bytes before the first payload */
+} lic_stream_info;
+
+/* Parses only the header of a .lic buffer; needs no model.
+ * @return 0; LIC_EBITSTREAM if the header is malformed or truncated; LIC_EINVAL. */
+LIC_API int lic_peek_info(const uint8_t *data, size_t size, lic_stream_info *info);
+
+LIC_API int lic_decoder_open(lic_decoder **out, lic_model *m, const lic_config *cfg);
+
+/* Decodes a whole .lic buffer into *out (whose previous contents are ignored, not freed).
+ * @return 0; LIC_EMODEL_MISMATCH if the stream was made with another model; LIC_EBITSTREAM if it is
+ *         corrupt or truncated in a way that is detected (undetected corruption still yields an image
+ *         of the declared size); LIC_ELIMIT; LIC_ENOMEM. On failure out->data is NULL. */
+LIC_API int lic_decode(lic_decoder *d, const uint8_t *data, size_t size, lic_image *out);
+
+LIC_API void lic_decoder_close(lic_decoder **d);
+
+/* ---- results of the last call ---------------------------------------------------------------- */
+
+/* Statistics of the last successful lic_encode / lic_decode on a context: per-stage wall times and a
+ * hash of everything the entropy coder saw, so a decoder can be checked against its encoder. */
+typedef struct lic_stats {
+    double t_analysis;   /* seconds: pad, g_a (and h_a when encoding) */
+    double t_hyper;      /* seconds: z coding, integer hyper-synthesis */
+    double t_entropy;    /* seconds: context model and y coding */
+    double t_synthesis;  /* seconds: g_s and crop */
+    uint64_t symbols_hash; /* hash of all coded z and y symbols, in coding order */
+    uint64_t params_hash;  /* hash of all means and scale indexes, in coding order */
+    uint64_t n_symbols;
+    size_t stream_bytes[4]; /* payload sizes: [0] z, [1] y */
+    const char *backend;   /* "cpu" or "cuda": static string */
+} lic_stats;
+LIC_API int lic_encoder_get_stats(const lic_encoder *e, lic_stats *stats);
+LIC_API int lic_decoder_get_stats(const lic_decoder *d, lic_stats *stats);
+
+/* ---- memory ---------------------------------------------------------------------------------- */
+
+/* Frees an image filled by lic_decode and zeroes it. Safe on NULL and on an empty image. */
+LIC_API void lic_image_free(lic_image *img);
+/* Frees a buffer the library returned (lic_encode's output). Safe on NULL. */
+LIC_API void lic_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LIC_CODEC_H */

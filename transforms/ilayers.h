@@ -1,0 +1,42 @@
+/* lic transforms: the integer layers of the probability path (DESIGN.md §2, "the determinism rule").
+ *
+ * Every layer computes, for each output channel o and position p:
+ *     acc  = bias[o] + sum_{i,ky,kx} weight[o][i][ky][kx] * in[i][p + (ky,kx) - k/2]     (int64)
+ *     v    = (acc + (1 << (shift[o] - 1))) >> shift[o]        (arithmetic shift = floor; shift >= 1)
+ *     if relu and v < 0:  v = (v * relu_slope_q8 + 128) >> 8   (leaky ReLU as multiply-shift)
+ *     out  = clamp(v, -2^(out_bits-1), 2^(out_bits-1) - 1)
+ * weight is int16, bias int32, inputs are int32 holding values in int16 range (hidden layers use
+ * out_bits = 16; final layers that produce means/scales use out_bits = 24). Zero padding.
+ * Transposed layers scatter in[i][y][x] * weight[i][o][ky][kx] to out[o][y*s + ky - k/2][x*s + kx - k/2]
+ * (PyTorch ConvTranspose2d with padding k/2, output_padding s-1) and then apply the same
+ * bias/shift/relu/clamp. All sums are exact integers, so the result is identical on every machine, for
+ * every thread count and every kernel path; PyTorch reproduces it with float64 tensors. */
+#ifndef LIC_TRANSFORMS_ILAYERS_H
+#define LIC_TRANSFORMS_ILAYERS_H
+
+#include "lic/common.h"
+#include "transforms/tensor.h"
+#include "transforms/threadpool.h"
+
+typedef struct lic_iconv_layer {
+    int cin, cout, k, stride;
+    int transposed;          /* weight[cin][cout][k][k] when 1, else weight[cout][cin][k][k] */
+    int relu;                /* apply the integer leaky ReLU */
+    int relu_slope_q8;       /* slope in 1/256 units, 0..255 */
+    int out_bits;            /* 16 or 24 */
+    const int16_t *weight;
+    const int32_t *bias;     /* [cout] */
+    const int32_t *shift;    /* [cout], each 1..62 */
+} lic_iconv_layer;
+
+/* out = iconv(in). Shapes as for the float layers (stride-s conv: ceil(in/s); transposed: in*s).
+ * `pool` may be NULL. Work is split over output channels, so results do not depend on the pool.
+ * Returns 0 or LIC_EINVAL on a shape mismatch or invalid layer fields. */
+int lic_iconv2d(lic_threadpool *pool, const lic_iconv_layer *L, const lic_itensor *in, lic_itensor *out);
+
+/* Checks a layer's fields (sizes, shifts in 1..62, out_bits, slope) so that a model loader can reject
+ * bad files; also proves the int64 accumulator cannot overflow for inputs within int16 range.
+ * Returns 0 or LIC_EMODEL. */
+int lic_iconv_validate(const lic_iconv_layer *L);
+
+#endif /* LIC_TRANSFORMS_ILAYERS_H */
