@@ -1,0 +1,128 @@
+/* lic codec: .lic container reader and writer. Layout (little-endian):
+ *   0  4  magic 0x89 'L' 'I' 'C' (a high first byte catches 7-bit and text-mode transfers)
+ *   4  1  container version
+ *   5  1  pixel format (lic_pixfmt)
+ *   6  1  quality 1..100
+ *   7  1  stream count 1..LIC_MAX_STREAMS
+ *   8  8  model fingerprint
+ *   16 4  width, 20 4 height
+ *   24    stream table: n x (u8 id, u32 length), then the payloads in table order. */
+#include "codec/container.h"
+
+#include <string.h>
+
+static const uint8_t k_magic[4] = {0x89, 'L', 'I', 'C'};
+
+#define FIXED_HEADER 24
+#define TABLE_ENTRY 5
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void wr64(uint8_t *p, uint64_t v)
+{
+    wr32(p, (uint32_t)v);
+    wr32(p + 4, (uint32_t)(v >> 32));
+}
+
+int lic_container_parse(lic_container *c, const uint8_t *data, size_t size)
+{
+    memset(c, 0, sizeof(*c));
+    if (!data || size < FIXED_HEADER || memcmp(data, k_magic, 4) != 0)
+        return LIC_EBITSTREAM;
+    lic_stream_info *info = &c->info;
+    info->version = data[4];
+    if (info->version != LIC_CONTAINER_VERSION)
+        return LIC_EBITSTREAM;
+    if (data[5] != LIC_PIXFMT_RGB8 && data[5] != LIC_PIXFMT_GRAY8)
+        return LIC_EBITSTREAM;
+    info->fmt = (lic_pixfmt)data[5];
+    info->quality = data[6];
+    info->n_streams = data[7];
+    if (info->quality < 1 || info->quality > 100 || info->n_streams < 1 ||
+        info->n_streams > LIC_MAX_STREAMS)
+        return LIC_EBITSTREAM;
+    info->model_fingerprint = rd64(data + 8);
+    info->width = rd32(data + 16);
+    info->height = rd32(data + 20);
+    if (info->width < 1 || info->height < 1)
+        return LIC_EBITSTREAM;
+
+    size_t pos = FIXED_HEADER + (size_t)info->n_streams * TABLE_ENTRY;
+    if (pos > size)
+        return LIC_EBITSTREAM;
+    info->header_size = pos;
+    const uint8_t *table = data + FIXED_HEADER;
+    for (uint32_t i = 0; i < info->n_streams; i++) {
+        uint8_t id = table[i * TABLE_ENTRY];
+        size_t len = rd32(table + i * TABLE_ENTRY + 1);
+        if (id != LIC_STREAM_Z && id != LIC_STREAM_Y)
+            return LIC_EBITSTREAM;
+        for (uint32_t j = 0; j < i; j++)
+            if (c->stream_id[j] == id)
+                return LIC_EBITSTREAM;
+        if (len > size - pos)
+            return LIC_EBITSTREAM;
+        c->stream_id[i] = id;
+        c->stream_data[i] = data + pos;
+        c->stream_size[i] = len;
+        pos += len;
+    }
+    /* Trailing bytes mean the table and the file disagree: refuse rather than guess. */
+    return pos == size ? LIC_OK : LIC_EBITSTREAM;
+}
+
+int lic_container_find(const lic_container *c, int id)
+{
+    for (uint32_t i = 0; i < c->info.n_streams; i++)
+        if (c->stream_id[i] == id)
+            return (int)i;
+    return -1;
+}
+
+size_t lic_container_size(int n_streams, const size_t *sizes)
+{
+    size_t total = FIXED_HEADER + (size_t)n_streams * TABLE_ENTRY;
+    for (int i = 0; i < n_streams; i++) {
+        if (sizes[i] > UINT32_MAX || total > SIZE_MAX - sizes[i])
+            return 0;
+        total += sizes[i];
+    }
+    return total;
+}
+
+void lic_container_write(uint8_t *dst, const lic_stream_info *info, int n_streams, const uint8_t *ids,
+                         const uint8_t *const *payloads, const size_t *sizes)
+{
+    memcpy(dst, k_magic, 4);
+    dst[4] = LIC_CONTAINER_VERSION;
+    dst[5] = (uint8_t)info->fmt;
+    dst[6] = (uint8_t)info->quality;
+    dst[7] = (uint8_t)n_streams;
+    wr64(dst + 8, info->model_fingerprint);
+    wr32(dst + 16, info->width);
+    wr32(dst + 20, info->height);
+    uint8_t *p = dst + FIXED_HEADER;
+    for (int i = 0; i < n_streams; i++, p += TABLE_ENTRY) {
+        p[0] = ids[i];
+        wr32(p + 1, (uint32_t)sizes[i]);
+    }
+    for (int i = 0; i < n_streams; i++) {
+        if (sizes[i])
+            memcpy(p, payloads[i], sizes[i]);
+        p += sizes[i];
+    }
+}

@@ -1,0 +1,163 @@
+/* lic codec: lic_decoder — .lic bytes in, pixels out. */
+#include <math.h>
+#include <string.h>
+
+#include "codec/container.h"
+#include "codec/engine.h"
+#include "codec/mem.h"
+
+struct lic_decoder {
+    lic_engine eng;
+    float *gain_inv; /* [M] for the stream's quality */
+};
+
+int lic_decoder_open(lic_decoder **out, lic_model *m, const lic_config *cfg)
+{
+    if (!out)
+        return LIC_EINVAL;
+    *out = NULL;
+    if (!m)
+        return LIC_EINVAL;
+    int ret = lic_config_check(cfg);
+    if (ret < 0)
+        return ret;
+    lic_allocator a;
+    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
+    lic_decoder *d = lic_mem_alloc(&a, sizeof(*d));
+    if (!d)
+        return LIC_ENOMEM;
+    memset(d, 0, sizeof(*d));
+    if ((ret = lic_engine_init(&d->eng, m, cfg)) < 0) {
+        lic_mem_free(&a, d);
+        return ret;
+    }
+    d->gain_inv = lic_mem_alloc(&d->eng.cfg.allocator, sizeof(float) * (size_t)m->data.arch.M);
+    if (!d->gain_inv) {
+        lic_decoder_close(&d);
+        return LIC_ENOMEM;
+    }
+    *out = d;
+    return LIC_OK;
+}
+
+void lic_decoder_close(lic_decoder **pd)
+{
+    if (!pd || !*pd)
+        return;
+    lic_decoder *d = *pd;
+    lic_allocator a = d->eng.cfg.allocator;
+    lic_mem_free(&a, d->gain_inv);
+    lic_engine_release(&d->eng);
+    lic_mem_free(&a, d);
+    *pd = NULL;
+}
+
+int lic_peek_info(const uint8_t *data, size_t size, lic_stream_info *info)
+{
+    if (!data || !info)
+        return LIC_EINVAL;
+    lic_container c;
+    int ret = lic_container_parse(&c, data, size);
+    if (ret < 0)
+        return ret;
+    *info = c.info;
+    return LIC_OK;
+}
+
+static uint8_t to_u8(float v)
+{
+    float s = v * 255.0f;
+    if (!(s > 0.0f)) /* also catches NaN */
+        return 0;
+    if (s >= 255.0f)
+        return 255;
+    return (uint8_t)lrintf(s);
+}
+
+/* Crops the padded synthesis output into a new image of the stream's size and format. */
+static int store_pixels(lic_engine *g, const float *rgb, const lic_stream_info *info, lic_image *out)
+{
+    int ch = info->fmt == LIC_PIXFMT_GRAY8 ? 1 : 3;
+    size_t stride = (size_t)info->width * ch, bytes;
+    if (lic_size_mul(stride, info->height, &bytes) < 0)
+        return LIC_ELIMIT;
+    uint8_t *px = lic_mem_alloc_owned(&g->cfg.allocator, bytes);
+    if (!px)
+        return LIC_ENOMEM;
+    size_t plane = (size_t)g->ph * g->pw;
+    for (uint32_t y = 0; y < info->height; y++) {
+        uint8_t *row = px + y * stride;
+        const float *r = rgb + (size_t)y * g->pw, *gr = r + plane, *b = gr + plane;
+        for (uint32_t x = 0; x < info->width; x++) {
+            if (ch == 3) {
+                row[3 * x] = to_u8(r[x]);
+                row[3 * x + 1] = to_u8(gr[x]);
+                row[3 * x + 2] = to_u8(b[x]);
+            } else {
+                row[x] = to_u8((r[x] + gr[x] + b[x]) * (1.0f / 3.0f));
+            }
+        }
+    }
+    out->width = info->width;
+    out->height = info->height;
+    out->fmt = info->fmt;
+    out->data = px;
+    out->stride = (ptrdiff_t)stride;
+    return LIC_OK;
+}
+
+int lic_decode(lic_decoder *d, const uint8_t *data, size_t size, lic_image *out)
+{
+    if (out)
+        memset(out, 0, sizeof(*out));
+    if (!d || !data || !out)
+        return LIC_EINVAL;
+    lic_container c;
+    int ret = lic_container_parse(&c, data, size);
+    if (ret < 0)
+        return ret;
+    lic_engine *g = &d->eng;
+    if (c.info.model_fingerprint != g->model->file.fingerprint)
+        return LIC_EMODEL_MISMATCH;
+    int zi = lic_container_find(&c, LIC_STREAM_Z), yi = lic_container_find(&c, LIC_STREAM_Y);
+    if (zi < 0 || yi < 0)
+        return LIC_EBITSTREAM;
+    if ((ret = lic_engine_prepare(g, c.info.width, c.info.height)) < 0)
+        return ret;
+    lic_stats *st = &g->stats;
+    st->t_analysis = st->t_hyper = st->t_entropy = st->t_synthesis = 0;
+    st->stream_bytes[0] = c.stream_size[zi];
+    st->stream_bytes[1] = c.stream_size[yi];
+
+    lic_symbol_reader zr, yr;
+    lic_symbol_reader_init(&zr, c.stream_data[zi], c.stream_size[zi]);
+    lic_symbol_reader_init(&yr, c.stream_data[yi], c.stream_size[yi]);
+    lic_latent_coder io = {.encode = 0, .zr = &zr, .yr = &yr};
+    if ((ret = lic_engine_code_latents(g, &io)) < 0)
+        return ret;
+    if (lic_symbol_reader_status(&zr) < 0 || lic_symbol_reader_status(&yr) < 0)
+        return LIC_EBITSTREAM;
+
+    double t0 = lic_now();
+    const struct lic_model_arch *a = &g->md->arch;
+    lic_engine_gains(g, c.info.quality, 1, d->gain_inv);
+    size_t hw = (size_t)g->lh * g->lw;
+    for (int ch = 0; ch < a->M; ch++) {
+        float s = d->gain_inv[ch] * (1.0f / 256.0f);
+        for (size_t p = 0; p < hw; p++)
+            g->y[ch * hw + p] = (float)g->yq[ch * hw + p] * s;
+    }
+    float *rgb;
+    if ((ret = lic_engine_synthesis(g, &rgb)) < 0 || (ret = store_pixels(g, rgb, &c.info, out)) < 0)
+        return ret;
+    st->t_synthesis = lic_now() - t0;
+    return LIC_OK;
+}
+
+int lic_decoder_get_stats(const lic_decoder *d, lic_stats *stats)
+{
+    if (!d || !stats)
+        return LIC_EINVAL;
+    *stats = d->eng.stats;
+    return LIC_OK;
+}

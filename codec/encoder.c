@@ -1,0 +1,143 @@
+/* lic codec: lic_encoder — pixels in, .lic bytes out. */
+#include <string.h>
+
+#include "codec/container.h"
+#include "codec/engine.h"
+#include "codec/mem.h"
+
+struct lic_encoder {
+    lic_engine eng;
+    lic_symbol_writer *zw, *yw;
+    float *gain; /* [M] for the current quality */
+};
+
+int lic_encoder_open(lic_encoder **out, lic_model *m, const lic_config *cfg)
+{
+    if (!out)
+        return LIC_EINVAL;
+    *out = NULL;
+    if (!m)
+        return LIC_EINVAL;
+    int ret = lic_config_check(cfg);
+    if (ret < 0)
+        return ret;
+    lic_allocator a;
+    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
+    lic_encoder *e = lic_mem_alloc(&a, sizeof(*e));
+    if (!e)
+        return LIC_ENOMEM;
+    memset(e, 0, sizeof(*e));
+    if ((ret = lic_engine_init(&e->eng, m, cfg)) < 0) {
+        lic_mem_free(&a, e);
+        return ret;
+    }
+    const lic_allocator *ea = &e->eng.cfg.allocator;
+    e->gain = lic_mem_alloc(ea, sizeof(float) * (size_t)m->data.arch.M);
+    if (!e->gain || (ret = lic_symbol_writer_create(&e->zw, ea)) < 0 ||
+        (ret = lic_symbol_writer_create(&e->yw, ea)) < 0) {
+        lic_encoder_close(&e);
+        return ret < 0 ? ret : LIC_ENOMEM;
+    }
+    *out = e;
+    return LIC_OK;
+}
+
+void lic_encoder_close(lic_encoder **pe)
+{
+    if (!pe || !*pe)
+        return;
+    lic_encoder *e = *pe;
+    lic_allocator a = e->eng.cfg.allocator;
+    lic_symbol_writer_free(&e->zw);
+    lic_symbol_writer_free(&e->yw);
+    lic_mem_free(&a, e->gain);
+    lic_engine_release(&e->eng);
+    lic_mem_free(&a, e);
+    *pe = NULL;
+}
+
+/* Converts the image to float planes in [0, 1], replicating edge pixels into the padding and gray into
+ * three channels. */
+static void load_pixels(const lic_image *img, float *dst, int ph, int pw)
+{
+    int ch = img->fmt == LIC_PIXFMT_GRAY8 ? 1 : 3;
+    size_t plane = (size_t)ph * pw;
+    for (int y = 0; y < ph; y++) {
+        uint32_t sy = (uint32_t)y < img->height ? (uint32_t)y : img->height - 1;
+        const uint8_t *row = img->data + (ptrdiff_t)sy * img->stride;
+        for (int x = 0; x < pw; x++) {
+            uint32_t sx = (uint32_t)x < img->width ? (uint32_t)x : img->width - 1;
+            for (int c = 0; c < 3; c++)
+                dst[c * plane + (size_t)y * pw + x] = row[sx * ch + (ch == 3 ? c : 0)] * (1.0f / 255.0f);
+        }
+    }
+}
+
+int lic_encode(lic_encoder *e, const lic_image *img, int quality, uint8_t **out, size_t *out_size)
+{
+    if (out)
+        *out = NULL;
+    if (out_size)
+        *out_size = 0;
+    if (!e || !img || !out || !out_size || !img->data || quality < 1 || quality > 100)
+        return LIC_EINVAL;
+    if (img->fmt != LIC_PIXFMT_RGB8 && img->fmt != LIC_PIXFMT_GRAY8)
+        return LIC_EINVAL;
+    int ch = img->fmt == LIC_PIXFMT_GRAY8 ? 1 : 3;
+    if (img->width == 0 || img->height == 0 || img->stride < (ptrdiff_t)img->width * ch)
+        return LIC_EINVAL;
+    lic_engine *g = &e->eng;
+    int ret = lic_engine_prepare(g, img->width, img->height);
+    if (ret < 0)
+        return ret;
+    lic_stats *st = &g->stats;
+    st->t_analysis = st->t_hyper = st->t_entropy = st->t_synthesis = 0;
+
+    double t0 = lic_now();
+    load_pixels(img, g->fbuf[0], g->ph, g->pw);
+    lic_engine_gains(g, quality, 0, e->gain);
+    float *z;
+    if ((ret = lic_engine_analysis(g, e->gain, &z)) < 0)
+        return ret;
+    st->t_analysis = lic_now() - t0;
+
+    lic_symbol_writer_reset(e->zw);
+    lic_symbol_writer_reset(e->yw);
+    lic_latent_coder io = {.encode = 1, .z = z, .zw = e->zw, .yw = e->yw};
+    if ((ret = lic_engine_code_latents(g, &io)) < 0)
+        return ret;
+
+    double t1 = lic_now();
+    const uint8_t *payload[2];
+    size_t sizes[2];
+    if ((ret = lic_symbol_writer_finish(e->zw, &payload[0], &sizes[0])) < 0 ||
+        (ret = lic_symbol_writer_finish(e->yw, &payload[1], &sizes[1])) < 0)
+        return ret;
+    size_t total = lic_container_size(2, sizes);
+    if (total == 0)
+        return LIC_ELIMIT;
+    uint8_t *buf = lic_mem_alloc_owned(&g->cfg.allocator, total);
+    if (!buf)
+        return LIC_ENOMEM;
+    lic_stream_info info = {.width = img->width,
+                            .height = img->height,
+                            .fmt = img->fmt,
+                            .quality = quality,
+                            .model_fingerprint = g->model->file.fingerprint};
+    static const uint8_t ids[2] = {LIC_STREAM_Z, LIC_STREAM_Y};
+    lic_container_write(buf, &info, 2, ids, payload, sizes);
+    st->t_entropy += lic_now() - t1;
+    st->stream_bytes[0] = sizes[0];
+    st->stream_bytes[1] = sizes[1];
+    *out = buf;
+    *out_size = total;
+    return LIC_OK;
+}
+
+int lic_encoder_get_stats(const lic_encoder *e, lic_stats *stats)
+{
+    if (!e || !stats)
+        return LIC_EINVAL;
+    *stats = e->eng.stats;
+    return LIC_OK;
+}

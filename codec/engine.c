@@ -1,0 +1,478 @@
+/* lic codec: shared encoder/decoder machinery — workspace planning, the float transforms, and the
+ * integer probability path (docs/FORMAT.md §1.3). Encoder and decoder run the same
+ * lic_engine_code_latents so that the means and scale indexes they compute cannot diverge. */
+#include "codec/engine.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec/log.h"
+#include "codec/mem.h"
+#include "gpu/gpu.h"
+#include "transforms/ilayers.h"
+
+#define SYMBOL_LIMIT (1 << 22) /* |symbol| bound: keeps s * 256 + mean inside int32 */
+
+double lic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int lic_engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
+{
+    memset(e, 0, sizeof(*e));
+    if (cfg)
+        e->cfg = *cfg;
+    else
+        lic_config_init(&e->cfg);
+    lic_mem_resolve(&e->cfg.allocator, cfg ? &cfg->allocator : NULL);
+    if (e->cfg.n_threads < 0 || e->cfg.max_side == 0 || e->cfg.max_pixels == 0)
+        return LIC_EINVAL;
+
+    switch (e->cfg.backend) {
+    case LIC_BACKEND_AUTO:
+        if (lic_gpu_built_in() && lic_gpu_device_count() == 0)
+            lic_log(&e->cfg.logger, LIC_LOG_INFO, "no usable GPU: transforms run on the CPU");
+        break;
+    case LIC_BACKEND_CPU:
+        break;
+    case LIC_BACKEND_CUDA:
+        lic_log(&e->cfg.logger, LIC_LOG_ERROR, "the CUDA backend is not available in this build");
+        return LIC_EUNSUPPORTED;
+    default:
+        return LIC_EINVAL;
+    }
+
+    int ret = lic_threadpool_create(&e->pool, e->cfg.n_threads, &e->cfg.allocator);
+    if (ret < 0)
+        return ret;
+    ret = lic_xf_ctx_create(&e->xf, LIC_KERNELS_FAST, e->pool, &e->cfg.allocator);
+    if (ret < 0) {
+        lic_threadpool_free(&e->pool);
+        return ret;
+    }
+    lic_model_retain(m);
+    e->model = m;
+    e->md = &m->data;
+    e->stats.backend = "cpu";
+    return LIC_OK;
+}
+
+static void free_workspace(lic_engine *e)
+{
+    const lic_allocator *a = &e->cfg.allocator;
+    lic_mem_free(a, e->fbuf[0]);
+    lic_mem_free(a, e->fbuf[1]);
+    lic_mem_free(a, e->y);
+    lic_mem_free(a, e->iarena);
+    e->fbuf[0] = e->fbuf[1] = e->y = NULL;
+    e->iarena = NULL;
+    e->ws_float_count = e->ws_y_count = e->iarena_count = 0;
+}
+
+void lic_engine_release(lic_engine *e)
+{
+    if (!e->model)
+        return;
+    free_workspace(e);
+    lic_xf_ctx_free(&e->xf);
+    lic_threadpool_free(&e->pool);
+    lic_model_release(e->model);
+    e->model = NULL;
+}
+
+/* Sizes of every buffer for a padded size, in elements; returns the estimated peak bytes, or 0 on
+ * overflow. Computed in uint64 from sides <= 2^20, so nothing here can overflow before the check. */
+typedef struct ws_plan {
+    uint64_t fcount, ycount, icount, scratch, peak;
+} ws_plan;
+
+static int group_max(const lic_model_data *md)
+{
+    int g = 0;
+    for (int k = 0; k < md->arch.n_groups; k++)
+        if (md->groups[k].size > g)
+            g = md->groups[k].size;
+    return g;
+}
+
+static void plan_workspace(const lic_engine *e, int ph, int pw, ws_plan *p)
+{
+    const struct lic_model_arch *a = &e->md->arch;
+    uint64_t px = (uint64_t)ph * (uint64_t)pw, hw = px / 256, zhw = hw / 16;
+    uint64_t g = (uint64_t)group_max(e->md);
+    uint64_t f = 3 * px;
+    if ((uint64_t)a->N * px / 4 > f)
+        f = (uint64_t)a->N * px / 4;
+    p->fcount = f;
+    p->ycount = (uint64_t)a->M * hw;
+    p->icount = 2 * (uint64_t)a->M * hw                       /* yq, yctx */
+                + (uint64_t)a->N * zhw                        /* zhat */
+                + (uint64_t)a->N * zhw * 4 + (uint64_t)a->C_h * hw /* hs_tmp */
+                + (uint64_t)(a->C_h + a->C_cc + a->C_sp) * hw /* ep_in */
+                + (uint64_t)a->C_cc * hw + g * hw             /* cc_tmp, anchors */
+                + 2 * (uint64_t)a->C_ep * hw + 2 * g * hw;    /* ep_tmp, params */
+    /* The largest im2col scratch of the float layers. */
+    uint64_t scratch = 0;
+    const lic_conv_layer *layers[] = {&e->md->g_a[0], &e->md->g_a[1], &e->md->g_s[3]};
+    const int in_side[][2] = {{ph, pw}, {ph / 2, pw / 2}, {ph / 2, pw / 2}};
+    for (int i = 0; i < 3; i++) {
+        uint64_t s = lic_conv2d_scratch_size(layers[i], in_side[i][0], in_side[i][1]);
+        if (s > scratch)
+            scratch = s;
+    }
+    p->scratch = scratch;
+    /* Symbol writers buffer about 16 bytes per coded symbol. */
+    p->peak = 4 * (2 * f + p->ycount + p->icount) + scratch + 16 * (p->ycount + (uint64_t)a->N * zhw);
+}
+
+int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height)
+{
+    const lic_config *c = &e->cfg;
+    if (width == 0 || height == 0)
+        return LIC_EINVAL;
+    if (width > c->max_side || height > c->max_side || (uint64_t)width * height > c->max_pixels)
+        return LIC_ELIMIT;
+    if (width > (1u << 20) || height > (1u << 20)) /* absolute bound behind the configurable ones */
+        return LIC_ELIMIT;
+    int ph = (int)((height + 63) / 64 * 64), pw = (int)((width + 63) / 64 * 64);
+    ws_plan p;
+    plan_workspace(e, ph, pw, &p);
+    if (c->max_memory && p.peak > c->max_memory) {
+        lic_log(&c->logger, LIC_LOG_ERROR, "image %ux%u needs about %llu MB, above the %llu MB cap", width,
+                height, (unsigned long long)(p.peak >> 20), (unsigned long long)(c->max_memory >> 20));
+        return LIC_ELIMIT;
+    }
+    if (p.peak > SIZE_MAX / 2)
+        return LIC_ELIMIT;
+
+    /* Buffers are reused while large enough: index arithmetic always uses the new size. */
+    if (!e->fbuf[0] || p.fcount > e->ws_float_count || p.ycount > e->ws_y_count || p.icount > e->iarena_count) {
+        free_workspace(e);
+        const lic_allocator *a = &c->allocator;
+        e->fbuf[0] = lic_mem_alloc(a, (size_t)p.fcount * sizeof(float));
+        e->fbuf[1] = lic_mem_alloc(a, (size_t)p.fcount * sizeof(float));
+        e->y = lic_mem_alloc(a, (size_t)p.ycount * sizeof(float));
+        e->iarena = lic_mem_alloc(a, (size_t)p.icount * sizeof(int32_t));
+        if (!e->fbuf[0] || !e->fbuf[1] || !e->y || !e->iarena) {
+            free_workspace(e);
+            return LIC_ENOMEM;
+        }
+        e->ws_float_count = (size_t)p.fcount;
+        e->ws_y_count = (size_t)p.ycount;
+        e->iarena_count = (size_t)p.icount;
+    }
+    e->ph = ph;
+    e->pw = pw;
+    e->lh = ph / 16;
+    e->lw = pw / 16;
+
+    /* Carve the integer arena for this size. */
+    const struct lic_model_arch *a = &e->md->arch;
+    size_t hw = (size_t)e->lh * e->lw, zhw = hw / 16, g = (size_t)group_max(e->md);
+    int32_t *q = e->iarena;
+    e->yq = q, q += (size_t)a->M * hw;
+    e->yctx = q, q += (size_t)a->M * hw;
+    e->zhat = q, q += (size_t)a->N * zhw;
+    e->hs_tmp[0] = q, q += (size_t)a->N * zhw * 4;
+    e->hs_tmp[1] = q, q += (size_t)a->C_h * hw;
+    e->ep_in = q, q += (size_t)(a->C_h + a->C_cc + a->C_sp) * hw;
+    e->cc_tmp = q, q += (size_t)a->C_cc * hw;
+    e->anchors = q, q += g * hw;
+    e->ep_tmp[0] = q, q += (size_t)a->C_ep * hw;
+    e->ep_tmp[1] = q, q += (size_t)a->C_ep * hw;
+    e->params = q;
+    return LIC_OK;
+}
+
+void lic_engine_gains(const lic_engine *e, int quality, int inverse, float *out)
+{
+    const struct lic_model_arch *a = &e->md->arch;
+    const float *table = inverse ? e->md->gain_inv : e->md->gain;
+    double t = (double)(quality - 1) * (a->n_gains - 1) / 99.0;
+    int j = (int)t;
+    if (j >= a->n_gains - 1)
+        j = a->n_gains > 1 ? a->n_gains - 2 : 0;
+    double f = a->n_gains > 1 ? t - j : 0.0;
+    for (int c = 0; c < a->M; c++) {
+        double lo = table[(size_t)j * a->M + c];
+        double hi = a->n_gains > 1 ? table[(size_t)(j + 1) * a->M + c] : lo;
+        out[c] = (float)(pow(lo, 1.0 - f) * pow(hi, f));
+    }
+}
+
+static lic_tensor tensor(int c, int h, int w, float *data)
+{
+    lic_tensor t = {c, h, w, data};
+    return t;
+}
+
+/* A conv layer's output shape for an input of (h, w). */
+static lic_tensor conv_out(const lic_conv_layer *L, int h, int w, float *data)
+{
+    if (L->transposed)
+        return tensor(L->cout, h * L->stride, w * L->stride, data);
+    return tensor(L->cout, lic_conv_out_size(h, L->stride), lic_conv_out_size(w, L->stride), data);
+}
+
+int lic_engine_analysis(lic_engine *e, const float *gain, float **z_out)
+{
+    const lic_model_data *md = e->md;
+    float slope = (float)md->arch.relu_slope_q8 / 256.0f;
+    lic_tensor cur = tensor(3, e->ph, e->pw, e->fbuf[0]);
+    int ret, which = 1;
+    for (int i = 0; i < 4; i++) {
+        float *dst = i == 3 ? e->y : e->fbuf[which];
+        lic_tensor out = conv_out(&md->g_a[i], cur.h, cur.w, dst);
+        if ((ret = lic_conv2d(e->xf, &md->g_a[i], &cur, &out)) < 0)
+            return ret;
+        if (i < 3 && (ret = lic_gdn(e->xf, &md->g_a_gdn[i], &out)) < 0)
+            return ret;
+        cur = out;
+        which ^= 1;
+    }
+    size_t hw = (size_t)cur.h * cur.w;
+    for (int c = 0; c < cur.c; c++)
+        for (size_t p = 0; p < hw; p++)
+            cur.data[c * hw + p] *= gain[c];
+
+    which = 0;
+    for (int i = 0; i < 3; i++) {
+        lic_tensor out = conv_out(&md->h_a[i], cur.h, cur.w, e->fbuf[which]);
+        if ((ret = lic_conv2d(e->xf, &md->h_a[i], &cur, &out)) < 0)
+            return ret;
+        if (i < 2)
+            lic_leaky_relu(e->xf, &out, slope);
+        cur = out;
+        which ^= 1;
+    }
+    *z_out = cur.data;
+    return LIC_OK;
+}
+
+int lic_engine_synthesis(lic_engine *e, float **out_data)
+{
+    const lic_model_data *md = e->md;
+    lic_tensor cur = tensor(md->arch.M, e->lh, e->lw, e->y);
+    int ret;
+    for (int i = 0; i < 4; i++) {
+        const lic_conv_layer *L = &md->g_s[i];
+        lic_tensor out;
+        if (md->arch.gs_up == LIC_GS_UP_SUBPEL) {
+            lic_tensor wide = conv_out(L, cur.h, cur.w, e->fbuf[0]);
+            if ((ret = lic_conv2d(e->xf, L, &cur, &wide)) < 0)
+                return ret;
+            out = tensor(wide.c / 4, wide.h * 2, wide.w * 2, e->fbuf[1]);
+            if ((ret = lic_pixel_shuffle(e->xf, &wide, 2, &out)) < 0)
+                return ret;
+        } else {
+            out = conv_out(L, cur.h, cur.w, e->fbuf[i & 1]);
+            if ((ret = lic_conv2d(e->xf, L, &cur, &out)) < 0)
+                return ret;
+        }
+        if (i < 3 && (ret = lic_gdn(e->xf, &md->g_s_igdn[i], &out)) < 0)
+            return ret;
+        cur = out;
+    }
+    *out_data = cur.data;
+    return LIC_OK;
+}
+
+/* ---- the integer probability path ---- */
+
+static lic_itensor itensor(int c, int h, int w, int32_t *data)
+{
+    lic_itensor t = {c, h, w, data};
+    return t;
+}
+
+static int32_t clamp_i64(int64_t v, int64_t lo, int64_t hi)
+{
+    return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+/* floor(v / 2^k) without relying on the implementation-defined right shift of negative values. */
+static int64_t floor_shift(int64_t v, int k)
+{
+    return v >= 0 ? v >> k : -((-(v + 1)) >> k) - 1;
+}
+
+/* round(v * 2^frac) as int64, saturated far outside any useful range; NaN becomes 0. */
+static int64_t to_fixed(double v, int frac)
+{
+    double s = v * (double)(1 << frac);
+    if (!(s == s))
+        return 0;
+    if (s > 1e12)
+        s = 1e12;
+    if (s < -1e12)
+        s = -1e12;
+    return (int64_t)llround(s);
+}
+
+static uint64_t mix(uint64_t h, int32_t v)
+{
+    return (h ^ (uint32_t)v) * 0x100000001b3ull;
+}
+
+/* Scale index: the number of thresholds strictly below sigma (CompressAI rounds scales up). */
+static int scale_index(const int32_t *thr, int n_thr, int32_t sigma)
+{
+    int lo = 0, hi = n_thr;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (thr[mid] < sigma)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int code_z(lic_engine *e, lic_latent_coder *io)
+{
+    const lic_model_data *md = e->md;
+    int zf = md->arch.z_frac_bits, zh = e->lh / 4, zw = e->lw / 4;
+    size_t zhw = (size_t)zh * zw;
+    for (int c = 0; c < md->arch.N; c++) {
+        int32_t median = md->z_median[c];
+        for (size_t p = 0; p < zhw; p++) {
+            int32_t s;
+            if (io->encode) {
+                int64_t zq = to_fixed(io->z[c * zhw + p], zf);
+                int64_t half = zf ? (int64_t)1 << (zf - 1) : 0;
+                s = clamp_i64(floor_shift(zq - median + half, zf), -SYMBOL_LIMIT, SYMBOL_LIMIT);
+                int ret = lic_symbol_writer_put(io->zw, &md->z_cdf, c, s);
+                if (ret < 0)
+                    return ret;
+            } else {
+                s = clamp_i64(lic_symbol_reader_get(io->zr, &md->z_cdf, c), -SYMBOL_LIMIT, SYMBOL_LIMIT);
+            }
+            e->zhat[c * zhw + p] = clamp_i64(((int64_t)s << zf) + median, INT16_MIN, INT16_MAX);
+            e->stats.symbols_hash = mix(e->stats.symbols_hash, s);
+        }
+    }
+    e->stats.n_symbols += (uint64_t)md->arch.N * zhw;
+    return LIC_OK;
+}
+
+static int hyper_synthesis(lic_engine *e)
+{
+    const lic_model_data *md = e->md;
+    int zh = e->lh / 4, zw = e->lw / 4;
+    lic_itensor in = itensor(md->arch.N, zh, zw, e->zhat);
+    lic_itensor t0 = itensor(md->h_s[0].cout, zh * 2, zw * 2, e->hs_tmp[0]);
+    lic_itensor t1 = itensor(md->h_s[1].cout, e->lh, e->lw, e->hs_tmp[1]);
+    lic_itensor out = itensor(md->h_s[2].cout, e->lh, e->lw, e->ep_in);
+    int ret;
+    if ((ret = lic_iconv2d(e->pool, &md->h_s[0], &in, &t0)) < 0 ||
+        (ret = lic_iconv2d(e->pool, &md->h_s[1], &t0, &t1)) < 0 ||
+        (ret = lic_iconv2d(e->pool, &md->h_s[2], &t1, &out)) < 0)
+        return ret;
+    return LIC_OK;
+}
+
+/* Runs ep_k over ep_in (channels [H | C | S]) into e->params. */
+static int run_params(lic_engine *e, const lic_group_model *G, int n_in)
+{
+    lic_itensor in = itensor(n_in, e->lh, e->lw, e->ep_in);
+    lic_itensor t0 = itensor(G->ep[0].cout, e->lh, e->lw, e->ep_tmp[0]);
+    lic_itensor t1 = itensor(G->ep[1].cout, e->lh, e->lw, e->ep_tmp[1]);
+    lic_itensor out = itensor(G->ep[2].cout, e->lh, e->lw, e->params);
+    int ret;
+    if ((ret = lic_iconv2d(e->pool, &G->ep[0], &in, &t0)) < 0 ||
+        (ret = lic_iconv2d(e->pool, &G->ep[1], &t0, &t1)) < 0 ||
+        (ret = lic_iconv2d(e->pool, &G->ep[2], &t1, &out)) < 0)
+        return ret;
+    return LIC_OK;
+}
+
+/* Codes one checkerboard pass of group G: positions with (x + y) % 2 == pass. */
+static int code_pass(lic_engine *e, lic_latent_coder *io, const lic_group_model *G, int pass)
+{
+    const lic_model_data *md = e->md;
+    const int32_t *thr = md->y_scale_thresholds;
+    int n_thr = md->y_cdf.n_cdfs - 1;
+    int yf = md->arch.yctx_frac_bits, sh = 8 - yf;
+    int32_t round_ctx = 1 << (sh - 1);
+    size_t hw = (size_t)e->lh * e->lw;
+    for (int c = 0; c < G->size; c++) {
+        size_t plane = (size_t)(G->c0 + c) * hw;
+        const int32_t *mean = e->params + (size_t)c * hw;
+        const int32_t *scale = e->params + (size_t)(G->size + c) * hw;
+        for (int y = 0; y < e->lh; y++) {
+            for (int x = (y + pass) & 1; x < e->lw; x += 2) {
+                size_t p = (size_t)y * e->lw + x;
+                int32_t mu = mean[p];
+                int idx = scale_index(thr, n_thr, scale[p]);
+                int32_t s;
+                if (io->encode) {
+                    int64_t yq = to_fixed(e->y[plane + p], 8);
+                    s = clamp_i64(floor_shift(yq - mu + 128, 8), -SYMBOL_LIMIT, SYMBOL_LIMIT);
+                    int ret = lic_symbol_writer_put(io->yw, &md->y_cdf, idx, s);
+                    if (ret < 0)
+                        return ret;
+                } else {
+                    s = clamp_i64(lic_symbol_reader_get(io->yr, &md->y_cdf, idx), -SYMBOL_LIMIT, SYMBOL_LIMIT);
+                }
+                int32_t v = s * 256 + mu; /* |s| <= 2^22, |mu| < 2^23: fits */
+                int32_t ctx = clamp_i64(floor_shift((int64_t)v + round_ctx, sh), INT16_MIN, INT16_MAX);
+                e->yq[plane + p] = v;
+                e->yctx[plane + p] = ctx;
+                if (pass == 0)
+                    e->anchors[(size_t)c * hw + p] = ctx;
+                e->stats.symbols_hash = mix(e->stats.symbols_hash, s);
+                e->stats.params_hash = mix(mix(e->stats.params_hash, mu), idx);
+            }
+        }
+    }
+    return LIC_OK;
+}
+
+static int code_group(lic_engine *e, lic_latent_coder *io, const lic_group_model *G, int k)
+{
+    const struct lic_model_arch *a = &e->md->arch;
+    size_t hw = (size_t)e->lh * e->lw;
+    int ret, n_in = a->C_h + a->C_sp;
+    int32_t *spatial = e->ep_in + (size_t)a->C_h * hw;
+    if (k > 0) {
+        lic_itensor prev = itensor(G->c0, e->lh, e->lw, e->yctx);
+        lic_itensor t0 = itensor(a->C_cc, e->lh, e->lw, e->cc_tmp);
+        lic_itensor ctx = itensor(a->C_cc, e->lh, e->lw, spatial);
+        if ((ret = lic_iconv2d(e->pool, &G->cc[0], &prev, &t0)) < 0 ||
+            (ret = lic_iconv2d(e->pool, &G->cc[1], &t0, &ctx)) < 0)
+            return ret;
+        spatial += (size_t)a->C_cc * hw;
+        n_in += a->C_cc;
+    }
+    memset(e->anchors, 0, (size_t)G->size * hw * sizeof(int32_t));
+    lic_itensor anchors = itensor(G->size, e->lh, e->lw, e->anchors);
+    lic_itensor sp = itensor(a->C_sp, e->lh, e->lw, spatial);
+    for (int pass = 0; pass < 2; pass++) {
+        if ((ret = lic_iconv2d(e->pool, &G->sp, &anchors, &sp)) < 0 || (ret = run_params(e, G, n_in)) < 0 ||
+            (ret = code_pass(e, io, G, pass)) < 0)
+            return ret;
+    }
+    e->stats.n_symbols += (uint64_t)G->size * hw;
+    return LIC_OK;
+}
+
+int lic_engine_code_latents(lic_engine *e, lic_latent_coder *io)
+{
+    e->stats.symbols_hash = e->stats.params_hash = 0xcbf29ce484222325ull;
+    e->stats.n_symbols = 0;
+    double t0 = lic_now();
+    int ret;
+    if ((ret = code_z(e, io)) < 0 || (ret = hyper_synthesis(e)) < 0)
+        return ret;
+    double t1 = lic_now();
+    for (int k = 0; k < e->md->arch.n_groups; k++)
+        if ((ret = code_group(e, io, &e->md->groups[k], k)) < 0)
+            return ret;
+    e->stats.t_hyper += t1 - t0;
+    e->stats.t_entropy += lic_now() - t1;
+    return LIC_OK;
+}

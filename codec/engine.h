@@ -1,0 +1,70 @@
+/* lic codec: what encoders and decoders share — threads, kernels, per-image-size workspace, the
+ * float transforms, and the integer probability path that must run identically on both sides. */
+#ifndef LIC_CODEC_ENGINE_H
+#define LIC_CODEC_ENGINE_H
+
+#include "codec/internal.h"
+#include "entropy/symbol_coder.h"
+#include "transforms/layers.h"
+#include "transforms/threadpool.h"
+
+typedef struct lic_engine {
+    lic_model *model;
+    const lic_model_data *md;
+    lic_config cfg;           /* resolved copy: allocator and logger filled */
+    lic_threadpool *pool;
+    lic_xf_ctx *xf;
+
+    /* Workspace, planned for the padded size (ph x pw) and reused while it fits. */
+    int ph, pw;               /* padded image size, multiples of 64 */
+    int lh, lw;               /* latent size = padded / 16 */
+    size_t ws_float_count;    /* floats in each of fbuf[0], fbuf[1] */
+    size_t ws_y_count;        /* floats in y */
+    float *fbuf[2];           /* ping-pong activations of g_a / h_a / g_s */
+    float *y;                 /* M x lh x lw: y' (encoder) or y-hat (decoder) */
+    int32_t *iarena;          /* all integer buffers of the probability path */
+    size_t iarena_count;
+    int32_t *yq;              /* M x lh x lw: y-hat' in 1/256 units */
+    int32_t *yctx;            /* M x lh x lw: y-hat in the context networks' format */
+    int32_t *zhat;            /* N x lh/4 x lw/4 */
+    int32_t *hs_tmp[2];       /* h_s intermediates */
+    int32_t *ep_in;           /* [H | C | S] planes, lh x lw each */
+    int32_t *cc_tmp;          /* C_cc planes */
+    int32_t *anchors;         /* largest group's planes: decoded anchors, zeros elsewhere */
+    int32_t *ep_tmp[2];       /* C_ep planes each */
+    int32_t *params;          /* 2 x largest group planes: means then scales */
+
+    lic_stats stats;
+} lic_engine;
+
+int lic_engine_init(lic_engine *e, lic_model *m, const lic_config *cfg);
+void lic_engine_release(lic_engine *e);
+
+/* Validates an image size against the limits (side, pixels, memory estimate) and makes the
+ * workspace fit it. Nothing is allocated when a limit is exceeded. Returns 0, LIC_ELIMIT, LIC_ENOMEM. */
+int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height);
+
+/* Per-channel gains for quality q (1..100): gain_out[M] (encoder) or, with inverse = 1, gain_inv. */
+void lic_engine_gains(const lic_engine *e, int quality, int inverse, float *out);
+
+/* g_a on fbuf[0] (3 x ph x pw, filled by the caller) into e->y, then h_a into z (N x ph/64 x pw/64,
+ * a float buffer of the engine's). Returns 0 or an error. */
+int lic_engine_analysis(lic_engine *e, const float *gain, float **z_out);
+
+/* g_s from e->y into fbuf (3 x ph x pw); *out points at the result. */
+int lic_engine_synthesis(lic_engine *e, float **out);
+
+/* The probability path. In encode mode it quantizes z (from analysis) and e->y (y'), writes symbols;
+ * in decode mode it reads them. Either way it leaves y-hat' in e->yq and updates the stats hashes. */
+typedef struct lic_latent_coder {
+    int encode;
+    const float *z;                 /* encode: h_a output */
+    lic_symbol_writer *zw, *yw;     /* encode */
+    lic_symbol_reader *zr, *yr;     /* decode */
+} lic_latent_coder;
+int lic_engine_code_latents(lic_engine *e, lic_latent_coder *io);
+
+/* Monotonic wall clock in seconds. */
+double lic_now(void);
+
+#endif /* LIC_CODEC_ENGINE_H */

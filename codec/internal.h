@@ -1,0 +1,29 @@
+/* lic codec: private definitions of the public opaque types. */
+#ifndef LIC_CODEC_INTERNAL_H
+#define LIC_CODEC_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "codec/licw.h"
+#include "codec/model.h"
+#include "lic/codec.h"
+
+struct lic_model {
+    atomic_int refs;          /* the caller's reference plus one per open encoder/decoder */
+    lic_allocator alloc;
+    lic_logger log;
+    uint8_t *owned_bytes;     /* the file copy; NULL for the embedded model, which is used in place */
+    const uint8_t *bytes;
+    size_t size;
+    lic_licw file;
+    lic_model_data data;
+};
+
+/* Checks the ABI field of a config (NULL is allowed and means defaults). */
+int lic_config_check(const lic_config *cfg);
+
+/* Takes / drops a reference. */
+void lic_model_retain(lic_model *m);
+void lic_model_release(lic_model *m);
+
+#endif /* LIC_CODEC_INTERNAL_H */

@@ -1,0 +1,217 @@
+/* lic codec: public entry points that are not encoding or decoding — configuration, errors, models,
+ * memory. */
+#include <stdio.h>
+#include <string.h>
+
+#include "codec/internal.h"
+#include "codec/log.h"
+#include "codec/mem.h"
+
+const char *lic_strerror(int code)
+{
+    switch (code) {
+    case LIC_OK: return "success";
+    case LIC_EINVAL: return "invalid argument";
+    case LIC_ENOMEM: return "out of memory";
+    case LIC_EIO: return "input/output error";
+    case LIC_EBITSTREAM: return "corrupt or truncated bitstream";
+    case LIC_EMODEL: return "malformed or unsupported model file";
+    case LIC_EMODEL_MISMATCH: return "bitstream was encoded with a different model";
+    case LIC_EUNSUPPORTED: return "feature or backend not available";
+    case LIC_EBACKEND: return "backend (device) failure";
+    case LIC_EABI: return "library and header versions are incompatible";
+    case LIC_ELIMIT: return "image exceeds the configured limits";
+    default: return "unknown error";
+    }
+}
+
+const char *lic_version_string(void)
+{
+    return LIC_VERSION_STRING;
+}
+
+int lic_config_init_internal(lic_config *cfg, uint32_t abi_version)
+{
+    if (!cfg)
+        return LIC_EINVAL;
+    if ((abi_version >> 8) != (LIC_ABI_VERSION >> 8))
+        return LIC_EABI;
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->abi_version = abi_version;
+    cfg->backend = LIC_BACKEND_AUTO;
+    cfg->max_side = 16384;
+    cfg->max_pixels = (uint64_t)1 << 28;
+    return LIC_OK;
+}
+
+int lic_config_check(const lic_config *cfg)
+{
+    if (!cfg)
+        return LIC_OK;
+    if ((cfg->abi_version >> 8) != (LIC_ABI_VERSION >> 8))
+        return LIC_EABI;
+    if (cfg->n_threads < 0 || cfg->max_side == 0 || cfg->max_pixels == 0)
+        return LIC_EINVAL;
+    return LIC_OK;
+}
+
+/* ---- models ---- */
+
+void lic_model_retain(lic_model *m)
+{
+    atomic_fetch_add(&m->refs, 1);
+}
+
+void lic_model_release(lic_model *m)
+{
+    if (atomic_fetch_sub(&m->refs, 1) != 1)
+        return;
+    lic_allocator a = m->alloc;
+    lic_licw_release(&m->file, &a);
+    lic_mem_free(&a, m->owned_bytes);
+    lic_mem_free(&a, m);
+}
+
+void lic_model_free(lic_model **m)
+{
+    if (!m || !*m)
+        return;
+    lic_model_release(*m);
+    *m = NULL;
+}
+
+/* Builds a model over `bytes` (64-byte aligned). Takes ownership of `owned` (freed on failure too). */
+static int model_create(lic_model **out, const uint8_t *bytes, size_t size, uint8_t *owned, const lic_config *cfg)
+{
+    lic_allocator a;
+    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
+    lic_model *m = lic_mem_alloc(&a, sizeof(*m));
+    if (!m) {
+        lic_mem_free(&a, owned);
+        return LIC_ENOMEM;
+    }
+    memset(m, 0, sizeof(*m));
+    atomic_init(&m->refs, 1);
+    m->alloc = a;
+    if (cfg)
+        m->log = cfg->logger;
+    m->owned_bytes = owned;
+    m->bytes = bytes;
+    m->size = size;
+    int ret = lic_licw_parse(&m->file, bytes, size, &m->alloc);
+    if (ret < 0) {
+        lic_log(&m->log, LIC_LOG_ERROR, "model file: invalid container (%s)", lic_strerror(ret));
+        lic_mem_free(&a, owned);
+        lic_mem_free(&a, m);
+        return ret;
+    }
+    if ((ret = lic_model_data_build(&m->data, &m->file, &m->log)) < 0) {
+        lic_model_release(m);
+        return ret;
+    }
+    *out = m;
+    return LIC_OK;
+}
+
+int lic_model_load_memory(lic_model **out, const void *data, size_t size, const lic_config *cfg)
+{
+    if (!out)
+        return LIC_EINVAL;
+    *out = NULL;
+    if (!data)
+        return LIC_EINVAL;
+    int ret = lic_config_check(cfg);
+    if (ret < 0)
+        return ret;
+    lic_allocator a;
+    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
+    if (size == 0)
+        return LIC_EMODEL;
+    uint8_t *copy = lic_mem_alloc(&a, size);
+    if (!copy)
+        return LIC_ENOMEM;
+    memcpy(copy, data, size);
+    return model_create(out, copy, size, copy, cfg);
+}
+
+int lic_model_load_file(lic_model **out, const char *path, const lic_config *cfg)
+{
+    if (!out)
+        return LIC_EINVAL;
+    *out = NULL;
+    if (!path)
+        return LIC_EINVAL;
+    int ret = lic_config_check(cfg);
+    if (ret < 0)
+        return ret;
+    lic_allocator a;
+    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return LIC_EIO;
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        len = ftell(f);
+    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return LIC_EIO;
+    }
+    if (len == 0) {
+        fclose(f);
+        return LIC_EMODEL;
+    }
+    uint8_t *buf = lic_mem_alloc(&a, (size_t)len);
+    if (!buf) {
+        fclose(f);
+        return LIC_ENOMEM;
+    }
+    size_t got = fread(buf, 1, (size_t)len, f);
+    fclose(f);
+    if (got != (size_t)len) {
+        lic_mem_free(&a, buf);
+        return LIC_EIO;
+    }
+    return model_create(out, buf, (size_t)len, buf, cfg);
+}
+
+/* The default model, linked in by codec/default_model.S. */
+extern const uint8_t lic_default_model_begin[];
+extern const uint8_t lic_default_model_end[];
+
+int lic_model_load_default(lic_model **out, const lic_config *cfg)
+{
+    if (!out)
+        return LIC_EINVAL;
+    *out = NULL;
+    int ret = lic_config_check(cfg);
+    if (ret < 0)
+        return ret;
+    size_t size = (size_t)(lic_default_model_end - lic_default_model_begin);
+    return model_create(out, lic_default_model_begin, size, NULL, cfg);
+}
+
+int lic_model_get_info(const lic_model *m, lic_model_info *info)
+{
+    if (!m || !info)
+        return LIC_EINVAL;
+    info->fingerprint = m->file.fingerprint;
+    info->arch = LIC_ARCH_NAME;
+    info->n_channels_y = m->data.arch.M;
+    info->n_channels_z = m->data.arch.N;
+    return LIC_OK;
+}
+
+/* ---- memory ---- */
+
+void lic_free(void *p)
+{
+    lic_mem_free_owned(p);
+}
+
+void lic_image_free(lic_image *img)
+{
+    if (!img)
+        return;
+    lic_mem_free_owned(img->data);
+    memset(img, 0, sizeof(*img));
+}

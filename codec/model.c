@@ -1,0 +1,431 @@
+/* lic codec: building the in-memory model of architecture lic-ctx1 from a parsed .licw file
+ * (docs/FORMAT.md §1.2). Every key is range-checked and every tensor must exist with exactly the
+ * dtype and dims the architecture implies; the integer layers and CDF tables are validated by their
+ * own modules, and the remaining semantic rules (table row counts, ascending thresholds, positive
+ * gains, GDN parameters) are checked here, so the pipeline can trust everything it is given. */
+#include "codec/model.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_CHANNELS 1024
+#define NAME_LEN 64
+/* CDF row offsets are bounded so that offset + length can never overflow int32 in the coder. */
+#define MAX_CDF_OFFSET (1 << 30)
+
+typedef struct builder {
+    const lic_licw *file;
+    const lic_logger *log;
+} builder;
+
+static int fail(const builder *b, const char *fmt, ...)
+{
+    if (b->log && b->log->callback && b->log->max_level >= LIC_LOG_ERROR) {
+        char msg[192];
+        int n = snprintf(msg, sizeof msg, "model: ");
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+        va_end(ap);
+        b->log->callback(b->log->opaque, LIC_LOG_ERROR, msg);
+    }
+    return LIC_EMODEL;
+}
+
+/* ---- keys ---- */
+
+static int get_int(const builder *b, const char *key, int lo, int hi, int *out)
+{
+    const lic_licw_kv *kv = lic_licw_find_kv(b->file, key);
+    if (!kv)
+        return fail(b, "missing key '%s'", key);
+    if (kv->type != LIC_KV_INT)
+        return fail(b, "key '%s' is not an integer", key);
+    if (kv->i < lo || kv->i > hi)
+        return fail(b, "key '%s' = %lld out of range %d..%d", key, (long long)kv->i, lo, hi);
+    *out = (int)kv->i;
+    return 0;
+}
+
+/* Strict "a,b,c": decimal without sign, spaces or leading zeros, each 1..M, at most
+ * LIC_MAX_GROUPS entries, summing to M. */
+static int parse_groups(const builder *b, lic_model_data *m)
+{
+    const lic_licw_kv *kv = lic_licw_find_kv(b->file, "groups");
+    if (!kv)
+        return fail(b, "missing key 'groups'");
+    if (kv->type != LIC_KV_STRING)
+        return fail(b, "key 'groups' is not a string");
+    const int M = m->arch.M;
+    const char *s = kv->s;
+    size_t n = kv->s_len, i = 0;
+    int n_groups = 0, sum = 0;
+    while (1) {
+        size_t start = i;
+        long v = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
+            v = v * 10 + (s[i] - '0');
+            if (v > M)
+                return fail(b, "groups: entry larger than M = %d", M);
+            i++;
+        }
+        if (i == start || (s[start] == '0'))
+            return fail(b, "groups: malformed entry at byte %zu", start);
+        if (n_groups == LIC_MAX_GROUPS)
+            return fail(b, "groups: more than %d groups", LIC_MAX_GROUPS);
+        m->groups[n_groups].c0 = sum;
+        m->groups[n_groups].size = (int)v;
+        n_groups++;
+        sum += (int)v;
+        if (sum > M)
+            return fail(b, "groups: sum exceeds M = %d", M);
+        if (i == n)
+            break;
+        if (s[i] != ',' || i + 1 == n)
+            return fail(b, "groups: malformed separator at byte %zu", i);
+        i++;
+    }
+    if (sum != M)
+        return fail(b, "groups: sum %d != M = %d", sum, M);
+    m->arch.n_groups = n_groups;
+    return 0;
+}
+
+static int parse_keys(const builder *b, lic_model_data *m)
+{
+    struct lic_model_arch *a = &m->arch;
+    const lic_licw_kv *kv = lic_licw_find_kv(b->file, "arch");
+    if (!kv)
+        return fail(b, "missing key 'arch'");
+    if (kv->type != LIC_KV_STRING || kv->s_len != strlen(LIC_ARCH_NAME) ||
+        memcmp(kv->s, LIC_ARCH_NAME, kv->s_len) != 0)
+        return fail(b, "unsupported architecture (expected '%s')", LIC_ARCH_NAME);
+    kv = lic_licw_find_kv(b->file, "description");
+    if (kv && kv->type != LIC_KV_STRING)
+        return fail(b, "key 'description' is not a string");
+    int r;
+    if ((r = get_int(b, "N", 1, MAX_CHANNELS, &a->N)) || (r = get_int(b, "M", 1, MAX_CHANNELS, &a->M)) ||
+        (r = get_int(b, "C_h", 1, MAX_CHANNELS, &a->C_h)) ||
+        (r = get_int(b, "C_cc", 1, MAX_CHANNELS, &a->C_cc)) ||
+        (r = get_int(b, "C_sp", 1, MAX_CHANNELS, &a->C_sp)) ||
+        (r = get_int(b, "C_ep", 1, MAX_CHANNELS, &a->C_ep)) ||
+        (r = get_int(b, "gs_up", LIC_GS_UP_DECONV, LIC_GS_UP_SUBPEL, &a->gs_up)) ||
+        (r = get_int(b, "relu_slope_q8", 0, 255, &a->relu_slope_q8)) ||
+        (r = get_int(b, "z_frac_bits", 0, 8, &a->z_frac_bits)) ||
+        (r = get_int(b, "yctx_frac_bits", 0, 7, &a->yctx_frac_bits)) ||
+        (r = get_int(b, "n_gains", 1, 64, &a->n_gains)))
+        return r;
+    return parse_groups(b, m);
+}
+
+/* ---- tensors ---- */
+
+static const char *dtype_name(int dtype)
+{
+    switch (dtype) {
+    case LIC_DTYPE_F32: return "f32";
+    case LIC_DTYPE_I16: return "i16";
+    case LIC_DTYPE_I32: return "i32";
+    default: return "?";
+    }
+}
+
+/* Finds `name` and checks its dtype and dims exactly. */
+static int get_tensor(const builder *b, const char *name, int dtype, int n_dims, const int64_t *dims,
+                      const lic_licw_tensor **out)
+{
+    const lic_licw_tensor *t = lic_licw_find_tensor(b->file, name);
+    if (!t)
+        return fail(b, "missing tensor '%s'", name);
+    if (t->dtype != dtype)
+        return fail(b, "tensor '%s': dtype %s, expected %s", name, dtype_name(t->dtype), dtype_name(dtype));
+    int same = t->n_dims == n_dims;
+    for (int i = 0; same && i < n_dims; i++)
+        same = t->dims[i] == dims[i];
+    if (!same) {
+        char want[64];
+        int n = 0;
+        for (int i = 0; i < n_dims; i++)
+            n += snprintf(want + n, sizeof want - (size_t)n, "%s%lld", i ? "," : "", (long long)dims[i]);
+        return fail(b, "tensor '%s': wrong dims, expected [%s]", name, want);
+    }
+    *out = t;
+    return 0;
+}
+
+static int get1(const builder *b, const char *name, int dtype, int64_t d0, const lic_licw_tensor **out)
+{
+    const int64_t dims[1] = { d0 };
+    return get_tensor(b, name, dtype, 1, dims, out);
+}
+
+static int get2(const builder *b, const char *name, int dtype, int64_t d0, int64_t d1,
+                const lic_licw_tensor **out)
+{
+    const int64_t dims[2] = { d0, d1 };
+    return get_tensor(b, name, dtype, 2, dims, out);
+}
+
+static int get4(const builder *b, const char *name, int dtype, int64_t d0, int64_t d1, int k,
+                const lic_licw_tensor **out)
+{
+    const int64_t dims[4] = { d0, d1, k, k };
+    return get_tensor(b, name, dtype, 4, dims, out);
+}
+
+/* Float conv: weight in PyTorch layout ([cout][cin] or, transposed, [cin][cout]) and bias [cout]. */
+static int float_conv(const builder *b, const char *prefix, lic_conv_layer *L, int cin, int cout, int k,
+                      int stride, int transposed)
+{
+    char name[NAME_LEN];
+    const lic_licw_tensor *w, *bias;
+    int r;
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    if ((r = get4(b, name, LIC_DTYPE_F32, transposed ? cin : cout, transposed ? cout : cin, k, &w)))
+        return r;
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    if ((r = get1(b, name, LIC_DTYPE_F32, cout, &bias)))
+        return r;
+    *L = (lic_conv_layer){ .cin = cin, .cout = cout, .k = k, .stride = stride, .transposed = transposed,
+                           .weight = w->data, .bias = bias->data };
+    return 0;
+}
+
+/* GDN / IGDN: beta > 0 keeps the denominator (or factor) positive, gamma >= 0 keeps it real.
+ * Values are finite (the parser rejects NaN/Inf in every f32 tensor). */
+static int gdn(const builder *b, const char *prefix, lic_gdn_layer *L, int c, int inverse)
+{
+    char name[NAME_LEN];
+    const lic_licw_tensor *beta, *gamma;
+    int r;
+    snprintf(name, sizeof name, "%s.beta", prefix);
+    if ((r = get1(b, name, LIC_DTYPE_F32, c, &beta)))
+        return r;
+    snprintf(name, sizeof name, "%s.gamma", prefix);
+    if ((r = get2(b, name, LIC_DTYPE_F32, c, c, &gamma)))
+        return r;
+    const float *pb = beta->data, *pg = gamma->data;
+    for (int i = 0; i < c; i++)
+        if (!(pb[i] > 0.0f))
+            return fail(b, "%s.beta[%d] is not > 0", prefix, i);
+    for (int i = 0; i < c * c; i++)
+        if (!(pg[i] >= 0.0f))
+            return fail(b, "%s.gamma[%d] is negative", prefix, i);
+    *L = (lic_gdn_layer){ .c = c, .inverse = inverse, .beta = pb, .gamma = pg };
+    return 0;
+}
+
+/* Integer conv: i16 weight, i32 bias and shift [cout]; fields checked by lic_iconv_validate. */
+static int int_conv(const builder *b, const char *prefix, lic_iconv_layer *L, int cin, int cout, int k,
+                    int stride, int transposed, int relu, int out_bits)
+{
+    char name[NAME_LEN];
+    const lic_licw_tensor *w, *bias, *shift;
+    int r;
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    if ((r = get4(b, name, LIC_DTYPE_I16, transposed ? cin : cout, transposed ? cout : cin, k, &w)))
+        return r;
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    if ((r = get1(b, name, LIC_DTYPE_I32, cout, &bias)))
+        return r;
+    snprintf(name, sizeof name, "%s.shift", prefix);
+    if ((r = get1(b, name, LIC_DTYPE_I32, cout, &shift)))
+        return r;
+    *L = (lic_iconv_layer){ .cin = cin, .cout = cout, .k = k, .stride = stride,
+                            .transposed = transposed, .relu = relu,
+                            .relu_slope_q8 = 0, .out_bits = out_bits,
+                            .weight = w->data, .bias = bias->data, .shift = shift->data };
+    return 0;
+}
+
+static int build_float_transforms(const builder *b, lic_model_data *m)
+{
+    const struct lic_model_arch *a = &m->arch;
+    const int N = a->N, M = a->M;
+    char name[NAME_LEN];
+    int r;
+    const int ga_in[4] = { 3, N, N, N }, ga_out[4] = { N, N, N, M };
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "g_a.%d", i);
+        if ((r = float_conv(b, name, &m->g_a[i], ga_in[i], ga_out[i], 5, 2, 0)))
+            return r;
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "g_a.gdn%d", i);
+        if ((r = gdn(b, name, &m->g_a_gdn[i], N, 0)))
+            return r;
+    }
+    if ((r = float_conv(b, "h_a.0", &m->h_a[0], M, N, 3, 1, 0)) ||
+        (r = float_conv(b, "h_a.1", &m->h_a[1], N, N, 5, 2, 0)) ||
+        (r = float_conv(b, "h_a.2", &m->h_a[2], N, N, 5, 2, 0)))
+        return r;
+    const int gs_in[4] = { M, N, N, N }, gs_out[4] = { N, N, N, 3 };
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "g_s.%d", i);
+        if (a->gs_up == LIC_GS_UP_DECONV)
+            r = float_conv(b, name, &m->g_s[i], gs_in[i], gs_out[i], 5, 2, 1);
+        else /* 3x3 conv to 4*C_out channels; the pipeline pixel-shuffles by 2 */
+            r = float_conv(b, name, &m->g_s[i], gs_in[i], 4 * gs_out[i], 3, 1, 0);
+        if (r)
+            return r;
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "g_s.igdn%d", i);
+        if ((r = gdn(b, name, &m->g_s_igdn[i], N, 1)))
+            return r;
+    }
+    return 0;
+}
+
+/* Builds the integer layer, sets the slope and runs the transforms module's validation. */
+static int int_layer(const builder *b, const lic_model_data *m, const char *prefix, lic_iconv_layer *L,
+                     int cin, int cout, int k, int stride, int transposed, int relu, int out_bits)
+{
+    int r = int_conv(b, prefix, L, cin, cout, k, stride, transposed, relu, out_bits);
+    if (r)
+        return r;
+    L->relu_slope_q8 = relu ? m->arch.relu_slope_q8 : 0;
+    if (lic_iconv_validate(L) != 0)
+        return fail(b, "integer layer '%s' rejected (shift, sizes or accumulator range)", prefix);
+    return 0;
+}
+
+static int build_integer_path(const builder *b, lic_model_data *m)
+{
+    const struct lic_model_arch *a = &m->arch;
+    const int N = a->N, C_h = a->C_h, C_cc = a->C_cc, C_sp = a->C_sp, C_ep = a->C_ep;
+    char name[NAME_LEN];
+    int r;
+    if ((r = int_layer(b, m, "h_s.0", &m->h_s[0], N, N, 5, 2, 1, 1, 16)) ||
+        (r = int_layer(b, m, "h_s.1", &m->h_s[1], N, C_h, 5, 2, 1, 1, 16)) ||
+        (r = int_layer(b, m, "h_s.2", &m->h_s[2], C_h, C_h, 3, 1, 0, 0, 16)))
+        return r;
+    for (int k = 0; k < a->n_groups; k++) {
+        lic_group_model *g = &m->groups[k];
+        if (k > 0) {
+            snprintf(name, sizeof name, "cc.%d.0", k);
+            if ((r = int_layer(b, m, name, &g->cc[0], g->c0, C_cc, 3, 1, 0, 1, 16)))
+                return r;
+            snprintf(name, sizeof name, "cc.%d.1", k);
+            if ((r = int_layer(b, m, name, &g->cc[1], C_cc, C_cc, 3, 1, 0, 1, 16)))
+                return r;
+        }
+        snprintf(name, sizeof name, "sp.%d.0", k);
+        if ((r = int_layer(b, m, name, &g->sp, g->size, C_sp, 5, 1, 0, 0, 16)))
+            return r;
+        const int ep_in = C_h + (k > 0 ? C_cc : 0) + C_sp;
+        snprintf(name, sizeof name, "ep.%d.0", k);
+        if ((r = int_layer(b, m, name, &g->ep[0], ep_in, C_ep, 1, 1, 0, 1, 16)))
+            return r;
+        snprintf(name, sizeof name, "ep.%d.1", k);
+        if ((r = int_layer(b, m, name, &g->ep[1], C_ep, C_ep, 1, 1, 0, 1, 16)))
+            return r;
+        /* Means and scales in 1/256 units: 24-bit outputs. */
+        snprintf(name, sizeof name, "ep.%d.2", k);
+        if ((r = int_layer(b, m, name, &g->ep[2], C_ep, 2 * g->size, 1, 1, 0, 0, 24)))
+            return r;
+    }
+    return 0;
+}
+
+/* A CDF table "<prefix>.cdf" [rows, L] with ".length" and ".offset" [rows]. rows < 0: any count
+ * (returned through the table). */
+static int cdf_table(const builder *b, const char *prefix, int rows, lic_cdf_table *t)
+{
+    char name[NAME_LEN];
+    int r;
+    snprintf(name, sizeof name, "%s.cdf", prefix);
+    const lic_licw_tensor *cdf = lic_licw_find_tensor(b->file, name);
+    if (!cdf)
+        return fail(b, "missing tensor '%s'", name);
+    if (cdf->n_dims != 2)
+        return fail(b, "tensor '%s' is not 2-D", name);
+    if (rows >= 0 && cdf->dims[0] != rows)
+        return fail(b, "tensor '%s': %lld rows, expected %d", name, (long long)cdf->dims[0], rows);
+    /* Row counts and widths are bounded by the file size only; keep them in int range. */
+    if (cdf->dims[0] > 65536 || cdf->dims[1] > 65536)
+        return fail(b, "tensor '%s' too large", name);
+    const int n = (int)cdf->dims[0], stride = (int)cdf->dims[1];
+    const lic_licw_tensor *len, *off;
+    if ((r = get2(b, name, LIC_DTYPE_I32, n, stride, &cdf)))
+        return r;
+    snprintf(name, sizeof name, "%s.length", prefix);
+    if ((r = get1(b, name, LIC_DTYPE_I32, n, &len)))
+        return r;
+    snprintf(name, sizeof name, "%s.offset", prefix);
+    if ((r = get1(b, name, LIC_DTYPE_I32, n, &off)))
+        return r;
+    const int32_t *po = off->data;
+    for (int i = 0; i < n; i++)
+        if (po[i] < -MAX_CDF_OFFSET || po[i] > MAX_CDF_OFFSET)
+            return fail(b, "%s.offset[%d] out of range", prefix, i);
+    *t = (lic_cdf_table){ .cdf = cdf->data, .length = len->data, .offset = po, .n_cdfs = n, .stride = stride };
+    if (lic_cdf_table_validate(t) != 0)
+        return fail(b, "CDF table '%s' rejected (row lengths or non-monotone rows)", prefix);
+    return 0;
+}
+
+static int build_entropy(const builder *b, lic_model_data *m)
+{
+    const struct lic_model_arch *a = &m->arch;
+    const lic_licw_tensor *t;
+    int r;
+    if ((r = cdf_table(b, "entropy.z", a->N, &m->z_cdf)))
+        return r;
+    if ((r = get1(b, "entropy.z.median", LIC_DTYPE_I32, a->N, &t)))
+        return r;
+    m->z_median = t->data;
+    for (int i = 0; i < a->N; i++)
+        if (m->z_median[i] < INT16_MIN || m->z_median[i] > INT16_MAX)
+            return fail(b, "entropy.z.median[%d] outside int16", i);
+
+    if ((r = cdf_table(b, "entropy.y", -1, &m->y_cdf)))
+        return r;
+    if (m->y_cdf.n_cdfs < 2) /* the threshold tensor needs at least one entry */
+        return fail(b, "entropy.y.cdf needs at least 2 rows");
+    if ((r = get1(b, "entropy.y.scale_thresholds", LIC_DTYPE_I32, m->y_cdf.n_cdfs - 1, &t)))
+        return r;
+    m->y_scale_thresholds = t->data;
+    for (int i = 1; i < m->y_cdf.n_cdfs - 1; i++)
+        if (m->y_scale_thresholds[i] <= m->y_scale_thresholds[i - 1])
+            return fail(b, "entropy.y.scale_thresholds not strictly ascending at %d", i);
+    return 0;
+}
+
+static int build_gains(const builder *b, lic_model_data *m)
+{
+    const struct lic_model_arch *a = &m->arch;
+    const char *names[2] = { "gain.y", "gain.y_inv" };
+    const float *p[2];
+    for (int j = 0; j < 2; j++) {
+        const lic_licw_tensor *t;
+        int r = get2(b, names[j], LIC_DTYPE_F32, a->n_gains, a->M, &t);
+        if (r)
+            return r;
+        p[j] = t->data;
+        for (int i = 0; i < a->n_gains * a->M; i++)
+            if (!(p[j][i] > 0.0f)) /* finite already: the parser rejects NaN/Inf */
+                return fail(b, "%s[%d] is not > 0", names[j], i);
+    }
+    m->gain = p[0];
+    m->gain_inv = p[1];
+    return 0;
+}
+
+int lic_model_data_build(lic_model_data *out, const lic_licw *file, const lic_logger *log)
+{
+    if (!out || !file)
+        return LIC_EINVAL;
+    builder b = { file, log };
+    lic_model_data m;
+    memset(&m, 0, sizeof m);
+    int r;
+    if ((r = parse_keys(&b, &m)) || (r = build_float_transforms(&b, &m)) ||
+        (r = build_integer_path(&b, &m)) || (r = build_entropy(&b, &m)) || (r = build_gains(&b, &m))) {
+        memset(out, 0, sizeof *out);
+        return r;
+    }
+    *out = m;
+    return 0;
+}
