@@ -351,7 +351,7 @@ static int code_z(lic_engine *e, lic_latent_coder *io)
             } else {
                 s = clamp_i64(lic_symbol_reader_get(io->zr, &md->z_cdf, c), -SYMBOL_LIMIT, SYMBOL_LIMIT);
             }
-            e->zhat[c * zhw + p] = clamp_i64(((int64_t)s << zf) + median, INT16_MIN, INT16_MAX);
+            e->zhat[c * zhw + p] = clamp_i64((int64_t)s * ((int64_t)1 << zf) + median, INT16_MIN, INT16_MAX);
             e->stats.symbols_hash = mix(e->stats.symbols_hash, s);
         }
     }

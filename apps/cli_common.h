@@ -1,0 +1,104 @@
+/* apps: what lic-encode and lic-decode share — exit codes, status mapping, a small option parser,
+ * a stderr logger for the library and atomic ("never a partial file") output. */
+#ifndef LIC_APPS_CLI_COMMON_H
+#define LIC_APPS_CLI_COMMON_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <lic/codec.h>
+
+/* Process exit codes. Documented in every tool's --help; scripts depend on them: never renumber. */
+enum app_exit {
+    APP_EXIT_OK = 0,
+    APP_EXIT_USAGE = 1,   /* bad command line */
+    APP_EXIT_IO = 2,      /* cannot read an input or write the output */
+    APP_EXIT_INVALID = 3, /* invalid or corrupt input: bad image, corrupt .lic, alpha without --drop-alpha */
+    APP_EXIT_LIMIT = 4,   /* the image exceeds a size or memory limit */
+    APP_EXIT_MODEL = 5,   /* malformed model file, or the stream was made with another model */
+    APP_EXIT_FAILURE = 6, /* anything else: out of memory, backend unavailable, internal error */
+};
+
+/* The --help paragraph listing the codes above. */
+#define APP_EXIT_HELP                                                                              \
+    "Exit status:\n"                                                                               \
+    "  0  success\n"                                                                               \
+    "  1  usage error (bad option or argument)\n"                                                  \
+    "  2  I/O error (cannot read an input, model or write the output)\n"                           \
+    "  3  invalid or corrupt input (bad image file, corrupt .lic, alpha without --drop-alpha)\n"   \
+    "  4  size or memory limit exceeded\n"                                                         \
+    "  5  model error (malformed model file, or the stream was made with another model)\n"         \
+    "  6  other failure (out of memory, backend unavailable, internal error)\n"
+
+/* Exit code for a lic_status (LIC_OK -> 0). */
+int app_exit_from_lic(int status);
+/* Exit code for an app_img_status (image_io.h). */
+int app_exit_from_img(int status);
+
+/* Prints "<prog>: <formatted message>\n" to stderr. */
+void app_err(const char *prog, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* lic_logger callback: prints "lic: <level>: <msg>" to stderr. opaque is unused. */
+void app_log_stderr(void *opaque, int level, const char *msg);
+
+/* ---- option parsing ------------------------------------------------------------------------- */
+
+typedef struct app_opt {
+    const char *long_name; /* without "--"; NULL ends the table */
+    char short_name;       /* 0 if none */
+    int has_arg;
+    int id;                /* > 0 */
+} app_opt;
+
+typedef struct app_args {
+    int argc;
+    char **argv;
+    int i;          /* next argv index */
+    int cluster;    /* position inside a "-abc" cluster, 0 if none */
+    int positional; /* after "--" every argument is positional */
+} app_args;
+
+#define APP_OPT_END 0
+#define APP_OPT_POSITIONAL (-1)
+#define APP_OPT_ERROR (-2)
+
+void app_args_init(app_args *a, int argc, char **argv);
+/* Returns the next option id with *arg its value (or NULL), APP_OPT_POSITIONAL with *arg the
+ * argument, APP_OPT_END, or APP_OPT_ERROR with msg filled. Accepts -x V, -xV, -xyz, --name V,
+ * --name=V and "--"; "-" alone is positional. */
+int app_next_opt(app_args *a, const app_opt *opts, const char **arg, char *msg, size_t msg_size);
+
+/* Parses a whole decimal integer in [min, max]; returns 0 or -1. */
+int app_parse_int(const char *s, long min, long max, long *out);
+/* "cpu", "cuda", "auto" -> the backend; returns 0 or -1. */
+int app_parse_backend(const char *s, lic_backend_kind *out);
+
+/* ---- atomic output -------------------------------------------------------------------------- */
+
+/* An output being written. For a regular file path, bytes go to a temporary file created next to
+ * the target (same directory, so rename() is atomic) and the target is replaced only by
+ * app_out_commit; every failure path removes the temporary file, also on SIGINT/SIGTERM/SIGHUP.
+ * "-" writes standard output; an existing non-regular target (/dev/null, a FIFO) is written in
+ * place, since it cannot be replaced. */
+typedef struct app_out {
+    FILE *f;
+    char *target; /* malloc'd copy of the path; NULL for stdout */
+    char *tmp;    /* malloc'd temporary path; NULL when writing in place */
+} app_out;
+
+/* Returns 0 or an APP_EXIT_* code with msg filled. */
+int app_out_open(app_out *o, const char *path, char *msg, size_t msg_size);
+/* Flushes, syncs, closes and renames over the target. On failure the target is untouched, the
+ * temporary file removed, and an APP_EXIT_* code returned. */
+int app_out_commit(app_out *o, char *msg, size_t msg_size);
+/* Abandons the output: closes and removes the temporary file. Safe to call twice. */
+void app_out_abort(app_out *o);
+
+/* open + write all bytes + commit. */
+int app_out_write_all(const char *path, const void *data, size_t size, char *msg, size_t msg_size);
+
+#endif /* LIC_APPS_CLI_COMMON_H */

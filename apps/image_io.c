@@ -1,0 +1,717 @@
+/* apps: image file reading and writing. See image_io.h.
+ *
+ * Every decoder works on a complete in-memory copy of the file: it lets us detect the format from
+ * magic bytes whatever the source (file or pipe), and makes "truncated" a simple bounds check.
+ * libpng and libjpeg report fatal errors through callbacks that must not return; ours longjmp back
+ * to the decoder, which frees what it allocated. */
+#include "apps/image_io.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+#include <png.h>
+
+#if defined(__GNUC__)
+#define APP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define APP_PRINTF(a, b)
+#endif
+
+static void set_msg(char *msg, size_t msg_size, const char *fmt, ...) APP_PRINTF(3, 4);
+static void set_msg(char *msg, size_t msg_size, const char *fmt, ...)
+{
+    if (!msg || !msg_size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, msg_size, fmt, ap);
+    va_end(ap);
+}
+
+const char *app_img_strerror(int code)
+{
+    switch (code) {
+    case APP_IMG_OK: return "success";
+    case APP_IMG_EIO: return "I/O error";
+    case APP_IMG_ECORRUPT: return "invalid or corrupt image";
+    case APP_IMG_EALPHA: return "image has an alpha channel";
+    case APP_IMG_ELIMIT: return "image exceeds the size limits";
+    case APP_IMG_ENOMEM: return "out of memory";
+    case APP_IMG_EUNSUPPORTED: return "unsupported image kind";
+    case APP_IMG_EINVAL: return "invalid argument";
+    default: return "unknown error";
+    }
+}
+
+void app_image_free(app_image *img)
+{
+    if (!img)
+        return;
+    free(img->data);
+    memset(img, 0, sizeof(*img));
+}
+
+/* Checks the declared size against the limits; returns 0 or APP_IMG_ELIMIT / APP_IMG_ECORRUPT. */
+static int check_dims(const char *kind, uint64_t w, uint64_t h, const app_read_opts *o, char *msg,
+                      size_t msg_size)
+{
+    if (w == 0 || h == 0) {
+        set_msg(msg, msg_size, "%s: zero width or height", kind);
+        return APP_IMG_ECORRUPT;
+    }
+    if (o->max_side && (w > o->max_side || h > o->max_side)) {
+        set_msg(msg, msg_size, "%s: %llux%llu exceeds the largest side %lu", kind,
+                (unsigned long long)w, (unsigned long long)h, (unsigned long)o->max_side);
+        return APP_IMG_ELIMIT;
+    }
+    if (o->max_pixels && w * h > o->max_pixels) { /* w, h < 2^32: no overflow in 64 bits */
+        set_msg(msg, msg_size, "%s: %llux%llu exceeds the pixel limit %llu", kind,
+                (unsigned long long)w, (unsigned long long)h, (unsigned long long)o->max_pixels);
+        return APP_IMG_ELIMIT;
+    }
+    /* The output buffer (3 bytes per pixel) must be addressable whatever the limits are. */
+    if (w * h > (uint64_t)(PTRDIFF_MAX / 8)) {
+        set_msg(msg, msg_size, "%s: image too large", kind);
+        return APP_IMG_ELIMIT;
+    }
+    return 0;
+}
+
+/* Allocates out->data for a w x h image of ch channels (sizes already checked by check_dims). */
+static int alloc_image(app_image *out, uint32_t w, uint32_t h, int ch, char *msg, size_t msg_size)
+{
+    size_t stride = (size_t)w * (size_t)ch;
+    out->data = malloc(stride * h);
+    if (!out->data) {
+        set_msg(msg, msg_size, "cannot allocate %lux%lu image", (unsigned long)w, (unsigned long)h);
+        return APP_IMG_ENOMEM;
+    }
+    out->width = w;
+    out->height = h;
+    out->channels = ch;
+    out->stride = (ptrdiff_t)stride;
+    return 0;
+}
+
+/* ---- whole-file reading -------------------------------------------------------------------- */
+
+int app_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *out_size, char *msg,
+                  size_t msg_size)
+{
+    if (!path || !out || !out_size)
+        return APP_IMG_EINVAL;
+    *out = NULL;
+    *out_size = 0;
+    if (!max_bytes)
+        max_bytes = APP_IMG_DEFAULT_MAX_FILE;
+    const int is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "standard input" : path;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        set_msg(msg, msg_size, "cannot open '%s': %s", path, strerror(errno));
+        return APP_IMG_EIO;
+    }
+    size_t cap = 1 << 16;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((uint64_t)st.st_size > max_bytes) {
+            set_msg(msg, msg_size, "'%s' is larger than %zu bytes", name, max_bytes);
+            if (!is_stdin)
+                fclose(f);
+            return APP_IMG_ELIMIT;
+        }
+        cap = (size_t)st.st_size + 1; /* +1 so that reaching EOF needs no second allocation */
+    }
+    int status = 0;
+    size_t n = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        status = APP_IMG_ENOMEM;
+    while (!status) {
+        if (n == cap) {
+            if (cap > max_bytes) { /* we hold max_bytes + 1 bytes: the file is too large */
+                set_msg(msg, msg_size, "'%s' is larger than %zu bytes", name, max_bytes);
+                status = APP_IMG_ELIMIT;
+                break;
+            }
+            size_t ncap = cap > max_bytes / 2 ? max_bytes + 1 : cap * 2;
+            uint8_t *nb = realloc(buf, ncap);
+            if (!nb) {
+                status = APP_IMG_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                set_msg(msg, msg_size, "cannot read '%s': %s", name, strerror(errno));
+                status = APP_IMG_EIO;
+            }
+            break;
+        }
+    }
+    if (status == APP_IMG_ENOMEM)
+        set_msg(msg, msg_size, "out of memory reading '%s'", name);
+    if (!is_stdin)
+        fclose(f);
+    if (status) {
+        free(buf);
+        return status;
+    }
+    *out = buf;
+    *out_size = n;
+    return 0;
+}
+
+/* ---- format detection ------------------------------------------------------------------------ */
+
+static int is_pnm_space(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+app_img_format app_image_detect(const uint8_t *d, size_t n)
+{
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (n >= 8 && memcmp(d, png_sig, 8) == 0)
+        return APP_FMT_PNG;
+    if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF)
+        return APP_FMT_JPEG;
+    if (n >= 3 && d[0] == 'P' && (d[1] == '5' || d[1] == '6') && (is_pnm_space(d[2]) || d[2] == '#'))
+        return APP_FMT_PNM;
+    return APP_FMT_UNKNOWN;
+}
+
+/* 16-bit sample to 8 bits, rounded to nearest. */
+static inline uint8_t from16(unsigned v)
+{
+    return (uint8_t)((v * 255u + 32767u) / 65535u);
+}
+
+/* ---- PNG --------------------------------------------------------------------------------------- */
+
+typedef struct png_src {
+    const uint8_t *p;
+    size_t left;
+    char err[192]; /* libpng's last error message */
+} png_src;
+
+static void png_read_mem(png_structp png, png_bytep dst, size_t len)
+{
+    png_src *s = png_get_io_ptr(png);
+    if (len > s->left)
+        png_error(png, "truncated file");
+    memcpy(dst, s->p, len);
+    s->p += len;
+    s->left -= len;
+}
+
+static void png_on_error(png_structp png, png_const_charp m)
+{
+    char *err = png_get_error_ptr(png);
+    snprintf(err, 192, "%s", m ? m : "error");
+    png_longjmp(png, 1);
+}
+
+static void png_on_warning(png_structp png, png_const_charp m)
+{
+    (void)png;
+    (void)m; /* warnings (bad ancillary chunks, ...) are recoverable: ignored */
+}
+
+static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, app_image *out,
+                    char *msg, size_t msg_size)
+{
+    png_src src = {data, size, {0}};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, src.err, png_on_error, png_on_warning);
+    if (!png)
+        return APP_IMG_ENOMEM;
+    png_infop info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return APP_IMG_ENOMEM;
+    }
+    /* Modified after setjmp and read after longjmp: volatile. */
+    uint8_t *volatile raw = NULL;
+    png_bytep *volatile rows = NULL;
+    volatile int status = 0;
+    app_image img = {0};
+
+    if (setjmp(png_jmpbuf(png))) {
+        set_msg(msg, msg_size, "PNG: %s", src.err);
+        status = APP_IMG_ECORRUPT;
+        goto done;
+    }
+    png_set_read_fn(png, &src, png_read_mem);
+    png_set_chunk_malloc_max(png, 8u << 20); /* ancillary chunks (iCCP, zTXt): at most 8 MiB */
+    png_read_info(png, info);
+
+    png_uint_32 w, h;
+    int depth, ctype, interlace;
+    png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
+    if ((status = check_dims("PNG", w, h, o, msg, msg_size)))
+        goto done;
+    const int has_alpha = (ctype & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS);
+    if (has_alpha && !o->drop_alpha) {
+        set_msg(msg, msg_size, "PNG has an alpha channel (transparency); use --drop-alpha to discard it");
+        status = APP_IMG_EALPHA;
+        goto done;
+    }
+    /* tRNS is never expanded, so it is dropped; an alpha channel is removed below. */
+    if (ctype == PNG_COLOR_TYPE_PALETTE)
+        png_set_palette_to_rgb(png);
+    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
+        png_set_expand_gray_1_2_4_to_8(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+
+    const int ch = png_get_channels(png, info); /* 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+    const int bps = png_get_bit_depth(png, info) == 16 ? 2 : 1;
+    const size_t rowbytes = png_get_rowbytes(png, info);
+    if (ch < 1 || ch > 4 || rowbytes != (size_t)w * (size_t)ch * (size_t)bps) {
+        set_msg(msg, msg_size, "PNG: unexpected row layout");
+        status = APP_IMG_ECORRUPT;
+        goto done;
+    }
+    if (rowbytes > SIZE_MAX / h) {
+        set_msg(msg, msg_size, "PNG: image too large");
+        status = APP_IMG_ELIMIT;
+        goto done;
+    }
+    raw = malloc(rowbytes * h);
+    rows = malloc(sizeof(png_bytep) * h);
+    if (!raw || !rows) {
+        set_msg(msg, msg_size, "PNG: out of memory");
+        status = APP_IMG_ENOMEM;
+        goto done;
+    }
+    for (png_uint_32 y = 0; y < h; y++)
+        rows[y] = raw + (size_t)y * rowbytes;
+    png_read_image(png, rows);
+    png_read_end(png, NULL); /* reaches IEND: a file cut after the image data is still an error */
+
+    const int och = ch >= 3 ? 3 : 1;
+    if ((status = alloc_image(&img, w, h, och, msg, msg_size)))
+        goto done;
+    for (png_uint_32 y = 0; y < h; y++) {
+        const uint8_t *s = rows[y];
+        uint8_t *d = img.data + (size_t)y * (size_t)img.stride;
+        for (png_uint_32 x = 0; x < w; x++, s += (size_t)ch * bps) {
+            for (int c = 0; c < och; c++) /* 16-bit samples are big-endian */
+                d[c] = bps == 2 ? from16((unsigned)s[2 * c] << 8 | s[2 * c + 1]) : s[c];
+            d += och;
+        }
+    }
+    *out = img;
+    img.data = NULL;
+done:
+    free(img.data);
+    free(rows);
+    free(raw);
+    png_destroy_read_struct(&png, &info, NULL);
+    return status;
+}
+
+/* ---- JPEG -------------------------------------------------------------------------------------- */
+
+typedef struct jpeg_err {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jb;
+    int corrupt; /* a warning that means the data is damaged or cut short */
+    char text[JMSG_LENGTH_MAX];
+} jpeg_err;
+
+static void jpeg_on_error(j_common_ptr c)
+{
+    jpeg_err *e = (jpeg_err *)c->err;
+    c->err->format_message(c, e->text);
+    longjmp(e->jb, 1);
+}
+
+static void jpeg_on_message(j_common_ptr c, int level)
+{
+    if (level >= 0)
+        return; /* trace messages */
+    jpeg_err *e = (jpeg_err *)c->err;
+    int code = c->err->msg_code;
+    /* libjpeg recovers from these by inventing data; for a codec's input that is an error. Other
+     * warnings (extraneous bytes between markers, odd APP markers) are harmless. */
+    if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER || code == JWRN_HUFF_BAD_CODE ||
+        code == JWRN_MUST_RESYNC) {
+        if (!e->corrupt)
+            c->err->format_message(c, e->text);
+        e->corrupt = 1;
+    }
+    c->err->num_warnings++;
+}
+
+static void jpeg_silent(j_common_ptr c)
+{
+    (void)c; /* libjpeg must never print */
+}
+
+/* A progressive JPEG may hold thousands of tiny scans, each re-walking the whole image. */
+#define APP_JPEG_MAX_SCANS 1000
+
+static void jpeg_on_progress(j_common_ptr c)
+{
+    if (!c->is_decompressor)
+        return;
+    j_decompress_ptr d = (j_decompress_ptr)c;
+    if (d->input_scan_number > APP_JPEG_MAX_SCANS) {
+        jpeg_err *e = (jpeg_err *)c->err;
+        snprintf(e->text, sizeof(e->text), "more than %d scans", APP_JPEG_MAX_SCANS);
+        longjmp(e->jb, 1);
+    }
+}
+
+static int read_jpeg(const uint8_t *data, size_t size, const app_read_opts *o, app_image *out,
+                     char *msg, size_t msg_size)
+{
+    struct jpeg_decompress_struct cinfo;
+    jpeg_err err;
+    struct jpeg_progress_mgr prog;
+    memset(&err, 0, sizeof(err));
+    memset(&prog, 0, sizeof(prog));
+    cinfo.err = jpeg_std_error(&err.mgr);
+    err.mgr.error_exit = jpeg_on_error;
+    err.mgr.emit_message = jpeg_on_message;
+    err.mgr.output_message = jpeg_silent;
+    uint8_t *volatile pixels = NULL; /* set after setjmp, freed after a longjmp: volatile */
+    app_image img = {0};
+    volatile int status = 0;
+
+    if (setjmp(err.jb)) {
+        set_msg(msg, msg_size, "JPEG: %s", err.text);
+        status = APP_IMG_ECORRUPT;
+        goto done;
+    }
+    jpeg_create_decompress(&cinfo);
+    prog.progress_monitor = jpeg_on_progress;
+    cinfo.progress = &prog;
+    if (size > ULONG_MAX) {
+        set_msg(msg, msg_size, "JPEG: file too large");
+        status = APP_IMG_ELIMIT;
+        goto done;
+    }
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_read_header(&cinfo, TRUE);
+    if ((status = check_dims("JPEG", cinfo.image_width, cinfo.image_height, o, msg, msg_size)))
+        goto done;
+    switch (cinfo.jpeg_color_space) {
+    case JCS_GRAYSCALE:
+        cinfo.out_color_space = JCS_GRAYSCALE;
+        break;
+    case JCS_YCbCr:
+    case JCS_RGB:
+        cinfo.out_color_space = JCS_RGB;
+        break;
+    case JCS_CMYK:
+    case JCS_YCCK:
+        set_msg(msg, msg_size, "JPEG: CMYK images are not supported; convert to RGB first");
+        status = APP_IMG_EUNSUPPORTED;
+        goto done;
+    default:
+        set_msg(msg, msg_size, "JPEG: unsupported color space (%d components)", cinfo.num_components);
+        status = APP_IMG_EUNSUPPORTED;
+        goto done;
+    }
+    cinfo.dct_method = JDCT_ISLOW; /* the accurate IDCT: same pixels on every machine */
+    jpeg_start_decompress(&cinfo);
+    const int ch = cinfo.output_components;
+    if ((ch != 1 && ch != 3) || cinfo.output_width != cinfo.image_width ||
+        cinfo.output_height != cinfo.image_height) {
+        set_msg(msg, msg_size, "JPEG: unexpected output layout");
+        status = APP_IMG_ECORRUPT;
+        goto done;
+    }
+    if ((status = alloc_image(&img, cinfo.output_width, cinfo.output_height, ch, msg, msg_size)))
+        goto done;
+    pixels = img.data;
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = pixels + (size_t)cinfo.output_scanline * (size_t)img.stride;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(&cinfo); /* reads up to EOI: truncation shows up as a warning */
+    if (err.corrupt) {
+        set_msg(msg, msg_size, "JPEG: %s", err.text);
+        status = APP_IMG_ECORRUPT;
+        goto done;
+    }
+    *out = img;
+    out->data = pixels;
+    pixels = NULL;
+done:
+    free(pixels);
+    jpeg_destroy_decompress(&cinfo);
+    return status;
+}
+
+/* ---- PGM / PPM --------------------------------------------------------------------------------- */
+
+/* Reads one unsigned decimal header field, skipping whitespace and '#' comments before it.
+ * Returns 0, or -1 when the header ends early or the field is not a number in 1..limit. */
+static int pnm_field(const uint8_t *d, size_t n, size_t *pos, uint32_t limit, uint32_t *val)
+{
+    size_t p = *pos;
+    for (;;) {
+        if (p >= n)
+            return -1;
+        if (d[p] == '#') {
+            while (p < n && d[p] != '\n' && d[p] != '\r')
+                p++;
+        } else if (is_pnm_space(d[p])) {
+            p++;
+        } else {
+            break;
+        }
+    }
+    uint64_t v = 0;
+    size_t start = p;
+    while (p < n && d[p] >= '0' && d[p] <= '9') {
+        v = v * 10 + (uint64_t)(d[p] - '0');
+        if (v > limit)
+            return -1;
+        p++;
+    }
+    if (p == start || v == 0)
+        return -1;
+    *val = (uint32_t)v;
+    *pos = p;
+    return 0;
+}
+
+static int read_pnm(const uint8_t *d, size_t n, const app_read_opts *o, app_image *out, char *msg,
+                    size_t msg_size)
+{
+    const int ch = d[1] == '6' ? 3 : 1;
+    const char *kind = ch == 3 ? "PPM" : "PGM";
+    size_t pos = 2;
+    uint32_t w, h, maxval;
+    if (pnm_field(d, n, &pos, UINT32_MAX, &w) || pnm_field(d, n, &pos, UINT32_MAX, &h)) {
+        set_msg(msg, msg_size, "%s: bad or truncated header (width, height)", kind);
+        return APP_IMG_ECORRUPT;
+    }
+    int status = check_dims(kind, w, h, o, msg, msg_size);
+    if (status)
+        return status;
+    if (pnm_field(d, n, &pos, 65535, &maxval)) {
+        set_msg(msg, msg_size, "%s: bad or truncated header (maxval must be 1..65535)", kind);
+        return APP_IMG_ECORRUPT;
+    }
+    /* Exactly one whitespace byte separates the header from the samples. */
+    if (pos >= n || !is_pnm_space(d[pos])) {
+        set_msg(msg, msg_size, "%s: truncated header", kind);
+        return APP_IMG_ECORRUPT;
+    }
+    pos++;
+    const size_t bps = maxval > 255 ? 2 : 1;
+    const uint64_t need = (uint64_t)w * h * (uint64_t)ch * bps; /* < 2^64: w*h checked above */
+    if (need > n - pos) {
+        set_msg(msg, msg_size, "%s: truncated pixel data (%zu of %llu bytes)", kind, n - pos,
+                (unsigned long long)need);
+        return APP_IMG_ECORRUPT;
+    }
+    app_image img = {0};
+    if ((status = alloc_image(&img, w, h, ch, msg, msg_size)))
+        return status;
+    const uint8_t *s = d + pos;
+    const size_t count = (size_t)w * h * (size_t)ch;
+    for (size_t i = 0; i < count; i++) {
+        unsigned v = bps == 2 ? ((unsigned)s[2 * i] << 8 | s[2 * i + 1]) : s[i];
+        if (v > maxval) {
+            set_msg(msg, msg_size, "%s: sample %u exceeds maxval %u", kind, v, maxval);
+            app_image_free(&img);
+            return APP_IMG_ECORRUPT;
+        }
+        img.data[i] = maxval == 255 ? (uint8_t)v : (uint8_t)((v * 255u + maxval / 2) / maxval);
+    }
+    *out = img;
+    return 0;
+}
+
+/* ---- entry points ------------------------------------------------------------------------------ */
+
+int app_image_decode(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
+                     char *msg, size_t msg_size)
+{
+    if (!out || (!data && size))
+        return APP_IMG_EINVAL;
+    memset(out, 0, sizeof(*out));
+    app_read_opts none = {0, 0, 0, 0};
+    const app_read_opts *o = opts ? opts : &none;
+    switch (app_image_detect(data, size)) {
+    case APP_FMT_PNG: return read_png(data, size, o, out, msg, msg_size);
+    case APP_FMT_JPEG: return read_jpeg(data, size, o, out, msg, msg_size);
+    case APP_FMT_PNM: return read_pnm(data, size, o, out, msg, msg_size);
+    default:
+        set_msg(msg, msg_size, size ? "unrecognized image format (expected PNG, JPEG, PGM or PPM)"
+                                    : "empty file");
+        return APP_IMG_ECORRUPT;
+    }
+}
+
+int app_image_read(const char *path, const app_read_opts *opts, app_image *out, char *msg,
+                   size_t msg_size)
+{
+    if (!out)
+        return APP_IMG_EINVAL;
+    memset(out, 0, sizeof(*out));
+    uint8_t *buf;
+    size_t n;
+    int r = app_read_file(path, opts ? opts->max_file_bytes : 0, &buf, &n, msg, msg_size);
+    if (r)
+        return r;
+    r = app_image_decode(buf, n, opts, out, msg, msg_size);
+    free(buf);
+    return r;
+}
+
+/* ---- writing ----------------------------------------------------------------------------------- */
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    if (n < m)
+        return 0;
+    for (size_t i = 0; i < m; i++) {
+        char c = s[n - m + i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != suffix[i])
+            return 0;
+    }
+    return 1;
+}
+
+app_out_format app_out_format_from_path(const char *path)
+{
+    if (!path)
+        return APP_OUT_NONE;
+    if (ends_with(path, ".png"))
+        return APP_OUT_PNG;
+    if (ends_with(path, ".ppm"))
+        return APP_OUT_PPM;
+    if (ends_with(path, ".pgm"))
+        return APP_OUT_PGM;
+    if (ends_with(path, ".pnm"))
+        return APP_OUT_PNM;
+    return APP_OUT_NONE;
+}
+
+app_out_format app_out_format_from_name(const char *name)
+{
+    if (!name)
+        return APP_OUT_NONE;
+    if (!strcmp(name, "png"))
+        return APP_OUT_PNG;
+    if (!strcmp(name, "ppm"))
+        return APP_OUT_PPM;
+    if (!strcmp(name, "pgm"))
+        return APP_OUT_PGM;
+    if (!strcmp(name, "pnm"))
+        return APP_OUT_PNM;
+    return APP_OUT_NONE;
+}
+
+static int finish_stream(FILE *f, char *msg, size_t msg_size)
+{
+    if (fflush(f) != 0 || ferror(f)) {
+        set_msg(msg, msg_size, "write failed: %s", strerror(errno));
+        return APP_IMG_EIO;
+    }
+    return 0;
+}
+
+static int write_pnm(FILE *f, const app_image *img, int out_ch, char *msg, size_t msg_size)
+{
+    const size_t w = img->width;
+    uint8_t *row = malloc(w * (size_t)out_ch);
+    if (!row)
+        return APP_IMG_ENOMEM;
+    /* Header on two lines, "P6\nW H\n255\n": simple for scripts to parse. */
+    fprintf(f, "P%c\n%lu %lu\n255\n", out_ch == 3 ? '6' : '5', (unsigned long)img->width,
+            (unsigned long)img->height);
+    for (uint32_t y = 0; y < img->height; y++) {
+        const uint8_t *s = img->data + (ptrdiff_t)y * img->stride;
+        const uint8_t *src = s;
+        if (out_ch == 3 && img->channels == 1) {
+            for (size_t x = 0; x < w; x++)
+                row[3 * x] = row[3 * x + 1] = row[3 * x + 2] = s[x];
+            src = row;
+        } else if (out_ch == 1 && img->channels == 3) {
+            /* BT.601 luma in 8.8 fixed point; the weights sum to 256 so white stays 255. */
+            for (size_t x = 0; x < w; x++)
+                row[x] = (uint8_t)((77u * s[3 * x] + 150u * s[3 * x + 1] + 29u * s[3 * x + 2] + 128u) >> 8);
+            src = row;
+        }
+        if (fwrite(src, (size_t)out_ch, w, f) != w)
+            break;
+    }
+    free(row);
+    return finish_stream(f, msg, msg_size);
+}
+
+static void png_on_write_error(png_structp png, png_const_charp m)
+{
+    char *err = png_get_error_ptr(png);
+    snprintf(err, 192, "%s", m ? m : "error");
+    png_longjmp(png, 1);
+}
+
+static int write_png(FILE *f, const app_image *img, char *msg, size_t msg_size)
+{
+    char err[192] = {0};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, err, png_on_write_error, png_on_warning);
+    if (!png)
+        return APP_IMG_ENOMEM;
+    png_infop info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        return APP_IMG_ENOMEM;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        set_msg(msg, msg_size, "PNG write failed: %s", err);
+        return APP_IMG_EIO;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, img->width, img->height, 8,
+                 img->channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (uint32_t y = 0; y < img->height; y++)
+        png_write_row(png, img->data + (ptrdiff_t)y * img->stride);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return finish_stream(f, msg, msg_size);
+}
+
+int app_image_write(FILE *f, const app_image *img, app_out_format fmt, char *msg, size_t msg_size)
+{
+    if (!f || !img || !img->data || !img->width || !img->height ||
+        (img->channels != 1 && img->channels != 3) ||
+        img->stride < (ptrdiff_t)img->width * img->channels) {
+        set_msg(msg, msg_size, "invalid image");
+        return APP_IMG_EINVAL;
+    }
+    switch (fmt) {
+    case APP_OUT_PNG: return write_png(f, img, msg, msg_size);
+    case APP_OUT_PPM: return write_pnm(f, img, 3, msg, msg_size);
+    case APP_OUT_PGM: return write_pnm(f, img, 1, msg, msg_size);
+    case APP_OUT_PNM: return write_pnm(f, img, img->channels, msg, msg_size);
+    default:
+        set_msg(msg, msg_size, "unknown output format");
+        return APP_IMG_EINVAL;
+    }
+}

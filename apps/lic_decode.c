@@ -1,0 +1,253 @@
+/* lic-decode: decompresses a .lic file to PNG or PGM/PPM, or prints its header (--info). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lic/codec.h>
+
+#include "apps/cli_common.h"
+#include "apps/image_io.h"
+
+static const char *const PROG = "lic-decode";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: lic-decode IN.lic -o OUT [options]\n"
+            "       lic-decode IN.lic --info\n"
+            "Decompresses a .lic file. IN \"-\" reads standard input.\n"
+            "OUT ending in .png, .ppm, .pgm or .pnm picks the format (.pnm: PGM for gray, PPM for\n"
+            "color); OUT \"-\" writes standard output in the --format format. Gray streams decode to\n"
+            "gray PNG/PGM; .ppm expands gray to RGB, .pgm converts color to luma. An existing OUT is\n"
+            "replaced only on success.\n"
+            "\n"
+            "Options:\n"
+            "  -o, --output FILE   output image (required unless --info)\n"
+            "      --format F      png, ppm, pgm or pnm: overrides the extension; default for \"-\": png\n"
+            "      --info          print the header (size, format, quality, version, model\n"
+            "                      fingerprint, streams) and exit; needs no model and no -o\n"
+            "      --model FILE    .licw model file; default: the model built into the library\n"
+            "      --threads N     worker threads, 0 = all cores; default 0\n"
+            "      --backend B     cpu, cuda or auto; default auto (CUDA if usable, else CPU)\n"
+            "  -v, --verbose       print size, bpp and stage times; -vv adds library debug messages\n"
+            "  -h, --help          print this help and exit\n"
+            "      --version       print the version and exit\n"
+            "\n" APP_EXIT_HELP);
+}
+
+enum { OPT_OUT = 1, OPT_FORMAT, OPT_INFO, OPT_MODEL, OPT_THREADS, OPT_BACKEND, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
+
+static const app_opt OPTS[] = {
+    {"output", 'o', 1, OPT_OUT},
+    {"format", 0, 1, OPT_FORMAT},
+    {"info", 0, 0, OPT_INFO},
+    {"model", 0, 1, OPT_MODEL},
+    {"threads", 0, 1, OPT_THREADS},
+    {"backend", 0, 1, OPT_BACKEND},
+    {"verbose", 'v', 0, OPT_VERBOSE},
+    {"help", 'h', 0, OPT_HELP},
+    {"version", 0, 0, OPT_VERSION},
+    {NULL, 0, 0, 0},
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int usage_error(const char *what)
+{
+    app_err(PROG, "%s", what);
+    fprintf(stderr, "Try 'lic-decode --help'.\n");
+    return APP_EXIT_USAGE;
+}
+
+static const char *pixfmt_name(lic_pixfmt f)
+{
+    switch (f) {
+    case LIC_PIXFMT_RGB8: return "rgb8";
+    case LIC_PIXFMT_GRAY8: return "gray8";
+    default: return "unknown";
+    }
+}
+
+/* One "key: value" line per header field: easy to read and to grep. */
+static void print_info(const lic_stream_info *si, size_t file_size)
+{
+    printf("width: %lu\n", (unsigned long)si->width);
+    printf("height: %lu\n", (unsigned long)si->height);
+    printf("format: %s\n", pixfmt_name(si->fmt));
+    printf("quality: %d\n", si->quality);
+    printf("version: %d\n", si->version);
+    printf("model_fingerprint: %016llx\n", (unsigned long long)si->model_fingerprint);
+    printf("streams: %lu\n", (unsigned long)si->n_streams);
+    printf("header_bytes: %llu\n", (unsigned long long)si->header_size);
+    printf("file_bytes: %zu\n", file_size);
+    const double pixels = (double)si->width * (double)si->height;
+    if (pixels > 0)
+        printf("bpp: %.4f\n", (double)file_size * 8.0 / pixels);
+}
+
+int main(int argc, char **argv)
+{
+    const char *in_path = NULL, *out_path = NULL, *model_path = NULL, *format_name = NULL;
+    long threads = 0;
+    lic_backend_kind backend = LIC_BACKEND_AUTO;
+    int info = 0, verbose = 0;
+    char msg[512];
+
+    app_args args;
+    app_args_init(&args, argc, argv);
+    for (;;) {
+        const char *arg;
+        int id = app_next_opt(&args, OPTS, &arg, msg, sizeof(msg));
+        if (id == APP_OPT_END)
+            break;
+        switch (id) {
+        case APP_OPT_ERROR: return usage_error(msg);
+        case APP_OPT_POSITIONAL:
+            if (in_path)
+                return usage_error("only one input file is accepted");
+            in_path = arg;
+            break;
+        case OPT_OUT: out_path = arg; break;
+        case OPT_FORMAT: format_name = arg; break;
+        case OPT_INFO: info = 1; break;
+        case OPT_MODEL: model_path = arg; break;
+        case OPT_THREADS:
+            if (app_parse_int(arg, 0, 1024, &threads))
+                return usage_error("--threads must be an integer from 0 to 1024");
+            break;
+        case OPT_BACKEND:
+            if (app_parse_backend(arg, &backend))
+                return usage_error("--backend must be cpu, cuda or auto");
+            break;
+        case OPT_VERBOSE: verbose++; break;
+        case OPT_HELP: usage(stdout); return APP_EXIT_OK;
+        case OPT_VERSION:
+            printf("lic-decode %s (libcodec %s)\n", LIC_VERSION_STRING, lic_version_string());
+            return APP_EXIT_OK;
+        }
+    }
+    if (!in_path)
+        return usage_error("no input file");
+    if (info && out_path)
+        return usage_error("--info prints the header only; it does not take -o");
+    if (!info && !out_path)
+        return usage_error("no output file (-o)");
+    app_out_format ofmt = APP_OUT_NONE;
+    if (!info) {
+        /* Decided before any work, so a bad name fails fast. */
+        if (format_name) {
+            ofmt = app_out_format_from_name(format_name);
+            if (ofmt == APP_OUT_NONE)
+                return usage_error("--format must be png, ppm, pgm or pnm");
+        } else if (!strcmp(out_path, "-")) {
+            ofmt = APP_OUT_PNG;
+        } else {
+            ofmt = app_out_format_from_path(out_path);
+            if (ofmt == APP_OUT_NONE)
+                return usage_error("the output name must end in .png, .ppm, .pgm or .pnm (or use --format)");
+        }
+    }
+
+    lic_config cfg;
+    int r = lic_config_init(&cfg);
+    if (r) {
+        app_err(PROG, "cannot initialize the library: %s", lic_strerror(r));
+        return app_exit_from_lic(r);
+    }
+    cfg.n_threads = (int)threads;
+    cfg.backend = backend;
+    cfg.logger.callback = app_log_stderr;
+    cfg.logger.max_level = verbose >= 2 ? LIC_LOG_DEBUG : verbose ? LIC_LOG_INFO : LIC_LOG_WARN;
+
+    uint8_t *data;
+    size_t size;
+    r = app_read_file(in_path, 0, &data, &size, msg, sizeof(msg));
+    if (r) {
+        app_err(PROG, "%s", msg);
+        return app_exit_from_img(r);
+    }
+    const char *in_name = strcmp(in_path, "-") ? in_path : "standard input";
+
+    lic_model *model = NULL;
+    lic_decoder *dec = NULL;
+    lic_image out = {0};
+    int code = APP_EXIT_OK;
+    /* The header is checked first: a file that is not a .lic at all needs no model to reject. */
+    lic_stream_info si;
+    if ((r = lic_peek_info(data, size, &si))) {
+        app_err(PROG, "cannot read '%s': %s", in_name, lic_strerror(r));
+        code = app_exit_from_lic(r);
+        goto done;
+    }
+    if (info) {
+        print_info(&si, size);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            app_err(PROG, "cannot write standard output");
+            code = APP_EXIT_IO;
+        }
+        goto done;
+    }
+    r = model_path ? lic_model_load_file(&model, model_path, &cfg) : lic_model_load_default(&model, &cfg);
+    if (r) {
+        if (model_path)
+            app_err(PROG, "cannot load model '%s': %s", model_path, lic_strerror(r));
+        else
+            app_err(PROG, "cannot load the built-in model: %s", lic_strerror(r));
+        code = app_exit_from_lic(r);
+        goto done;
+    }
+    if ((r = lic_decoder_open(&dec, model, &cfg))) {
+        app_err(PROG, "cannot open the decoder: %s", lic_strerror(r));
+        code = app_exit_from_lic(r);
+        goto done;
+    }
+    double t0 = now_s();
+    if ((r = lic_decode(dec, data, size, &out))) {
+        app_err(PROG, "cannot decode '%s': %s", in_name, lic_strerror(r));
+        code = app_exit_from_lic(r);
+        goto done;
+    }
+    double t_total = now_s() - t0;
+    if (out.fmt != LIC_PIXFMT_RGB8 && out.fmt != LIC_PIXFMT_GRAY8) {
+        app_err(PROG, "the library returned an unknown pixel format %d", (int)out.fmt);
+        code = APP_EXIT_FAILURE;
+        goto done;
+    }
+    app_image img = {out.width, out.height, out.fmt == LIC_PIXFMT_GRAY8 ? 1 : 3, out.stride, out.data};
+    app_out o;
+    if ((code = app_out_open(&o, out_path, msg, sizeof(msg)))) {
+        app_err(PROG, "%s", msg);
+        goto done;
+    }
+    if ((r = app_image_write(o.f, &img, ofmt, msg, sizeof(msg)))) {
+        app_err(PROG, "cannot write '%s': %s", strcmp(out_path, "-") ? out_path : "standard output", msg);
+        app_out_abort(&o);
+        code = app_exit_from_img(r);
+        goto done;
+    }
+    if ((code = app_out_commit(&o, msg, sizeof(msg)))) {
+        app_err(PROG, "%s", msg);
+        goto done;
+    }
+    if (verbose) {
+        const double pixels = (double)out.width * (double)out.height;
+        fprintf(stderr, "%s: %ux%u %s, %zu bytes, %.4f bpp\n", PROG, (unsigned)out.width,
+                (unsigned)out.height, img.channels == 1 ? "gray" : "RGB", size, (double)size * 8.0 / pixels);
+        lic_stats st;
+        if (lic_decoder_get_stats(dec, &st) == 0)
+            fprintf(stderr,
+                    "%s: backend %s; time %.3f s: hyper %.3f, entropy %.3f, synthesis %.3f\n", PROG,
+                    st.backend ? st.backend : "?", t_total, st.t_hyper, st.t_entropy, st.t_synthesis);
+    }
+done:
+    lic_image_free(&out);
+    lic_decoder_close(&dec);
+    lic_model_free(&model);
+    free(data);
+    return code;
+}

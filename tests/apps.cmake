@@ -1,0 +1,17 @@
+# Tests of apps/: the image I/O unit test (needs no libcodec) and the CLI test script (needs the
+# lic-encode and lic-decode executables, so only when libcodec is built).
+if(TARGET lic_imageio)
+  lic_add_test(test_image_io SOURCES ${PROJECT_SOURCE_DIR}/tests/test_image_io.c LIBS lic_imageio)
+endif()
+
+if(TARGET lic-encode AND TARGET lic-decode)
+  find_program(LIC_BASH bash)
+  if(LIC_BASH)
+    # Exit status 77 (no testdata/models/tiny.licw yet) is reported as "skipped", not "passed".
+    add_test(NAME cli_test
+             COMMAND ${LIC_BASH} ${PROJECT_SOURCE_DIR}/tests/cli/cli_test.sh
+                     $<TARGET_FILE:lic-encode> $<TARGET_FILE:lic-decode>
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(cli_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+  endif()
+endif()

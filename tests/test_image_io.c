@@ -1,0 +1,699 @@
+/* Tests of apps/image_io: every input format and variant decodes to the right size and values,
+ * truncated and corrupted files fail cleanly, alpha is refused unless dropped, limits are enforced
+ * before allocation, and the writers round-trip. Run from the repository root (testdata/). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jpeglib.h>
+#include <png.h>
+
+#include "apps/image_io.h"
+
+#define IMG_DIR "testdata/images/"
+
+static uint8_t px(const app_image *img, uint32_t x, uint32_t y, int c)
+{
+    return img->data[(ptrdiff_t)y * img->stride + (ptrdiff_t)x * img->channels + c];
+}
+
+static uint8_t *load(const char *path, size_t *n)
+{
+    uint8_t *buf = NULL;
+    char msg[256];
+    int r = app_read_file(path, 0, &buf, n, msg, sizeof(msg));
+    if (r)
+        fail_msg("cannot read %s: %s", path, msg);
+    return buf;
+}
+
+/* ---- in-memory encoders (test fixtures) ------------------------------------------------------- */
+
+typedef struct membuf {
+    uint8_t *p;
+    size_t n, cap;
+} membuf;
+
+static void membuf_write(png_structp png, png_bytep data, size_t len)
+{
+    membuf *m = png_get_io_ptr(png);
+    if (m->n + len > m->cap) {
+        m->cap = (m->n + len) * 2;
+        m->p = realloc(m->p, m->cap);
+        assert_non_null(m->p);
+    }
+    memcpy(m->p + m->n, data, len);
+    m->n += len;
+}
+
+static void membuf_flush(png_structp png)
+{
+    (void)png;
+}
+
+typedef struct png_spec {
+    uint32_t w, h;
+    int depth, ctype, interlace;
+    const uint8_t *pixels; /* packed rows, rowbytes each */
+    size_t rowbytes;
+    const png_color *plte;
+    int nplte;
+    const uint8_t *trns_alpha; /* palette tRNS */
+    int ntrns;
+    const png_color_16 *trns_color; /* gray/RGB tRNS */
+} png_spec;
+
+static uint8_t *make_png(const png_spec *s, size_t *size)
+{
+    membuf m = {0};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    assert_non_null(info);
+    if (setjmp(png_jmpbuf(png)))
+        fail_msg("libpng could not write the fixture");
+    png_set_write_fn(png, &m, membuf_write, membuf_flush);
+    png_set_IHDR(png, info, s->w, s->h, s->depth, s->ctype, s->interlace, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    if (s->plte)
+        png_set_PLTE(png, info, s->plte, s->nplte);
+    if (s->trns_alpha || s->trns_color)
+        png_set_tRNS(png, info, s->trns_alpha, s->ntrns, s->trns_color);
+    png_write_info(png, info);
+    int passes = png_set_interlace_handling(png);
+    for (int p = 0; p < passes; p++)
+        for (uint32_t y = 0; y < s->h; y++)
+            png_write_row(png, s->pixels + y * s->rowbytes);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    *size = m.n;
+    return m.p;
+}
+
+static uint8_t *make_jpeg(uint32_t w, uint32_t h, int comps, J_COLOR_SPACE cs, const uint8_t *pixels,
+                          int quality, size_t *size)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    unsigned char *out = NULL;
+    unsigned long n = 0;
+    jpeg_mem_dest(&c, &out, &n);
+    c.image_width = w;
+    c.image_height = h;
+    c.input_components = comps;
+    c.in_color_space = cs;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, quality, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < h) {
+        JSAMPROW row = (JSAMPROW)(pixels + (size_t)c.next_scanline * w * comps);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    *size = n;
+    return out;
+}
+
+static int decode(const uint8_t *d, size_t n, const app_read_opts *o, app_image *img)
+{
+    char msg[256];
+    return app_image_decode(d, n, o, img, msg, sizeof(msg));
+}
+
+/* ---- detection ------------------------------------------------------------------------------- */
+
+static void test_detect(void **state)
+{
+    (void)state;
+    const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0};
+    const uint8_t jpg[] = {0xFF, 0xD8, 0xFF, 0xE0};
+    assert_int_equal(app_image_detect(png, sizeof(png)), APP_FMT_PNG);
+    assert_int_equal(app_image_detect(png, 7), APP_FMT_UNKNOWN);
+    assert_int_equal(app_image_detect(jpg, sizeof(jpg)), APP_FMT_JPEG);
+    assert_int_equal(app_image_detect((const uint8_t *)"P6\n1 1\n255\n", 11), APP_FMT_PNM);
+    assert_int_equal(app_image_detect((const uint8_t *)"P5 1 1 255 ", 11), APP_FMT_PNM);
+    assert_int_equal(app_image_detect((const uint8_t *)"P3\n1 1\n255\n", 11), APP_FMT_UNKNOWN);
+    assert_int_equal(app_image_detect((const uint8_t *)"P6x", 3), APP_FMT_UNKNOWN);
+    assert_int_equal(app_image_detect((const uint8_t *)"GIF89a", 6), APP_FMT_UNKNOWN);
+
+    app_image img;
+    assert_int_equal(decode((const uint8_t *)"GIF89a", 6, NULL, &img), APP_IMG_ECORRUPT);
+    assert_int_equal(decode((const uint8_t *)"", 0, NULL, &img), APP_IMG_ECORRUPT);
+    assert_null(img.data);
+}
+
+/* ---- the committed test images ------------------------------------------------------------------ */
+
+static void expect_file(const char *name, uint32_t w, uint32_t h, int ch)
+{
+    char path[256], msg[256];
+    snprintf(path, sizeof(path), IMG_DIR "%s", name);
+    app_image img;
+    int r = app_image_read(path, NULL, &img, msg, sizeof(msg));
+    if (r)
+        fail_msg("%s: %s", name, msg);
+    assert_int_equal(img.width, w);
+    assert_int_equal(img.height, h);
+    assert_int_equal(img.channels, ch);
+    assert_true(img.stride >= (ptrdiff_t)w * ch);
+    app_image_free(&img);
+    assert_null(img.data);
+}
+
+static void test_testdata_sizes(void **state)
+{
+    (void)state;
+    expect_file("1x1.png", 1, 1, 3);
+    expect_file("17x33.png", 17, 33, 3);
+    expect_file("gray_17x33.png", 17, 33, 1);
+    expect_file("768x512.png", 768, 512, 3);
+    expect_file("16bit_9x7.png", 9, 7, 3);
+    expect_file("small.jpg", 32, 24, 3);
+    expect_file("small.ppm", 23, 19, 3);
+    expect_file("small.pgm", 23, 19, 1);
+
+    app_image img;
+    char msg[256];
+    assert_int_equal(app_image_read(IMG_DIR "1x1.png", NULL, &img, msg, sizeof(msg)), 0);
+    assert_int_equal(px(&img, 0, 0, 0), 200);
+    assert_int_equal(px(&img, 0, 0, 1), 100);
+    assert_int_equal(px(&img, 0, 0, 2), 50);
+    app_image_free(&img);
+}
+
+/* 16bit_9x7.png holds v = (x*7283 + y*9521 + c*21841 + x*y*131) mod 65536 (scripts/make_testdata.py),
+ * with pixel (0,0) = (0, 65535, 128) and (1,0) = (257, 32896, 33025). */
+static void test_16bit_png_file(void **state)
+{
+    (void)state;
+    app_image img;
+    char msg[256];
+    assert_int_equal(app_image_read(IMG_DIR "16bit_9x7.png", NULL, &img, msg, sizeof(msg)), 0);
+    for (uint32_t y = 0; y < 7; y++)
+        for (uint32_t x = 0; x < 9; x++)
+            for (int c = 0; c < 3; c++) {
+                unsigned v = (x * 7283u + y * 9521u + (unsigned)c * 21841u + x * y * 131u) % 65536u;
+                if (y == 0 && x == 0)
+                    v = (unsigned[]){0, 65535, 128}[c];
+                if (y == 0 && x == 1)
+                    v = (unsigned[]){257, 32896, 33025}[c];
+                assert_int_equal(px(&img, x, y, c), (v * 255 + 32767) / 65535);
+            }
+    /* The rounding at the edges: 0->0, 65535->255, 128->0, 257->1, 32896->128 (exact), 33025->129. */
+    assert_int_equal(px(&img, 0, 0, 1), 255);
+    assert_int_equal(px(&img, 1, 0, 0), 1);
+    assert_int_equal(px(&img, 1, 0, 1), 128);
+    assert_int_equal(px(&img, 1, 0, 2), 129);
+    app_image_free(&img);
+}
+
+static void test_alpha_png_file(void **state)
+{
+    (void)state;
+    app_image img;
+    char msg[256] = "";
+    assert_int_equal(app_image_read(IMG_DIR "rgba_8x8.png", NULL, &img, msg, sizeof(msg)), APP_IMG_EALPHA);
+    assert_non_null(strstr(msg, "alpha"));
+    assert_null(img.data);
+    app_read_opts o = {0, 0, 0, 1};
+    assert_int_equal(app_image_read(IMG_DIR "rgba_8x8.png", &o, &img, msg, sizeof(msg)), 0);
+    assert_int_equal(img.channels, 3);
+    for (uint32_t y = 0; y < 8; y++)
+        for (uint32_t x = 0; x < 8; x++) { /* the color ramp of make_testdata.py, alpha gone */
+            assert_int_equal(px(&img, x, y, 0), x * 32);
+            assert_int_equal(px(&img, x, y, 1), y * 32);
+            assert_int_equal(px(&img, x, y, 2), 255 - x * 16);
+        }
+    app_image_free(&img);
+}
+
+/* ---- PNG variants built with libpng ------------------------------------------------------------- */
+
+static void test_png_gray_depths(void **state)
+{
+    (void)state;
+    /* 1-, 2-, 4-bit gray expand to the full 8-bit range; 16-bit rounds. */
+    const uint8_t row1[1] = {0xA0};       /* 1 0 1 0 ... (4 px) */
+    const uint8_t row2[1] = {0x1B};       /* 0 1 2 3 */
+    const uint8_t row4[2] = {0x0F, 0x58}; /* 0 15 5 8 */
+    const struct {
+        int depth;
+        const uint8_t *row;
+        size_t rb;
+        uint8_t want[4];
+    } cases[] = {
+        {1, row1, 1, {255, 0, 255, 0}},
+        {2, row2, 1, {0, 85, 170, 255}},
+        {4, row4, 2, {0, 255, 85, 136}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        png_spec s = {4, 1, cases[i].depth, PNG_COLOR_TYPE_GRAY, 0, cases[i].row, cases[i].rb, NULL, 0, NULL, 0, NULL};
+        size_t n;
+        uint8_t *f = make_png(&s, &n);
+        app_image img;
+        assert_int_equal(decode(f, n, NULL, &img), 0);
+        assert_int_equal(img.channels, 1);
+        for (uint32_t x = 0; x < 4; x++)
+            assert_int_equal(px(&img, x, 0, 0), cases[i].want[x]);
+        app_image_free(&img);
+        free(f);
+    }
+    /* 16-bit gray, big-endian samples 0, 128, 32896, 33025, 65535. */
+    const uint8_t row16[10] = {0, 0, 0, 128, 0x80, 0x80, 0x81, 0x01, 0xFF, 0xFF};
+    png_spec s = {5, 1, 16, PNG_COLOR_TYPE_GRAY, 0, row16, 10, NULL, 0, NULL, 0, NULL};
+    size_t n;
+    uint8_t *f = make_png(&s, &n);
+    app_image img;
+    assert_int_equal(decode(f, n, NULL, &img), 0);
+    const uint8_t want[5] = {0, 0, 128, 129, 255};
+    for (uint32_t x = 0; x < 5; x++)
+        assert_int_equal(px(&img, x, 0, 0), want[x]);
+    app_image_free(&img);
+    free(f);
+}
+
+static void test_png_palette_and_trns(void **state)
+{
+    (void)state;
+    const png_color plte[3] = {{10, 20, 30}, {200, 100, 0}, {1, 2, 3}};
+    const uint8_t idx[6] = {0, 1, 2, 2, 1, 0}; /* 3x2, 8-bit indexes */
+    png_spec s = {3, 2, 8, PNG_COLOR_TYPE_PALETTE, 0, idx, 3, plte, 3, NULL, 0, NULL};
+    size_t n;
+    uint8_t *f = make_png(&s, &n);
+    app_image img;
+    assert_int_equal(decode(f, n, NULL, &img), 0);
+    assert_int_equal(img.channels, 3);
+    for (uint32_t i = 0; i < 6; i++) {
+        const png_color *c = &plte[idx[i]];
+        assert_int_equal(px(&img, i % 3, i / 3, 0), c->red);
+        assert_int_equal(px(&img, i % 3, i / 3, 1), c->green);
+        assert_int_equal(px(&img, i % 3, i / 3, 2), c->blue);
+    }
+    app_image_free(&img);
+    free(f);
+
+    /* A palette with transparency is alpha: refused, or dropped on request. */
+    const uint8_t trns[2] = {255, 0};
+    s.trns_alpha = trns;
+    s.ntrns = 2;
+    f = make_png(&s, &n);
+    assert_int_equal(decode(f, n, NULL, &img), APP_IMG_EALPHA);
+    app_read_opts drop = {0, 0, 0, 1};
+    assert_int_equal(decode(f, n, &drop, &img), 0);
+    assert_int_equal(px(&img, 1, 0, 0), 200);
+    app_image_free(&img);
+    free(f);
+
+    /* tRNS on a gray image (a transparent color key) is alpha too. */
+    const uint8_t g[2] = {7, 9};
+    png_color_16 key = {0, 0, 0, 0, 7};
+    png_spec sg = {2, 1, 8, PNG_COLOR_TYPE_GRAY, 0, g, 2, NULL, 0, NULL, 0, &key};
+    f = make_png(&sg, &n);
+    assert_int_equal(decode(f, n, NULL, &img), APP_IMG_EALPHA);
+    assert_int_equal(decode(f, n, &drop, &img), 0);
+    assert_int_equal(img.channels, 1);
+    assert_int_equal(px(&img, 0, 0, 0), 7);
+    assert_int_equal(px(&img, 1, 0, 0), 9);
+    app_image_free(&img);
+    free(f);
+}
+
+static void test_png_gray_alpha_16bit_rgba_interlaced(void **state)
+{
+    (void)state;
+    app_read_opts drop = {0, 0, 0, 1};
+    app_image img;
+    size_t n;
+    /* Gray + alpha, 8-bit: gray out when dropped. */
+    const uint8_t ga[4] = {100, 0, 50, 255};
+    png_spec s = {2, 1, 8, PNG_COLOR_TYPE_GRAY_ALPHA, 0, ga, 4, NULL, 0, NULL, 0, NULL};
+    uint8_t *f = make_png(&s, &n);
+    assert_int_equal(decode(f, n, NULL, &img), APP_IMG_EALPHA);
+    assert_int_equal(decode(f, n, &drop, &img), 0);
+    assert_int_equal(img.channels, 1);
+    assert_int_equal(px(&img, 0, 0, 0), 100);
+    assert_int_equal(px(&img, 1, 0, 0), 50);
+    app_image_free(&img);
+    free(f);
+
+    /* RGBA 16-bit: alpha dropped, colors rounded. */
+    const uint8_t rgba16[8] = {0xFF, 0xFF, 0x80, 0x80, 0x00, 0x80, 0x12, 0x34};
+    png_spec s16 = {1, 1, 16, PNG_COLOR_TYPE_RGB_ALPHA, 0, rgba16, 8, NULL, 0, NULL, 0, NULL};
+    f = make_png(&s16, &n);
+    assert_int_equal(decode(f, n, NULL, &img), APP_IMG_EALPHA);
+    assert_int_equal(decode(f, n, &drop, &img), 0);
+    assert_int_equal(img.channels, 3);
+    assert_int_equal(px(&img, 0, 0, 0), 255);
+    assert_int_equal(px(&img, 0, 0, 1), 128);
+    assert_int_equal(px(&img, 0, 0, 2), 0);
+    app_image_free(&img);
+    free(f);
+
+    /* Adam7-interlaced RGB 13x11 decodes to the same pixels as the rows it was written from. */
+    enum { W = 13, H = 11 };
+    uint8_t rgb[W * H * 3];
+    for (size_t i = 0; i < sizeof(rgb); i++)
+        rgb[i] = (uint8_t)(i * 37 + (i >> 3));
+    png_spec si = {W, H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_ADAM7, rgb, W * 3, NULL, 0, NULL, 0, NULL};
+    f = make_png(&si, &n);
+    assert_int_equal(decode(f, n, NULL, &img), 0);
+    assert_int_equal(img.width, W);
+    assert_int_equal(img.height, H);
+    for (uint32_t y = 0; y < H; y++)
+        assert_memory_equal(img.data + y * img.stride, rgb + y * W * 3, W * 3);
+    app_image_free(&img);
+    free(f);
+}
+
+/* ---- JPEG ------------------------------------------------------------------------------------ */
+
+static void test_jpeg(void **state)
+{
+    (void)state;
+    enum { W = 16, H = 8 };
+    uint8_t gray[W * H], rgb[W * H * 3], cmyk[W * H * 4];
+    for (int i = 0; i < W * H; i++) {
+        gray[i] = (uint8_t)(40 + (i % W) * 8);
+        rgb[3 * i] = 200;
+        rgb[3 * i + 1] = (uint8_t)(50 + (i % W) * 4);
+        rgb[3 * i + 2] = 90;
+        memset(cmyk + 4 * i, 60, 4);
+    }
+    app_image img;
+    size_t n;
+    uint8_t *f = make_jpeg(W, H, 1, JCS_GRAYSCALE, gray, 100, &n);
+    assert_int_equal(decode(f, n, NULL, &img), 0);
+    assert_int_equal(img.channels, 1);
+    assert_int_equal(img.width, W);
+    for (int i = 0; i < W * H; i++) /* lossy, but quality 100 on a ramp stays within 3 */
+        assert_in_range(px(&img, i % W, i / W, 0), gray[i] - 3, gray[i] + 3);
+    app_image_free(&img);
+    free(f);
+
+    f = make_jpeg(W, H, 3, JCS_RGB, rgb, 100, &n);
+    assert_int_equal(decode(f, n, NULL, &img), 0);
+    assert_int_equal(img.channels, 3);
+    for (int i = 0; i < W * H; i++)
+        for (int c = 0; c < 3; c++)
+            assert_in_range(px(&img, i % W, i / W, c), rgb[3 * i + c] - 6, rgb[3 * i + c] + 6);
+    app_image_free(&img);
+    free(f);
+
+    char msg[256] = "";
+    f = make_jpeg(W, H, 4, JCS_CMYK, cmyk, 90, &n);
+    assert_int_equal(app_image_decode(f, n, NULL, &img, msg, sizeof(msg)), APP_IMG_EUNSUPPORTED);
+    assert_non_null(strstr(msg, "CMYK"));
+    assert_null(img.data);
+    free(f);
+}
+
+/* ---- PGM / PPM ------------------------------------------------------------------------------ */
+
+static void test_pnm_parse(void **state)
+{
+    (void)state;
+    app_image img;
+    /* Comments between every field, CRLF, tabs. */
+    const char p6[] = "P6 # c1\r\n# c2\n2\t# w\n 1 # h\n255\n\x01\x02\x03\xfd\xfe\xff";
+    assert_int_equal(decode((const uint8_t *)p6, sizeof(p6) - 1, NULL, &img), 0);
+    assert_int_equal(img.width, 2);
+    assert_int_equal(img.height, 1);
+    assert_int_equal(img.channels, 3);
+    assert_int_equal(px(&img, 1, 0, 2), 0xff);
+    assert_int_equal(px(&img, 0, 0, 1), 2);
+    app_image_free(&img);
+
+    /* maxval 1: 0/1 become 0/255. */
+    const char p5m1[] = "P5 3 1 1\n\x00\x01\x01";
+    assert_int_equal(decode((const uint8_t *)p5m1, sizeof(p5m1) - 1, NULL, &img), 0);
+    assert_int_equal(img.channels, 1);
+    assert_int_equal(px(&img, 0, 0, 0), 0);
+    assert_int_equal(px(&img, 1, 0, 0), 255);
+    app_image_free(&img);
+
+    /* maxval 1000 uses two bytes per sample: 500 -> (500*255+500)/1000 = 128, 1000 -> 255. */
+    const char p5m1000[] = "P5 2 1 1000\n\x01\xf4\x03\xe8";
+    assert_int_equal(decode((const uint8_t *)p5m1000, sizeof(p5m1000) - 1, NULL, &img), 0);
+    assert_int_equal(px(&img, 0, 0, 0), 128);
+    assert_int_equal(px(&img, 1, 0, 0), 255);
+    app_image_free(&img);
+
+    /* maxval 65535 matches the 16-bit PNG rounding: 33025 -> 129, 32896 -> 128. */
+    const char p5m65535[] = "P5 2 1 65535\n\x81\x01\x80\x80";
+    assert_int_equal(decode((const uint8_t *)p5m65535, sizeof(p5m65535) - 1, NULL, &img), 0);
+    assert_int_equal(px(&img, 0, 0, 0), 129);
+    assert_int_equal(px(&img, 1, 0, 0), 128);
+    app_image_free(&img);
+
+    /* Errors: sample above maxval, maxval 0 / 65536, zero width, garbage numbers, no separator. */
+#define BAD(lit) {lit, sizeof(lit) - 1}
+    const struct {
+        const char *s;
+        size_t n;
+    } bad[] = {
+        BAD("P5 1 1 100\n\x65"),          /* sample above maxval */
+        BAD("P5 1 1 0\n\x00"),            /* maxval 0 */
+        BAD("P5 1 1 65536\n\x00\x00"),    /* maxval too large */
+        BAD("P5 0 1 255\n"),              /* zero width */
+        BAD("P5 1 x 255\n\x00"),          /* not a number */
+        BAD("P5 1 1 255"),                /* no separator after maxval */
+        BAD("P6 1 1 255\n\x00\x00"),      /* one byte short */
+        BAD("P5 99999999999 1 255\n\x00"), /* overflows 32 bits */
+        BAD("P5 -1 1 255\n\x00"),         /* negative */
+    };
+#undef BAD
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(decode((const uint8_t *)bad[i].s, bad[i].n, NULL, &img), APP_IMG_ECORRUPT);
+        assert_null(img.data);
+    }
+}
+
+/* ---- writers ----------------------------------------------------------------------------------- */
+
+/* Writes img as fmt into a temporary stream and decodes it back. */
+static int write_read(const app_image *img, app_out_format fmt, app_image *back)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    char msg[256];
+    assert_int_equal(app_image_write(f, img, fmt, msg, sizeof(msg)), 0);
+    long n = ftell(f);
+    assert_true(n > 0);
+    rewind(f);
+    uint8_t *buf = malloc((size_t)n);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    int r = decode(buf, (size_t)n, NULL, back);
+    free(buf);
+    return r;
+}
+
+static void test_write_roundtrip(void **state)
+{
+    (void)state;
+    enum { W = 7, H = 5, S = 24 }; /* stride > width*3: writers must honor it */
+    uint8_t rgb[S * H], gray[S * H];
+    for (int i = 0; i < S * H; i++) {
+        rgb[i] = (uint8_t)(i * 11 + 3);
+        gray[i] = (uint8_t)(i * 7 + 1);
+    }
+    app_image in3 = {W, H, 3, S, rgb}, in1 = {W, H, 1, S, gray};
+    app_image back;
+    for (int fmt = APP_OUT_PNG; fmt <= APP_OUT_PNM; fmt++) {
+        for (int k = 0; k < 2; k++) {
+            const app_image *in = k ? &in1 : &in3;
+            assert_int_equal(write_read(in, (app_out_format)fmt, &back), 0);
+            assert_int_equal(back.width, W);
+            assert_int_equal(back.height, H);
+            int want_ch = fmt == APP_OUT_PPM ? 3 : fmt == APP_OUT_PGM ? 1 : in->channels;
+            assert_int_equal(back.channels, want_ch);
+            for (uint32_t y = 0; y < H; y++)
+                for (uint32_t x = 0; x < W; x++) {
+                    const uint8_t *s = in->data + y * S + x * in->channels;
+                    for (int c = 0; c < want_ch; c++) {
+                        unsigned want = in->channels == want_ch ? s[c]
+                                        : want_ch == 3      ? s[0] /* gray expanded */
+                                                            : (77u * s[0] + 150u * s[1] + 29u * s[2] + 128u) >> 8;
+                        assert_int_equal(px(&back, x, y, c), want);
+                    }
+                }
+            app_image_free(&back);
+        }
+    }
+    /* Invalid images are refused, not written. */
+    char msg[64];
+    app_image bad = {W, H, 2, S, rgb};
+    assert_int_equal(app_image_write(stdout, &bad, APP_OUT_PNG, msg, sizeof(msg)), APP_IMG_EINVAL);
+    app_image narrow = {W, H, 3, W, rgb};
+    assert_int_equal(app_image_write(stdout, &narrow, APP_OUT_PNG, msg, sizeof(msg)), APP_IMG_EINVAL);
+    /* A full device is an I/O error. */
+    FILE *full = fopen("/dev/full", "wb");
+    if (full) {
+        assert_int_equal(app_image_write(full, &in3, APP_OUT_PNG, msg, sizeof(msg)), APP_IMG_EIO);
+        assert_int_equal(app_image_write(full, &in3, APP_OUT_PPM, msg, sizeof(msg)), APP_IMG_EIO);
+        fclose(full);
+    }
+}
+
+static void test_out_format_names(void **state)
+{
+    (void)state;
+    assert_int_equal(app_out_format_from_path("a/b.PNG"), APP_OUT_PNG);
+    assert_int_equal(app_out_format_from_path("x.ppm"), APP_OUT_PPM);
+    assert_int_equal(app_out_format_from_path("x.pgm"), APP_OUT_PGM);
+    assert_int_equal(app_out_format_from_path("x.pnm"), APP_OUT_PNM);
+    assert_int_equal(app_out_format_from_path("x.jpg"), APP_OUT_NONE);
+    assert_int_equal(app_out_format_from_path("png"), APP_OUT_NONE);
+    assert_int_equal(app_out_format_from_path("-"), APP_OUT_NONE);
+    assert_int_equal(app_out_format_from_name("png"), APP_OUT_PNG);
+    assert_int_equal(app_out_format_from_name("pgm"), APP_OUT_PGM);
+    assert_int_equal(app_out_format_from_name("jpeg"), APP_OUT_NONE);
+}
+
+/* ---- damaged input --------------------------------------------------------------------------- */
+
+/* Every proper prefix of a valid file must fail (each format detects the missing end), and every
+ * single-byte corruption must return without crashing (run under ASan for the memory part). */
+static void damage_file(const char *path, int expect_prefix_errors)
+{
+    size_t n;
+    uint8_t *good = load(path, &n);
+    app_image img;
+    app_read_opts drop = {0, 0, 0, 1};
+    assert_int_equal(decode(good, n, &drop, &img), 0);
+    app_image_free(&img);
+    uint8_t *buf = malloc(n);
+    for (size_t len = 0; len < n; len++) {
+        memcpy(buf, good, len); /* exact-size copy so ASan sees any over-read */
+        int r = decode(buf, len, &drop, &img);
+        if (expect_prefix_errors && r == 0)
+            fail_msg("%s cut to %zu of %zu bytes decoded without error", path, len, n);
+        if (r)
+            assert_null(img.data);
+        app_image_free(&img);
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(buf, good, n);
+        buf[i] ^= (uint8_t)(0x55 + i);
+        int r = decode(buf, n, &drop, &img);
+        if (r == 0) { /* undetected damage must still give a well-formed image */
+            assert_non_null(img.data);
+            assert_true(img.width > 0 && img.height > 0);
+        } else {
+            assert_null(img.data);
+        }
+        app_image_free(&img);
+    }
+    free(buf);
+    free(good);
+}
+
+static void test_truncated_and_corrupt(void **state)
+{
+    (void)state;
+    damage_file(IMG_DIR "17x33.png", 1);
+    damage_file(IMG_DIR "gray_17x33.png", 1);
+    damage_file(IMG_DIR "rgba_8x8.png", 1);
+    damage_file(IMG_DIR "16bit_9x7.png", 1);
+    damage_file(IMG_DIR "small.jpg", 1);
+    damage_file(IMG_DIR "small.ppm", 1);
+    damage_file(IMG_DIR "small.pgm", 1);
+
+    /* A flipped byte inside PNG image data is caught by the chunk CRC. */
+    size_t n;
+    uint8_t *f = load(IMG_DIR "17x33.png", &n);
+    f[n - 20] ^= 0x01; /* inside IDAT (IEND is the last 12 bytes) */
+    app_image img;
+    assert_int_equal(decode(f, n, NULL, &img), APP_IMG_ECORRUPT);
+    free(f);
+}
+
+/* ---- limits -------------------------------------------------------------------------------- */
+
+static void test_limits(void **state)
+{
+    (void)state;
+    const char *files[] = {IMG_DIR "17x33.png", IMG_DIR "small.jpg", IMG_DIR "small.ppm", IMG_DIR "small.pgm"};
+    for (size_t i = 0; i < 4; i++) {
+        size_t n;
+        uint8_t *f = load(files[i], &n);
+        app_image img;
+        assert_int_equal(decode(f, n, NULL, &img), 0);
+        const uint32_t w = img.width, h = img.height;
+        app_image_free(&img);
+        const uint32_t side = w > h ? w : h;
+        app_read_opts o = {side, (uint64_t)w * h, 0, 0}; /* exactly at the limits: accepted */
+        assert_int_equal(decode(f, n, &o, &img), 0);
+        app_image_free(&img);
+        o.max_side = side - 1;
+        assert_int_equal(decode(f, n, &o, &img), APP_IMG_ELIMIT);
+        o.max_side = side;
+        o.max_pixels = (uint64_t)w * h - 1;
+        assert_int_equal(decode(f, n, &o, &img), APP_IMG_ELIMIT);
+        assert_null(img.data);
+        free(f);
+    }
+    /* A header claiming a huge image is refused before its (missing) data is even looked at. */
+    app_read_opts lim = {16384, (uint64_t)1 << 28, 0, 0};
+    const char huge[] = "P6 100000 100000 255\n";
+    app_image img;
+    assert_int_equal(decode((const uint8_t *)huge, sizeof(huge) - 1, &lim, &img), APP_IMG_ELIMIT);
+    const char wide[] = "P5 16385 1 255\n";
+    assert_int_equal(decode((const uint8_t *)wide, sizeof(wide) - 1, &lim, &img), APP_IMG_ELIMIT);
+    /* Without limits the same header is just truncated. */
+    assert_int_equal(decode((const uint8_t *)huge, sizeof(huge) - 1, NULL, &img), APP_IMG_ECORRUPT);
+
+    /* File-size cap. */
+    uint8_t *buf;
+    size_t n;
+    char msg[256];
+    assert_int_equal(app_read_file(IMG_DIR "17x33.png", 100, &buf, &n, msg, sizeof(msg)), APP_IMG_ELIMIT);
+    assert_null(buf);
+    assert_int_equal(app_read_file(IMG_DIR "17x33.png", 1445, &buf, &n, msg, sizeof(msg)), 0);
+    assert_int_equal(n, 1445);
+    free(buf);
+    app_read_opts small = {0, 0, 1000, 0};
+    assert_int_equal(app_image_read(IMG_DIR "17x33.png", &small, &img, msg, sizeof(msg)), APP_IMG_ELIMIT);
+}
+
+static void test_read_errors(void **state)
+{
+    (void)state;
+    app_image img;
+    char msg[256] = "";
+    assert_int_equal(app_image_read("testdata/images/does-not-exist.png", NULL, &img, msg, sizeof(msg)), APP_IMG_EIO);
+    assert_non_null(strstr(msg, "does-not-exist.png"));
+    assert_int_equal(app_image_read("testdata/images", NULL, &img, msg, sizeof(msg)), APP_IMG_EIO);
+    assert_int_equal(app_image_read("/dev/null", NULL, &img, msg, sizeof(msg)), APP_IMG_ECORRUPT);
+    assert_string_equal(msg, "empty file");
+    assert_string_equal(app_img_strerror(APP_IMG_EALPHA), "image has an alpha channel");
+    assert_string_equal(app_img_strerror(12345), "unknown error");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_testdata_sizes),
+        cmocka_unit_test(test_16bit_png_file),
+        cmocka_unit_test(test_alpha_png_file),
+        cmocka_unit_test(test_png_gray_depths),
+        cmocka_unit_test(test_png_palette_and_trns),
+        cmocka_unit_test(test_png_gray_alpha_16bit_rgba_interlaced),
+        cmocka_unit_test(test_jpeg),
+        cmocka_unit_test(test_pnm_parse),
+        cmocka_unit_test(test_write_roundtrip),
+        cmocka_unit_test(test_out_format_names),
+        cmocka_unit_test(test_truncated_and_corrupt),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_read_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
