@@ -338,3 +338,10 @@ int app_out_write_all(const char *path, const void *data, size_t size, char *msg
     }
     return app_out_commit(&o, msg, msg_size);
 }
+
+void app_print_coding_stats(const char *prog, const lic_stats *st)
+{
+    fprintf(stderr, "%s: streams: z %zu bytes, y %zu bytes; %llu symbols, symbols hash %016llx, params hash %016llx\n",
+            prog, st->stream_bytes[0], st->stream_bytes[1], (unsigned long long)st->n_symbols,
+            (unsigned long long)st->symbols_hash, (unsigned long long)st->params_hash);
+}

@@ -101,4 +101,9 @@ void app_out_abort(app_out *o);
 /* open + write all bytes + commit. */
 int app_out_write_all(const char *path, const void *data, size_t size, char *msg, size_t msg_size);
 
+/* Prints the stream sizes and the hashes of the coded symbols and of the entropy parameters (means,
+ * scale indexes): equal hashes from lic-encode -v and lic-decode -v prove the decoder reproduced
+ * exactly what the encoder coded. */
+void app_print_coding_stats(const char *prog, const lic_stats *st);
+
 #endif /* LIC_APPS_CLI_COMMON_H */

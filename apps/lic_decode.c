@@ -239,10 +239,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %ux%u %s, %zu bytes, %.4f bpp\n", PROG, (unsigned)out.width,
                 (unsigned)out.height, img.channels == 1 ? "gray" : "RGB", size, (double)size * 8.0 / pixels);
         lic_stats st;
-        if (lic_decoder_get_stats(dec, &st) == 0)
+        if (lic_decoder_get_stats(dec, &st) == 0) {
             fprintf(stderr,
                     "%s: backend %s; time %.3f s: hyper %.3f, entropy %.3f, synthesis %.3f\n", PROG,
                     st.backend ? st.backend : "?", t_total, st.t_hyper, st.t_entropy, st.t_synthesis);
+            app_print_coding_stats(PROG, &st);
+        }
     }
 done:
     lic_image_free(&out);

@@ -172,8 +172,7 @@ int main(int argc, char **argv)
                     "%s: backend %s; time %.3f s: analysis %.3f, hyper %.3f, entropy %.3f, synthesis %.3f\n",
                     PROG, st.backend ? st.backend : "?", t_total, st.t_analysis, st.t_hyper,
                     st.t_entropy, st.t_synthesis);
-            fprintf(stderr, "%s: streams: z %zu bytes, y %zu bytes; %llu symbols\n", PROG,
-                    st.stream_bytes[0], st.stream_bytes[1], (unsigned long long)st.n_symbols);
+            app_print_coding_stats(PROG, &st);
         }
     }
 done:

@@ -391,6 +391,59 @@ static void test_api_misuse(void **state)
     lic_free(NULL);
 }
 
+static uint8_t *read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n > 0);
+    rewind(f);
+    uint8_t *buf = malloc((size_t)n);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return buf;
+}
+
+/* Golden bitstreams made once by lic-encode with the tiny model: whatever the machine, kernel path,
+ * SIMD level or thread count, the decoder must reproduce exactly the symbols and the entropy
+ * parameters (means, scale indexes) recorded when they were made — the determinism rule. */
+static void test_golden_bitstreams(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path;
+        uint32_t w, h;
+        uint64_t symbols_hash, params_hash;
+    } golden[] = {
+        {"testdata/bitstreams/tiny_17x33_q90.lic", 17, 33, 0xba36fcf523737bb1ull, 0x36db655cad938455ull},
+        {"testdata/bitstreams/tiny_768x512_q50.lic", 768, 512, 0x6e16f8f92cf434daull, 0x91b4531ab93efeeaull},
+    };
+    lic_model *m = load(TINY_MODEL);
+    for (size_t i = 0; i < sizeof(golden) / sizeof(golden[0]); i++) {
+        size_t n;
+        uint8_t *bits = read_file(golden[i].path, &n);
+        for (int t = 1; t <= 3; t++) {
+            lic_config cfg = config_threads(t);
+            lic_decoder *dec = NULL;
+            lic_image out;
+            lic_stats st;
+            assert_int_equal(lic_decoder_open(&dec, m, &cfg), 0);
+            assert_int_equal(lic_decode(dec, bits, n, &out), 0);
+            assert_int_equal(out.width, golden[i].w);
+            assert_int_equal(out.height, golden[i].h);
+            assert_int_equal(lic_decoder_get_stats(dec, &st), 0);
+            assert_true(st.symbols_hash == golden[i].symbols_hash);
+            assert_true(st.params_hash == golden[i].params_hash);
+            lic_image_free(&out);
+            lic_decoder_close(&dec);
+        }
+        free(bits);
+    }
+    lic_model_free(&m);
+}
+
 /* The embedded default model loads and has the documented shape. */
 static void test_default_model(void **state)
 {
@@ -411,7 +464,7 @@ int main(void)
         cmocka_unit_test(test_thread_invariance), cmocka_unit_test(test_context_reuse),
         cmocka_unit_test(test_model_mismatch),   cmocka_unit_test(test_corrupt_streams),
         cmocka_unit_test(test_limits),           cmocka_unit_test(test_api_misuse),
-        cmocka_unit_test(test_default_model),
+        cmocka_unit_test(test_golden_bitstreams), cmocka_unit_test(test_default_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

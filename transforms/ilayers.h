@@ -19,7 +19,7 @@
 #include "transforms/threadpool.h"
 
 typedef struct lic_iconv_layer {
-    int cin, cout, k, stride;
+    int cin, cout, k, stride; /* k odd, 1..7 (padding k/2 gives the stated shapes only for odd k) */
     int transposed;          /* weight[cin][cout][k][k] when 1, else weight[cout][cin][k][k] */
     int relu;                /* apply the integer leaky ReLU */
     int relu_slope_q8;       /* slope in 1/256 units, 0..255 */
@@ -30,8 +30,10 @@ typedef struct lic_iconv_layer {
 } lic_iconv_layer;
 
 /* out = iconv(in). Shapes as for the float layers (stride-s conv: ceil(in/s); transposed: in*s).
- * `pool` may be NULL. Work is split over output channels, so results do not depend on the pool.
- * Returns 0 or LIC_EINVAL on a shape mismatch or invalid layer fields. */
+ * in and out must not overlap. Inputs outside int16 range are saturated to [-32768, 32767].
+ * `pool` may be NULL. Work is split into tasks that write disjoint outputs (channels, or positions x
+ * channels) and never split a sum, so results do not depend on the pool.
+ * Returns 0 or LIC_EINVAL on a shape mismatch, overlapping buffers or invalid layer fields. */
 int lic_iconv2d(lic_threadpool *pool, const lic_iconv_layer *L, const lic_itensor *in, lic_itensor *out);
 
 /* Checks a layer's fields (sizes, shifts in 1..62, out_bits, slope) so that a model loader can reject

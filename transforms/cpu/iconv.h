@@ -1,0 +1,79 @@
+/* lic transforms, internal: the kernels behind lic_iconv2d (transforms/ilayers.h).
+ *
+ * lic_iconv2d checks the layer and the shapes, then splits the output channels into blocks and calls
+ * one kernel per block. Every kernel computes the exact integer sums of the contract, so all kernels
+ * give byte-identical outputs; the reference kernel is the ground truth the fast ones are tested
+ * against. Only transforms/ and tests include this header. */
+#ifndef LIC_TRANSFORMS_CPU_ICONV_H
+#define LIC_TRANSFORMS_CPU_ICONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "transforms/ilayers.h"
+
+/* Kernel ids for lic_iconv2d_kernel (tests pick one explicitly). */
+enum lic_iconv_kernel {
+    LIC_ICONV_KERNEL_BEST = -1, /* the fastest one this CPU runs */
+    LIC_ICONV_KERNEL_REF = 0,   /* plain C loops, iconv_ref.c */
+    LIC_ICONV_KERNEL_AVX2 = 1,  /* int16 madd with split weights, iconv_avx2.c */
+};
+
+/* One validated call: geometry and pointers. Input and output are planar CHW int32. */
+typedef struct lic_iconv_call {
+    const lic_iconv_layer *L;
+    const int32_t *in;
+    int ih, iw;
+    int32_t *out;
+    int oh, ow;
+} lic_iconv_call;
+
+/* Runs lic_iconv2d with a given kernel. Returns LIC_EUNSUPPORTED when that kernel is not built in or
+ * the CPU lacks it, else what lic_iconv2d returns. */
+int lic_iconv2d_kernel(lic_threadpool *pool, const lic_iconv_layer *L, const lic_itensor *in,
+                       lic_itensor *out, int kernel);
+
+/* A kernel splits a validated call into n = *_tasks(c) >= 1 tasks that write disjoint outputs;
+ * *_task(c, i) runs task i (any order, any thread). The split never divides a sum, so it cannot change
+ * a result. Reference: one task per output channel. AVX2: (group of positions, block of channels). */
+int lic_iconv_ref_tasks(const lic_iconv_call *c);
+void lic_iconv_ref_task(const lic_iconv_call *c, int task);
+int lic_iconv_avx2_tasks(const lic_iconv_call *c);
+void lic_iconv_avx2_task(const lic_iconv_call *c, int task);
+
+/* 1 when the AVX2 kernel is built in and this CPU runs it. */
+int lic_iconv_avx2_available(void);
+
+/* floor(v / 2^s) for 0 <= s <= 62 without shifting a negative value (implementation-defined in C):
+ * with m = 0 for v >= 0 and m = -1 (all ones) for v < 0, v ^ m is v or ~v = -v - 1, both >= 0, and
+ * floor(v / 2^s) = ~(~v >> s) for v < 0. Branch-free, so the sign of v costs no mispredictions;
+ * compilers emit an arithmetic shift or a few ALU ops. */
+static inline int64_t lic_iconv_floor_shr(int64_t v, int s)
+{
+    const int64_t m = -(int64_t)(v < 0);
+    return ((v ^ m) >> s) ^ m;
+}
+
+/* Inputs are documented to be in int16 range; anything outside is saturated to it, in every kernel,
+ * so out-of-contract inputs give deterministic results and never overflow. */
+static inline int32_t lic_iconv_sat16(int32_t x)
+{
+    return x < -32768 ? -32768 : x > 32767 ? 32767 : x;
+}
+
+/* The per-element tail of the contract: rounding shift, integer leaky ReLU, clamp to out_bits.
+ * No overflow: |acc| < 2^49 (lic_iconv_validate), so acc + 2^61 and v * 255 stay below 2^63. */
+static inline int32_t lic_iconv_finish(int64_t acc, int shift, int relu, int slope_q8, int out_bits)
+{
+    int64_t v = lic_iconv_floor_shr(acc + ((int64_t)1 << (shift - 1)), shift);
+    const int64_t leak = lic_iconv_floor_shr(v * slope_q8 + 128, 8);
+    /* Select by mask, not by branch: the sign of v is data-dependent and would mispredict. */
+    const int64_t take = -(int64_t)(relu & (v < 0));
+    v = (leak & take) | (v & ~take);
+    const int64_t hi = ((int64_t)1 << (out_bits - 1)) - 1;
+    const int64_t lo = -hi - 1;
+    v = v < lo ? lo : v;
+    return (int32_t)(v > hi ? hi : v);
+}
+
+#endif /* LIC_TRANSFORMS_CPU_ICONV_H */
