@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "transforms/cpu/iconv.h"
+#include "transforms/cpu/xf_cpu.h"
 #include "transforms/ilayers.h"
 
 /* ---- helpers ------------------------------------------------------------------------------------ */
@@ -199,7 +200,7 @@ static void check_hand(const lic_iconv_layer *L, const int32_t *x, int h, int w,
     out_shape(L, h, w, &oh, &ow);
     lic_itensor in = { L->cin, h, w, (int32_t *)x };
     for (int kern = LIC_ICONV_KERNEL_BEST; kern <= LIC_ICONV_KERNEL_AVX2; kern++) {
-        if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_iconv_avx2_available())
+        if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_xf_cpu_has_avx2())
             continue;
         lic_itensor out = itensor_new(L->cout, oh, ow);
         assert_int_equal(lic_iconv2d_kernel(NULL, L, &in, &out, kern), 0);
@@ -338,7 +339,7 @@ static void check_all_kernels(const lic_iconv_layer *L, const lic_itensor *in, c
     naive_iconv(L, in, &want);
     size_t bytes = sizeof(int32_t) * (size_t)L->cout * oh * ow;
     for (int kern = LIC_ICONV_KERNEL_BEST; kern <= LIC_ICONV_KERNEL_AVX2; kern++) {
-        if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_iconv_avx2_available())
+        if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_xf_cpu_has_avx2())
             continue;
         lic_itensor out = itensor_new(L->cout, oh, ow);
         memset(out.data, 0x5a, bytes); /* every element must be written */
@@ -387,7 +388,7 @@ static void test_random_vs_naive(void **state)
 static void test_fast_vs_ref_extremes(void **state)
 {
     (void)state;
-    if (!lic_iconv_avx2_available())
+    if (!lic_xf_cpu_has_avx2())
         skip();
     rng_state = 777;
     run_random(150, 2, 2, 64, "extreme");
@@ -437,7 +438,7 @@ static void test_saturation(void **state)
         int oh, ow;
         out_shape(&t.L, h, w, &oh, &ow);
         for (int kern = LIC_ICONV_KERNEL_REF; kern <= LIC_ICONV_KERNEL_AVX2; kern++) {
-            if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_iconv_avx2_available())
+            if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_xf_cpu_has_avx2())
                 continue;
             lic_itensor a = itensor_new(t.L.cout, oh, ow), b = itensor_new(t.L.cout, oh, ow);
             assert_int_equal(lic_iconv2d_kernel(NULL, &t.L, &wild, &a, kern), 0);
@@ -481,7 +482,7 @@ static void test_threads(void **state)
         lic_itensor first = itensor_new(t.L.cout, oh, ow);
         naive_iconv(&t.L, &in, &first);
         for (int kern = LIC_ICONV_KERNEL_REF; kern <= LIC_ICONV_KERNEL_AVX2; kern++) {
-            if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_iconv_avx2_available())
+            if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_xf_cpu_has_avx2())
                 continue;
             for (int p = 0; p < 4; p++) {
                 lic_itensor out = itensor_new(t.L.cout, oh, ow);
@@ -655,7 +656,7 @@ static void time_layer(const char *name, int cin, int cout, int k, int s, int tr
     lic_itensor a = itensor_new(cout, oh, ow), b = itensor_new(cout, oh, ow);
     double best[2] = { 1e9, 1e9 };
     for (int kern = LIC_ICONV_KERNEL_REF; kern <= LIC_ICONV_KERNEL_AVX2; kern++) {
-        if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_iconv_avx2_available())
+        if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_xf_cpu_has_avx2())
             continue;
         for (int rep = 0; rep < (kern == LIC_ICONV_KERNEL_REF ? 2 : 5); rep++) {
             double t0 = now_s();
@@ -665,7 +666,7 @@ static void time_layer(const char *name, int cin, int cout, int k, int s, int tr
                 best[kern] = dt;
         }
     }
-    if (lic_iconv_avx2_available())
+    if (lic_xf_cpu_has_avx2())
         assert_memory_equal(a.data, b.data, sizeof(int32_t) * (size_t)cout * oh * ow);
     double macs = (double)cin * cout * k * k * (tr ? (double)h * w : (double)oh * ow);
     print_message("timing %-28s ref %8.2f ms  avx2 %8.2f ms  (%.1f vs %.1f GMAC/s, 1 thread)\n", name,

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "transforms/cpu/iconv.h"
+#include "transforms/cpu/xf_cpu.h"
 
 int lic_iconv_validate(const lic_iconv_layer *L)
 {
@@ -99,11 +100,11 @@ int lic_iconv2d_kernel(lic_threadpool *pool, const lic_iconv_layer *L, const lic
     iconv_job job = { &call, NULL };
     int n_tasks;
     if (kernel == LIC_ICONV_KERNEL_BEST)
-        kernel = lic_iconv_avx2_available() ? LIC_ICONV_KERNEL_AVX2 : LIC_ICONV_KERNEL_REF;
+        kernel = lic_xf_cpu_has_avx2() ? LIC_ICONV_KERNEL_AVX2 : LIC_ICONV_KERNEL_REF;
     if (kernel == LIC_ICONV_KERNEL_REF) {
         job.task = lic_iconv_ref_task;
         n_tasks = lic_iconv_ref_tasks(&call);
-    } else if (kernel == LIC_ICONV_KERNEL_AVX2 && lic_iconv_avx2_available()) {
+    } else if (kernel == LIC_ICONV_KERNEL_AVX2 && lic_xf_cpu_has_avx2()) {
         job.task = lic_iconv_avx2_task;
         n_tasks = lic_iconv_avx2_tasks(&call);
     } else {

@@ -49,8 +49,8 @@ enum lic_kernel_path lic_xf_ctx_path(const lic_xf_ctx *ctx);
 /* Short name of the kernels in use ("c", "avx2", "avx512"): static string. */
 const char *lic_xf_ctx_kernel_name(const lic_xf_ctx *ctx);
 
-/* Scratch memory a context needs to run a layer on an input of this size (bytes), so the caller can
- * check a memory cap before any work. */
+/* Scratch memory one thread of a context needs to run a layer on an input of this size (bytes), so
+ * the caller can check a memory cap before any work; a context with n threads needs up to n times this. */
 size_t lic_conv2d_scratch_size(const lic_conv_layer *L, int in_h, int in_w);
 
 /* out = conv(in). out->c/h/w must already be set to the layer's output shape and out->data sized for

@@ -41,9 +41,6 @@ void lic_iconv_ref_task(const lic_iconv_call *c, int task);
 int lic_iconv_avx2_tasks(const lic_iconv_call *c);
 void lic_iconv_avx2_task(const lic_iconv_call *c, int task);
 
-/* 1 when the AVX2 kernel is built in and this CPU runs it. */
-int lic_iconv_avx2_available(void);
-
 /* floor(v / 2^s) for 0 <= s <= 62 without shifting a negative value (implementation-defined in C):
  * with m = 0 for v >= 0 and m = -1 (all ones) for v < 0, v ^ m is v or ~v = -v - 1, both >= 0, and
  * floor(v / 2^s) = ~(~v >> s) for v < 0. Branch-free, so the sign of v costs no mispredictions;

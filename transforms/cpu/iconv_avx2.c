@@ -32,7 +32,8 @@
 #include <immintrin.h>
 
 /* Target attributes instead of relying on -mavx2: the file builds with any flags, and only this
- * file's functions use AVX2, behind the run-time check in lic_iconv_avx2_available. */
+ * file's functions use AVX2, behind the run-time check lic_xf_cpu_has_avx2 (cpu/xf_select.c, compiled without ISA flags
+ * so the check itself cannot execute AVX2 instructions). */
 #define AVX2_FN __attribute__((target("avx2")))
 
 #define TP 16                          /* output positions per tile: two vectors of 8 int32 lanes */
@@ -362,15 +363,9 @@ void lic_iconv_avx2_task(const lic_iconv_call *c, int task)
     }
 }
 
-int lic_iconv_avx2_available(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") ? 1 : 0;
-}
-
 #else /* no AVX2 on this target or compiler */
 
-/* Never called: lic_iconv_avx2_available() is 0. */
+/* Never called: lic_xf_cpu_has_avx2() is 0 in builds without the AVX2 files. */
 int lic_iconv_avx2_tasks(const lic_iconv_call *c)
 {
     (void)c;
@@ -381,11 +376,6 @@ void lic_iconv_avx2_task(const lic_iconv_call *c, int task)
 {
     (void)c;
     (void)task;
-}
-
-int lic_iconv_avx2_available(void)
-{
-    return 0;
 }
 
 #endif

@@ -1,0 +1,214 @@
+/* lic transforms: float layers (see layers.h). This file validates shapes, owns the context and its
+ * scratch, and dispatches to the kernels of the context's table: the C reference (transforms/cpu/xf_ref.c)
+ * or the fast path (transforms/cpu/xf_fast.c with the SIMD micro-kernels). */
+#include "transforms/layers.h"
+
+#include <string.h>
+
+#include "transforms/cpu/xf_cpu.h"
+
+#define XF_CH_MAX 65536     /* channel limit, keeps every index product far inside size_t */
+#define XF_SIDE_MAX (1 << 20)
+
+int lic_xf_ctx_create(lic_xf_ctx **out, enum lic_kernel_path path, lic_threadpool *pool,
+                      const lic_allocator *alloc)
+{
+    if (!out)
+        return LIC_EINVAL;
+    *out = NULL;
+    if (!alloc || !alloc->alloc || !alloc->free ||
+        (path != LIC_KERNELS_REFERENCE && path != LIC_KERNELS_FAST))
+        return LIC_EINVAL;
+    lic_xf_ctx *ctx = alloc->alloc(alloc->opaque, sizeof(*ctx), 64);
+    if (!ctx)
+        return LIC_ENOMEM;
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->alloc = alloc;
+    ctx->pool = pool;
+    ctx->n_threads = lic_threadpool_size(pool);
+    lic_xf_kernels_select(&ctx->kern, path);
+    ctx->slots = alloc->alloc(alloc->opaque, sizeof(lic_xf_slot) * (size_t)ctx->n_threads, 64);
+    if (!ctx->slots) {
+        alloc->free(alloc->opaque, ctx);
+        return LIC_ENOMEM;
+    }
+    for (int i = 0; i < ctx->n_threads; i++) {
+        atomic_init(&ctx->slots[i].busy, 0);
+        ctx->slots[i].buf = NULL;
+        ctx->slots[i].size = 0;
+    }
+    *out = ctx;
+    return LIC_OK;
+}
+
+void lic_xf_ctx_free(lic_xf_ctx **pctx)
+{
+    if (!pctx || !*pctx)
+        return;
+    lic_xf_ctx *ctx = *pctx;
+    const lic_allocator *a = ctx->alloc;
+    for (int i = 0; i < ctx->n_threads; i++)
+        a->free(a->opaque, ctx->slots[i].buf);
+    a->free(a->opaque, ctx->slots);
+    a->free(a->opaque, ctx->shared);
+    a->free(a->opaque, ctx);
+    *pctx = NULL;
+}
+
+enum lic_kernel_path lic_xf_ctx_path(const lic_xf_ctx *ctx)
+{
+    return ctx->kern.path;
+}
+
+const char *lic_xf_ctx_kernel_name(const lic_xf_ctx *ctx)
+{
+    return ctx->kern.name;
+}
+
+/* Grows a buffer to at least `need` bytes (never shrinks). New sizes are rounded up to 64 KiB so that a
+ * sequence of slightly growing layers does not reallocate each time. */
+static int grow(const lic_allocator *a, float **buf, size_t *size, size_t need)
+{
+    if (need <= *size)
+        return LIC_OK;
+    if (need > SIZE_MAX - 65536)
+        return LIC_ENOMEM;
+    need = (need + 65535) & ~(size_t)65535;
+    a->free(a->opaque, *buf);
+    *size = 0;
+    *buf = a->alloc(a->opaque, need, 64);
+    if (!*buf)
+        return LIC_ENOMEM;
+    *size = need;
+    return LIC_OK;
+}
+
+int lic_xf_reserve(lic_xf_ctx *ctx, size_t shared_bytes, size_t slot_bytes)
+{
+    int ret = grow(ctx->alloc, &ctx->shared, &ctx->shared_size, shared_bytes);
+    for (int i = 0; ret == LIC_OK && i < ctx->n_threads; i++)
+        ret = grow(ctx->alloc, &ctx->slots[i].buf, &ctx->slots[i].size, slot_bytes);
+    return ret;
+}
+
+lic_xf_slot *lic_xf_slot_get(lic_xf_ctx *ctx)
+{
+    /* At most n_threads tasks run at once, so the scan always finds a free slot. */
+    for (;;) {
+        for (int i = 0; i < ctx->n_threads; i++) {
+            int expect = 0;
+            if (atomic_compare_exchange_strong(&ctx->slots[i].busy, &expect, 1))
+                return &ctx->slots[i];
+        }
+    }
+}
+
+void lic_xf_slot_put(lic_xf_slot *s)
+{
+    atomic_store(&s->busy, 0);
+}
+
+static int layer_ok(const lic_conv_layer *L)
+{
+    return L && L->weight && L->cin >= 1 && L->cin <= XF_CH_MAX && L->cout >= 1 && L->cout <= XF_CH_MAX &&
+           L->k >= 1 && L->k <= LIC_XF_K_MAX && L->stride >= 1 && L->stride <= LIC_XF_S_MAX;
+}
+
+static int tensor_ok(const lic_tensor *t)
+{
+    return t && t->data && t->c >= 1 && t->h >= 1 && t->w >= 1 && t->h <= XF_SIDE_MAX && t->w <= XF_SIDE_MAX;
+}
+
+/* Output side of the layer for an input side, 0 if it would not fit an int. */
+static int out_side(const lic_conv_layer *L, int in)
+{
+    if (!L->transposed)
+        return lic_conv_out_size(in, L->stride);
+    return in <= XF_SIDE_MAX / L->stride ? in * L->stride : 0;
+}
+
+size_t lic_conv2d_scratch_size(const lic_conv_layer *L, int in_h, int in_w)
+{
+    /* The fast path's need for one thread: packed weights and offset tables (shared) plus one task's
+     * strip and accumulators (per thread). A context with n threads needs at most n times this; the
+     * reference path needs less. */
+    if (!layer_ok(L) || in_h < 1 || in_w < 1 || in_h > XF_SIDE_MAX || in_w > XF_SIDE_MAX)
+        return 0;
+    lic_xf_scratch_need n = lic_xf_fast_conv2d_need(L, in_h, in_w);
+    return n.shared + n.slot;
+}
+
+int lic_conv2d(lic_xf_ctx *ctx, const lic_conv_layer *L, const lic_tensor *in, lic_tensor *out)
+{
+    if (!ctx || !layer_ok(L) || !tensor_ok(in) || !tensor_ok(out))
+        return LIC_EINVAL;
+    if (in->c != L->cin || out->c != L->cout || out->h != out_side(L, in->h) || out->w != out_side(L, in->w))
+        return LIC_EINVAL;
+    if (ctx->kern.path == LIC_KERNELS_FAST)
+        return lic_xf_fast_conv2d(ctx, L, in, out);
+    return lic_xf_ref_conv2d(ctx, L, in, out);
+}
+
+int lic_gdn(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_tensor *t)
+{
+    if (!ctx || !L || !L->beta || !L->gamma || L->c < 1 || L->c > XF_CH_MAX || !tensor_ok(t) || t->c != L->c)
+        return LIC_EINVAL;
+    if (ctx->kern.path == LIC_KERNELS_FAST)
+        return lic_xf_fast_gdn(ctx, L, t);
+    return lic_xf_ref_gdn(ctx, L, t);
+}
+
+void lic_leaky_relu(lic_xf_ctx *ctx, lic_tensor *t, float slope)
+{
+    (void)ctx; /* memory-bound: one plain loop serves both paths (the compiler vectorizes it) */
+    if (!t || !t->data)
+        return;
+    const size_t n = lic_tensor_count(t->c, t->h, t->w);
+    float *x = t->data;
+    for (size_t i = 0; i < n; i++)
+        x[i] = x[i] < 0.0f ? x[i] * slope : x[i];
+}
+
+typedef struct shuffle_job {
+    const lic_tensor *in;
+    lic_tensor *out;
+    int r;
+} shuffle_job;
+
+/* One output plane of the pixel shuffle: row y*r + i interleaves the rows y of the r input planes
+ * c*r*r + i*r + j, j = 0..r-1. Memory-bound; tasks are output planes, so any split gives the same bytes. */
+static void shuffle_plane(void *arg, int c)
+{
+    const shuffle_job *J = arg;
+    const int r = J->r, h = J->in->h, w = J->in->w, wo = J->out->w;
+    for (int i = 0; i < r; i++) {
+        const float *src = J->in->data + ((size_t)c * r * r + (size_t)i * r) * h * w;
+        for (int y = 0; y < h; y++) {
+            float *dst = J->out->data + ((size_t)c * J->out->h + (size_t)y * r + i) * wo;
+            if (r == 2) {
+                const float *s0 = src + (size_t)y * w, *s1 = s0 + (size_t)h * w;
+                for (int x = 0; x < w; x++) {
+                    dst[2 * x] = s0[x];
+                    dst[2 * x + 1] = s1[x];
+                }
+            } else {
+                for (int j = 0; j < r; j++) {
+                    const float *sj = src + ((size_t)j * h + y) * w;
+                    for (int x = 0; x < w; x++)
+                        dst[(size_t)x * r + j] = sj[x];
+                }
+            }
+        }
+    }
+}
+
+int lic_pixel_shuffle(lic_xf_ctx *ctx, const lic_tensor *in, int r, lic_tensor *out)
+{
+    if (!tensor_ok(in) || !tensor_ok(out) || r < 1 || r > LIC_XF_S_MAX || in->c % (r * r) != 0 ||
+        out->c != in->c / (r * r) || in->h > XF_SIDE_MAX / r || in->w > XF_SIDE_MAX / r ||
+        out->h != in->h * r || out->w != in->w * r)
+        return LIC_EINVAL;
+    shuffle_job J = {in, out, r};
+    lic_threadpool_run(ctx ? ctx->pool : NULL, out->c, shuffle_plane, &J);
+    return LIC_OK;
+}
