@@ -241,7 +241,7 @@ int main(int argc, char **argv)
         lic_stats st;
         if (lic_decoder_get_stats(dec, &st) == 0) {
             fprintf(stderr,
-                    "%s: backend %s; time %.3f s: hyper %.3f, entropy %.3f, synthesis %.3f\n", PROG,
+                    "%s: backend %s; time %.4f s: hyper %.4f, entropy %.4f, synthesis %.4f\n", PROG,
                     st.backend ? st.backend : "?", t_total, st.t_hyper, st.t_entropy, st.t_synthesis);
             app_print_coding_stats(PROG, &st);
         }

@@ -169,7 +169,7 @@ int main(int argc, char **argv)
         lic_stats st;
         if (lic_encoder_get_stats(enc, &st) == 0) {
             fprintf(stderr,
-                    "%s: backend %s; time %.3f s: analysis %.3f, hyper %.3f, entropy %.3f, synthesis %.3f\n",
+                    "%s: backend %s; time %.4f s: analysis %.4f, hyper %.4f, entropy %.4f, synthesis %.4f\n",
                     PROG, st.backend ? st.backend : "?", t_total, st.t_analysis, st.t_hyper,
                     st.t_entropy, st.t_synthesis);
             app_print_coding_stats(PROG, &st);

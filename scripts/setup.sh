@@ -22,7 +22,7 @@ done
 # gcc only recommends libc6-dev, and we install without recommends: name it.
 packages=(cmake make gcc libc6-dev pkg-config libpng-dev libjpeg62-turbo-dev libcmocka-dev)
 if ((with_python)); then
-    packages+=(python3 python3-torch python3-numpy python3-pil)
+    packages+=(python3 python3-torch python3-numpy python3-pil python3-matplotlib libopenblas0-pthread libjemalloc2)
 fi
 
 missing=()

@@ -132,40 +132,46 @@ class _CTensor(ctypes.Structure):
     _fields_ = [("c", ctypes.c_int), ("h", ctypes.c_int), ("w", ctypes.c_int), ("data", ctypes.c_void_p)]
 
 
-SOURCES = ["transforms/ilayers.c", "transforms/cpu/iconv_ref.c", "transforms/threadpool.c"]
-AVX2_SOURCE = "transforms/cpu/iconv_avx2.c"  # optional: compiled with its ISA flags when present
+ISA_FLAGS = {"_avx2.c": ["-mavx2", "-mfma"],  # the per-file flags of transforms/CMakeLists.txt
+             "_avx512.c": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mfma"]}
 
 
-@unittest.skipUnless(shutil.which("gcc") and all(os.path.exists(os.path.join(ROOT, s)) for s in SOURCES),
+def transforms_sources():
+    import glob
+    return sorted(glob.glob(os.path.join(ROOT, "transforms", "*.c")) +
+                  glob.glob(os.path.join(ROOT, "transforms", "cpu", "*.c")))
+
+
+@unittest.skipUnless(shutil.which("gcc") and os.path.exists(os.path.join(ROOT, "transforms", "ilayers.c")),
                      "gcc or transforms sources missing")
 class TestAgainstC(unittest.TestCase):
-    """Builds the C integer-layer kernels into a throw-away shared object and compares lic_iconv2d
-    (whichever kernel it picks on this CPU) with IConv. Skipped when the sources do not build on
-    their own (they belong to another module and may change shape)."""
+    """Builds the whole transforms module (it depends only on lic/common.h) into a throw-away shared
+    object and compares lic_iconv2d (whichever kernel it picks on this CPU) with IConv. Skipped when
+    the module does not build on its own at the moment (another engineer's files in flux)."""
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp()
         inc = ["-I" + ROOT, "-I" + os.path.join(ROOT, "codec", "include")]
         objs = []
-        avx2 = os.path.join(ROOT, AVX2_SOURCE)
-        if os.path.exists(avx2):
-            obj = os.path.join(cls.tmp, "avx2.o")
-            r = subprocess.run(["gcc", "-O1", "-fPIC", "-mavx2", "-mfma", "-c", avx2, "-o", obj] + inc,
-                               capture_output=True, text=True)
-            if r.returncode != 0:
-                raise unittest.SkipTest("cannot build " + AVX2_SOURCE + ": " + r.stderr[-300:])
-            objs.append(obj)
-        so = os.path.join(cls.tmp, "libiconv.so")
-        cmd = ["gcc", "-O1", "-shared", "-fPIC", "-o", so] + inc + objs + \
-            [os.path.join(ROOT, s) for s in SOURCES] + ["-lpthread"]
-        r = subprocess.run(cmd, capture_output=True, text=True)
         try:
+            for n, src in enumerate(transforms_sources()):
+                obj = os.path.join(cls.tmp, "%d.o" % n)
+                flags = next((f for suffix, f in ISA_FLAGS.items() if src.endswith(suffix)), [])
+                r = subprocess.run(["gcc", "-O1", "-fPIC", "-c", src, "-o", obj] + flags + inc,
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    raise OSError(r.stderr[-300:])
+                objs.append(obj)
+            so = os.path.join(cls.tmp, "libtransforms.so")
+            r = subprocess.run(["gcc", "-shared", "-o", so] + objs + ["-lpthread", "-lm"],
+                               capture_output=True, text=True)
             if r.returncode != 0:
                 raise OSError(r.stderr[-300:])
             cls.lib = ctypes.CDLL(so)
         except OSError as e:
-            raise unittest.SkipTest("cannot build or load the C kernels: %s" % e)
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            raise unittest.SkipTest("cannot build or load the transforms module: %s" % e)
 
     @classmethod
     def tearDownClass(cls):
