@@ -15,25 +15,17 @@ int lic_decoder_open(lic_decoder **out, lic_model *m, const lic_config *cfg)
 {
     if (!out)
         return LIC_EINVAL;
-    *out = NULL;
-    if (!m)
-        return LIC_EINVAL;
-    int ret = lic_config_check(cfg);
-    if (ret < 0)
-        return ret;
-    lic_allocator a;
-    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
-    lic_decoder *d = lic_mem_alloc(&a, sizeof(*d));
-    if (!d)
-        return LIC_ENOMEM;
-    memset(d, 0, sizeof(*d));
-    if ((ret = lic_engine_init(&d->eng, m, cfg)) < 0) {
-        lic_mem_free(&a, d);
+    lic_engine *g;
+    int ret = lic_engine_open(&g, sizeof(lic_decoder), m, cfg);
+    if (ret < 0) {
+        *out = NULL;
         return ret;
     }
-    d->gain_inv = lic_mem_alloc(&d->eng.cfg.allocator, sizeof(float) * (size_t)m->data.arch.M);
+    lic_decoder *d = (lic_decoder *)g; /* the engine is the first member */
+    d->gain_inv = lic_mem_alloc(&g->cfg.allocator, sizeof(float) * (size_t)m->data.arch.M);
     if (!d->gain_inv) {
         lic_decoder_close(&d);
+        *out = NULL;
         return LIC_ENOMEM;
     }
     *out = d;
@@ -45,10 +37,8 @@ void lic_decoder_close(lic_decoder **pd)
     if (!pd || !*pd)
         return;
     lic_decoder *d = *pd;
-    lic_allocator a = d->eng.cfg.allocator;
-    lic_mem_free(&a, d->gain_inv);
-    lic_engine_release(&d->eng);
-    lic_mem_free(&a, d);
+    lic_mem_free(&d->eng.cfg.allocator, d->gain_inv);
+    lic_engine_close(&d->eng);
     *pd = NULL;
 }
 

@@ -15,27 +15,18 @@ int lic_encoder_open(lic_encoder **out, lic_model *m, const lic_config *cfg)
 {
     if (!out)
         return LIC_EINVAL;
-    *out = NULL;
-    if (!m)
-        return LIC_EINVAL;
-    int ret = lic_config_check(cfg);
-    if (ret < 0)
-        return ret;
-    lic_allocator a;
-    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
-    lic_encoder *e = lic_mem_alloc(&a, sizeof(*e));
-    if (!e)
-        return LIC_ENOMEM;
-    memset(e, 0, sizeof(*e));
-    if ((ret = lic_engine_init(&e->eng, m, cfg)) < 0) {
-        lic_mem_free(&a, e);
+    lic_engine *g;
+    int ret = lic_engine_open(&g, sizeof(lic_encoder), m, cfg);
+    if (ret < 0) {
+        *out = NULL;
         return ret;
     }
-    const lic_allocator *ea = &e->eng.cfg.allocator;
-    e->gain = lic_mem_alloc(ea, sizeof(float) * (size_t)m->data.arch.M);
-    if (!e->gain || (ret = lic_symbol_writer_create(&e->zw, ea)) < 0 ||
-        (ret = lic_symbol_writer_create(&e->yw, ea)) < 0) {
+    lic_encoder *e = (lic_encoder *)g; /* the engine is the first member */
+    const lic_allocator *a = &g->cfg.allocator;
+    e->gain = lic_mem_alloc(a, sizeof(float) * (size_t)m->data.arch.M);
+    if (!e->gain || (ret = lic_symbol_writer_create(&e->zw, a)) < 0 || (ret = lic_symbol_writer_create(&e->yw, a)) < 0) {
         lic_encoder_close(&e);
+        *out = NULL;
         return ret < 0 ? ret : LIC_ENOMEM;
     }
     *out = e;
@@ -47,12 +38,10 @@ void lic_encoder_close(lic_encoder **pe)
     if (!pe || !*pe)
         return;
     lic_encoder *e = *pe;
-    lic_allocator a = e->eng.cfg.allocator;
     lic_symbol_writer_free(&e->zw);
     lic_symbol_writer_free(&e->yw);
-    lic_mem_free(&a, e->gain);
-    lic_engine_release(&e->eng);
-    lic_mem_free(&a, e);
+    lic_mem_free(&e->eng.cfg.allocator, e->gain);
+    lic_engine_close(&e->eng);
     *pe = NULL;
 }
 

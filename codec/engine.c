@@ -21,16 +21,14 @@ double lic_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int lic_engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
+/* Fills a zeroed engine. On failure the caller runs engine_release, which copes with partial state. */
+static int engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
 {
-    memset(e, 0, sizeof(*e));
     if (cfg)
         e->cfg = *cfg;
     else
         lic_config_init(&e->cfg);
     lic_mem_resolve(&e->cfg.allocator, cfg ? &cfg->allocator : NULL);
-    if (e->cfg.n_threads < 0 || e->cfg.max_side == 0 || e->cfg.max_pixels == 0)
-        return LIC_EINVAL;
 
     switch (e->cfg.backend) {
     case LIC_BACKEND_AUTO:
@@ -47,13 +45,8 @@ int lic_engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
     }
 
     int ret = lic_threadpool_create(&e->pool, e->cfg.n_threads, &e->cfg.allocator);
-    if (ret < 0)
+    if (ret < 0 || (ret = lic_xf_ctx_create(&e->xf, LIC_KERNELS_FAST, e->pool, &e->cfg.allocator)) < 0)
         return ret;
-    ret = lic_xf_ctx_create(&e->xf, LIC_KERNELS_FAST, e->pool, &e->cfg.allocator);
-    if (ret < 0) {
-        lic_threadpool_free(&e->pool);
-        return ret;
-    }
     lic_model_retain(m);
     e->model = m;
     e->md = &m->data;
@@ -73,15 +66,46 @@ static void free_workspace(lic_engine *e)
     e->ws_float_count = e->ws_y_count = e->iarena_count = 0;
 }
 
-void lic_engine_release(lic_engine *e)
+static void engine_release(lic_engine *e)
 {
-    if (!e->model)
-        return;
     free_workspace(e);
     lic_xf_ctx_free(&e->xf);
     lic_threadpool_free(&e->pool);
-    lic_model_release(e->model);
+    if (e->model)
+        lic_model_release(e->model);
     e->model = NULL;
+}
+
+int lic_engine_open(lic_engine **out, size_t size, lic_model *m, const lic_config *cfg)
+{
+    *out = NULL;
+    if (!m)
+        return LIC_EINVAL;
+    int ret = lic_config_check(cfg);
+    if (ret < 0)
+        return ret;
+    lic_allocator a;
+    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
+    lic_engine *e = lic_mem_alloc(&a, size);
+    if (!e)
+        return LIC_ENOMEM;
+    memset(e, 0, size);
+    if ((ret = engine_init(e, m, cfg)) < 0) {
+        engine_release(e);
+        lic_mem_free(&a, e);
+        return ret;
+    }
+    *out = e;
+    return LIC_OK;
+}
+
+void lic_engine_close(lic_engine *e)
+{
+    if (!e)
+        return;
+    lic_allocator a = e->cfg.allocator;
+    engine_release(e);
+    lic_mem_free(&a, e);
 }
 
 /* Sizes of every buffer for a padded size, in elements; returns the estimated peak bytes, or 0 on

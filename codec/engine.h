@@ -37,8 +37,11 @@ typedef struct lic_engine {
     lic_stats stats;
 } lic_engine;
 
-int lic_engine_init(lic_engine *e, lic_model *m, const lic_config *cfg);
-void lic_engine_release(lic_engine *e);
+/* Allocates a zeroed context of `size` bytes whose first member is a lic_engine and initializes that
+ * engine on model m (taking a reference). Checks m and cfg. Returns 0 or an error; *out NULL on failure. */
+int lic_engine_open(lic_engine **out, size_t size, lic_model *m, const lic_config *cfg);
+/* Releases the engine's resources and frees the context allocated by lic_engine_open. Safe on NULL. */
+void lic_engine_close(lic_engine *e);
 
 /* Validates an image size against the limits (side, pixels, memory estimate) and makes the
  * workspace fit it. Nothing is allocated when a limit is exceeded. Returns 0, LIC_ELIMIT, LIC_ENOMEM. */
