@@ -150,7 +150,7 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, ws_plan *p)
     }
     p->scratch = scratch * (uint64_t)lic_threadpool_size(e->pool);
     /* Symbol writers buffer about 16 bytes per coded symbol. */
-    p->peak = 4 * (2 * f + p->ycount + p->icount) + scratch + 16 * (p->ycount + (uint64_t)a->N * zhw);
+    p->peak = 4 * (2 * f + p->ycount + p->icount) + p->scratch + 16 * (p->ycount + (uint64_t)a->N * zhw);
 }
 
 int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height)
