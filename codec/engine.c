@@ -30,16 +30,24 @@ static int engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
         lic_config_init(&e->cfg);
     lic_mem_resolve(&e->cfg.allocator, cfg ? &cfg->allocator : NULL);
 
+    int want_gpu = 0;
     switch (e->cfg.backend) {
     case LIC_BACKEND_AUTO:
-        if (lic_gpu_built_in() && lic_gpu_device_count() == 0)
+        want_gpu = lic_gpu_device_count() > 0;
+        if (lic_gpu_built_in() && !want_gpu)
             lic_log(&e->cfg.logger, LIC_LOG_INFO, "no usable GPU: transforms run on the CPU");
         break;
     case LIC_BACKEND_CPU:
         break;
     case LIC_BACKEND_CUDA:
-        lic_log(&e->cfg.logger, LIC_LOG_ERROR, "the CUDA backend is not available in this build");
-        return LIC_EUNSUPPORTED;
+        if (lic_gpu_device_count() == 0) {
+            lic_log(&e->cfg.logger, LIC_LOG_ERROR, lic_gpu_built_in()
+                        ? "CUDA backend requested, but no usable GPU (driver, compute capability 8.0+)"
+                        : "CUDA backend requested, but this build has none (LIC_CUDA)");
+            return LIC_EUNSUPPORTED;
+        }
+        want_gpu = 1;
+        break;
     default:
         return LIC_EINVAL;
     }
@@ -51,6 +59,22 @@ static int engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
     e->model = m;
     e->md = &m->data;
     e->stats.backend = "cpu";
+    if (want_gpu) {
+        const lic_model_data *md = e->md;
+        lic_gpu_model gm = {md->g_a, md->g_a_gdn, md->h_a, md->g_s, md->g_s_igdn, md->arch.gs_up == LIC_GS_UP_SUBPEL,
+                            (float)md->arch.relu_slope_q8 / 256.0f};
+        lic_gpu_options o;
+        lic_gpu_options_init(&o);
+        o.max_memory = e->cfg.max_memory;
+        o.logger = &e->cfg.logger;
+        if ((ret = lic_gpu_transforms_create(&e->gpu, &gm, &o, &e->cfg.allocator)) == LIC_OK)
+            e->stats.backend = "cuda";
+        else if (e->cfg.backend == LIC_BACKEND_CUDA)
+            return ret; /* logged by gpu/ */
+        else
+            lic_log(&e->cfg.logger, LIC_LOG_INFO, "CUDA backend unavailable (%s): transforms run on the CPU",
+                    lic_strerror(ret));
+    }
     return LIC_OK;
 }
 
@@ -69,6 +93,7 @@ static void free_workspace(lic_engine *e)
 static void engine_release(lic_engine *e)
 {
     free_workspace(e);
+    lic_gpu_transforms_free(&e->gpu);
     lic_xf_ctx_free(&e->xf);
     lic_threadpool_free(&e->pool);
     if (e->model)
@@ -244,6 +269,10 @@ static lic_tensor conv_out(const lic_conv_layer *L, int h, int w, float *data)
 
 int lic_engine_analysis(lic_engine *e, const float *gain, float **z_out)
 {
+    if (e->gpu) { /* z (N x ph/64 x pw/64) fits in fbuf[1] */
+        *z_out = e->fbuf[1];
+        return lic_gpu_analysis(e->gpu, e->fbuf[0], e->ph, e->pw, gain, e->y, e->fbuf[1]);
+    }
     const lic_model_data *md = e->md;
     float slope = (float)md->arch.relu_slope_q8 / 256.0f;
     lic_tensor cur = tensor(3, e->ph, e->pw, e->fbuf[0]);
@@ -279,6 +308,10 @@ int lic_engine_analysis(lic_engine *e, const float *gain, float **z_out)
 
 int lic_engine_synthesis(lic_engine *e, float **out_data)
 {
+    if (e->gpu) {
+        *out_data = e->fbuf[0];
+        return lic_gpu_synthesis(e->gpu, e->y, e->lh, e->lw, e->fbuf[0]);
+    }
     const lic_model_data *md = e->md;
     lic_tensor cur = tensor(md->arch.M, e->lh, e->lw, e->y);
     int ret;

@@ -5,6 +5,7 @@
 
 #include "codec/internal.h"
 #include "entropy/symbol_coder.h"
+#include "gpu/gpu.h"
 #include "transforms/layers.h"
 #include "transforms/threadpool.h"
 
@@ -14,6 +15,7 @@ typedef struct lic_engine {
     lic_config cfg;           /* resolved copy: allocator and logger filled */
     lic_threadpool *pool;
     lic_xf_ctx *xf;
+    lic_gpu_transforms *gpu;  /* non-NULL: g_a, h_a, g_s run on CUDA (host buffers in and out) */
 
     /* Workspace, planned for the padded size (ph x pw) and reused while it fits. */
     int ph, pw;               /* padded image size, multiples of 64 */

@@ -1,15 +1,160 @@
-/* lic gpu: the only header of gpu/ that other modules see. Without CUDA (LIC_CUDA=OFF, or AUTO with no
- * toolkit found) gpu/stub.c implements it: no devices, every request LIC_EUNSUPPORTED. */
+/* lic gpu: the only header of gpu/ that other modules see — the CUDA/cuDNN backend of the float
+ * transforms g_a, h_a and g_s (docs/GPU.md).
+ *
+ * The backend runs only the float transforms; the integer probability path stays on the CPU, so a
+ * bitstream encoded with it decodes anywhere (DESIGN.md §2, determinism rule). Every call works on host
+ * buffers: the caller hands planar float tensors in and gets planar float tensors back.
+ *
+ * Without CUDA (LIC_CUDA=OFF, or AUTO with no toolkit or cuDNN found) gpu/stub.c implements it: no
+ * devices, every request LIC_EUNSUPPORTED. With CUDA built in but no driver or GPU present,
+ * lic_gpu_device_count() is 0 and creating a context is LIC_EUNSUPPORTED: nothing crashes or prints. */
 #ifndef LIC_GPU_GPU_H
 #define LIC_GPU_GPU_H
 
-#include "lic/common.h"
+#include <stdint.h>
 
-/* Number of usable CUDA devices; 0 when CUDA is not built in, or there is no driver or GPU. Never
- * prints and never fails. */
+#include "lic/common.h"
+#include "transforms/layers.h"
+#include "transforms/tensor.h"
+
+/* Number of usable CUDA devices (compute capability 8.0 or newer); 0 when CUDA is not built in, or
+ * there is no driver or GPU. Never prints and never fails. */
 int lic_gpu_device_count(void);
 
 /* 1 when the library was built with the CUDA backend. */
 int lic_gpu_built_in(void);
+
+/* Arithmetic of the float transforms on the device. Values are stable (may reach a config field). */
+enum lic_gpu_precision {
+    LIC_GPU_FP32 = 0,        /* float storage; convolutions may use TF32 tensor cores (default) */
+    LIC_GPU_FP32_STRICT = 1, /* float storage and FMA-only math: no TF32 (parity tests) */
+    LIC_GPU_FP16 = 2,        /* half storage of activations and conv weights, float accumulation;
+                              * GDN, bias, gains in float */
+};
+
+/* The float layers of a model, borrowed: the context copies what it needs to the device when it is
+ * created, so the layers may go away afterwards. */
+typedef struct lic_gpu_model {
+    const lic_conv_layer *g_a;      /* [4]: 3 -> ... -> M, stride 2 */
+    const lic_gdn_layer *g_a_gdn;   /* [3] after g_a[0..2] */
+    const lic_conv_layer *h_a;      /* [3]: M -> ... -> N_z; leaky ReLU after h_a[0..1] */
+    const lic_conv_layer *g_s;      /* [4]: M -> ... -> 3 (transposed convs, or see subpel) */
+    const lic_gdn_layer *g_s_igdn;  /* [3] after g_s[0..2] */
+    int subpel;                     /* 1: each g_s layer is a stride-1 conv to 4*c channels followed by
+                                     * a pixel shuffle by 2; 0: stride-2 transposed convs */
+    float relu_slope;               /* leaky ReLU slope of h_a */
+} lic_gpu_model;
+
+/* Options of a context. Start from lic_gpu_options_init(). */
+typedef struct lic_gpu_options {
+    int device;                      /* CUDA device index (default 0) */
+    enum lic_gpu_precision precision; /* default LIC_GPU_FP32 */
+    int analysis, synthesis;         /* which halves to upload: g_a + h_a, g_s (default both 1) */
+    uint64_t max_memory;             /* device bytes the transforms may use; 0 = 80% of the memory
+                                      * free when an image size is planned (default 0) */
+    int force_tile;                  /* tests: core tile side in pixels (a multiple of 64); 0 = from
+                                      * the memory budget (default 0) */
+    const lic_logger *logger;        /* borrowed, may be NULL: device errors are logged through it */
+} lic_gpu_options;
+
+void lic_gpu_options_init(lic_gpu_options *opt);
+
+/* Device-resident weights, cuDNN handle and descriptors, and the per-image-size workspace. One per
+ * encoder or decoder; not shared between threads. */
+typedef struct lic_gpu_transforms lic_gpu_transforms;
+
+/* Creates a context on opt->device and uploads the weights once.
+ * @param alloc  filled allocator for host-side structures, borrowed for the context's lifetime
+ * @return 0; LIC_EUNSUPPORTED when CUDA is not built in or no usable device is present;
+ *         LIC_EINVAL for a malformed model or options; LIC_ENOMEM; LIC_EBACKEND on a CUDA/cuDNN
+ *         failure (logged). */
+int lic_gpu_transforms_create(lic_gpu_transforms **out, const lic_gpu_model *m, const lic_gpu_options *opt,
+                              const lic_allocator *alloc);
+
+/* Frees the context and all its device memory, sets *ctx to NULL. Safe on NULL. */
+void lic_gpu_transforms_free(lic_gpu_transforms **ctx);
+
+/* g_a then the per-channel gain, then h_a, on host buffers.
+ * @param x      3 planes of ph x pw floats (the padded image, [0, 1]); ph, pw multiples of 64
+ * @param gain   [M] per-channel gain applied to y
+ * @param y_out  receives M planes of ph/16 x pw/16: y' = g_a(x) * gain (what the CPU engine leaves in y)
+ * @param z_out  receives N_z planes of ph/64 x pw/64: h_a(y')
+ * @return 0; LIC_EINVAL; LIC_EUNSUPPORTED if the context holds no analysis weights; LIC_ELIMIT if the
+ *         image does not fit the memory budget even tiled; LIC_ENOMEM; LIC_EBACKEND. */
+int lic_gpu_analysis(lic_gpu_transforms *ctx, const float *x, int ph, int pw, const float *gain, float *y_out,
+                     float *z_out);
+
+/* g_s on host buffers: yhat is M planes of lh x lw (gain_inv already applied), x_out receives 3 planes
+ * of 16*lh x 16*lw. lh, lw multiples of 4. Same return codes as lic_gpu_analysis. */
+int lic_gpu_synthesis(lic_gpu_transforms *ctx, const float *yhat, int lh, int lw, float *x_out);
+
+/* ---- memory plan: pure host code, built with or without CUDA (so CI tests it) ---------------------- */
+
+#define LIC_GPU_MAX_TILES 4096
+
+/* How one padded image size is run: a grid of core tiles, each computed from a window that adds `halo`
+ * pixels of context on every side (clipped at the image border), so that the tiled result equals the
+ * whole-image one; and the device buffers that serve every tile. */
+typedef struct lic_gpu_plan {
+    int ph, pw;               /* padded image size (multiples of 64) */
+    int tile;                 /* core tile side in pixels, a multiple of 64 */
+    int halo;                 /* context pixels around a core, a multiple of 16 (0 when one tile) */
+    int tiles_y, tiles_x;
+    int elem_size;            /* bytes of a stored activation: 4 (FP32) or 2 (FP16) */
+    uint64_t act_count[3];    /* elements of the activation buffers act[0..2] (act[2]: subpel only) */
+    uint64_t y_count;         /* elements of the whole latent y (M x ph/16 x pw/16) */
+    uint64_t staging_count;   /* floats of the host-transfer staging buffer */
+    uint64_t weight_bytes;    /* device weights, all layers in the plan's precision */
+    uint64_t bytes;           /* all of the above on the device, without the cuDNN workspace */
+} lic_gpu_plan;
+
+/* One tile of a plan, in pixels of the padded image (latent units: divide by 16; all are multiples
+ * of 16). The window [wy, wy+wh) x [wx, wx+ww) is what is computed; the core [cy, cy+ch) x
+ * [cx, cx+cw) is what is kept. */
+typedef struct lic_gpu_tile {
+    int wy, wx, wh, ww;
+    int cy, cx, ch, cw;
+} lic_gpu_tile;
+
+/* Context each side of a tile needs, in pixels (a multiple of 16): the depth to which zero padding at a
+ * tile edge changes results in g_a (forward convs) and g_s (transposed or sub-pixel convs), rounded up
+ * with one latent of margin. */
+int lic_gpu_halo(const lic_gpu_model *m);
+
+/* Chooses the largest tile whose buffers fit `budget` bytes (plan->bytes <= budget) and whose every
+ * tensor has fewer than 2^31 elements (cuDNN's limit), whole image first. force_tile > 0 imposes the core tile side instead (multiple of 64).
+ * @return 0; LIC_EINVAL for bad sizes; LIC_ELIMIT when even the smallest tile does not fit. */
+int lic_gpu_plan_make(const lic_gpu_model *m, int ph, int pw, int elem_size, uint64_t budget, int force_tile,
+                      lic_gpu_plan *plan);
+
+/* Tile i (0 <= i < tiles_y * tiles_x, row-major) of a plan. */
+void lic_gpu_plan_tile(const lic_gpu_plan *plan, int i, lic_gpu_tile *t);
+
+/* The plan of a context's last image size (plan->ph == 0 before the first image) and the device bytes it
+ * holds: plan->bytes plus the cuDNN workspace. */
+int lic_gpu_transforms_memory(const lic_gpu_transforms *ctx, lic_gpu_plan *plan, uint64_t *device_bytes);
+
+/* ---- single layers, for tests and benchmarks ------------------------------------------------------ */
+
+enum lic_gpu_op_kind {
+    LIC_GPU_OP_CONV = 0,          /* conv or transposed conv, bias included */
+    LIC_GPU_OP_GDN = 1,           /* in place GDN / IGDN */
+    LIC_GPU_OP_LEAKY_RELU = 2,
+    LIC_GPU_OP_PIXEL_SHUFFLE = 3, /* by 2 */
+};
+
+typedef struct lic_gpu_op {
+    enum lic_gpu_op_kind kind;
+    const lic_conv_layer *conv;   /* LIC_GPU_OP_CONV */
+    const lic_gdn_layer *gdn;     /* LIC_GPU_OP_GDN */
+    float slope;                  /* LIC_GPU_OP_LEAKY_RELU */
+} lic_gpu_op;
+
+/* Runs one layer on device `device` with the kernels the transforms use: in and out are host tensors
+ * with their shapes set as for the CPU layers (transforms/layers.h); for GDN and leaky ReLU out may
+ * equal in. Slow (creates and destroys a cuDNN handle): tests only.
+ * @return 0; LIC_EUNSUPPORTED without CUDA or device; LIC_EINVAL; LIC_ENOMEM; LIC_EBACKEND. */
+int lic_gpu_run_op(int device, enum lic_gpu_precision precision, const lic_gpu_op *op, const lic_tensor *in,
+                   lic_tensor *out, const lic_logger *logger);
 
 #endif /* LIC_GPU_GPU_H */

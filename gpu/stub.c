@@ -1,4 +1,5 @@
-/* lic gpu: stub backend for builds without CUDA. */
+/* lic gpu: stub backend for builds without CUDA (LIC_CUDA=OFF, or AUTO without nvcc or cuDNN): no
+ * devices, every request LIC_EUNSUPPORTED. The memory planner (gpu_plan.c) is built either way. */
 #include "gpu/gpu.h"
 
 int lic_gpu_device_count(void)
@@ -9,4 +10,45 @@ int lic_gpu_device_count(void)
 int lic_gpu_built_in(void)
 {
     return 0;
+}
+
+int lic_gpu_transforms_create(lic_gpu_transforms **out, const lic_gpu_model *m, const lic_gpu_options *opt,
+                              const lic_allocator *alloc)
+{
+    (void)m, (void)opt, (void)alloc;
+    if (out)
+        *out = NULL;
+    return LIC_EUNSUPPORTED;
+}
+
+void lic_gpu_transforms_free(lic_gpu_transforms **ctx)
+{
+    if (ctx)
+        *ctx = NULL;
+}
+
+int lic_gpu_analysis(lic_gpu_transforms *ctx, const float *x, int ph, int pw, const float *gain, float *y_out,
+                     float *z_out)
+{
+    (void)ctx, (void)x, (void)ph, (void)pw, (void)gain, (void)y_out, (void)z_out;
+    return LIC_EUNSUPPORTED;
+}
+
+int lic_gpu_synthesis(lic_gpu_transforms *ctx, const float *yhat, int lh, int lw, float *x_out)
+{
+    (void)ctx, (void)yhat, (void)lh, (void)lw, (void)x_out;
+    return LIC_EUNSUPPORTED;
+}
+
+int lic_gpu_transforms_memory(const lic_gpu_transforms *ctx, lic_gpu_plan *plan, uint64_t *device_bytes)
+{
+    (void)ctx, (void)plan, (void)device_bytes;
+    return LIC_EUNSUPPORTED;
+}
+
+int lic_gpu_run_op(int device, enum lic_gpu_precision precision, const lic_gpu_op *op, const lic_tensor *in,
+                   lic_tensor *out, const lic_logger *logger)
+{
+    (void)device, (void)precision, (void)op, (void)in, (void)out, (void)logger;
+    return LIC_EUNSUPPORTED;
 }
