@@ -1,0 +1,251 @@
+/* Bit-flip and truncation sweep (robustness issue): over bitstreams of several images, models and
+ * qualities, every truncation point, every table-consistent truncation of each stream, and every
+ * single-bit flip in the header and in each stream must yield either a clean error code or an image of
+ * the declared size. Run under ASan/UBSan by scripts/test_sanitize.sh.
+ *
+ *   test_sweep            the ctest run: every case fully for the header, the small cases fully for
+ *                         the streams, every 11th bit of the larger streams (a few seconds in Release)
+ *   test_sweep --full     every bit of every stream of every case
+ *
+ * One decoder serves the whole sweep, so workspace reuse across the sizes that header flips produce is
+ * exercised too: after every header mutation the original stream must still decode to the reference
+ * pixels. The counts by result code are printed (docs/SECURITY.md quotes them). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lic/codec.h"
+
+static int g_full;
+
+enum { R_OK, R_BITSTREAM, R_MISMATCH, R_LIMIT, R_COUNT };
+static const char *const k_result_names[R_COUNT] = {"image", "LIC_EBITSTREAM", "LIC_EMODEL_MISMATCH", "LIC_ELIMIT"};
+
+typedef struct tally {
+    unsigned long n[R_COUNT];
+} tally;
+
+typedef struct sweep_case {
+    const char *model;
+    uint32_t w, h;
+    lic_pixfmt fmt;
+    int quality;
+    int full_streams; /* sweep every stream bit even without --full */
+} sweep_case;
+
+static const sweep_case k_cases[] = {
+    {"testdata/models/tiny.licw", 17, 33, LIC_PIXFMT_RGB8, 90, 1},
+    {"testdata/models/tiny.licw", 40, 24, LIC_PIXFMT_GRAY8, 10, 1},
+    {"testdata/models/tiny.licw", 8, 8, LIC_PIXFMT_RGB8, 1, 1},
+    {"testdata/models/tiny_deconv.licw", 70, 65, LIC_PIXFMT_RGB8, 100, 0},
+    {"testdata/models/tiny.licw", 200, 100, LIC_PIXFMT_RGB8, 50, 0},
+};
+
+static lic_image make_image(uint32_t w, uint32_t h, lic_pixfmt fmt)
+{
+    int ch = fmt == LIC_PIXFMT_GRAY8 ? 1 : 3;
+    lic_image img = {w, h, fmt, malloc((size_t)w * h * ch), (ptrdiff_t)w * ch};
+    assert_non_null(img.data);
+    uint32_t s = w * 7 + h;
+    for (size_t i = 0; i < (size_t)w * h * ch; i++) {
+        s = s * 1664525u + 1013904223u;
+        size_t x = (i / ch) % w, y = i / ch / w;
+        img.data[i] = (uint8_t)((x * 200) / w + (y * 50) / h + (s >> 29));
+    }
+    return img;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Decodes and classifies; fails the test on anything but a clean error or an image of the size the
+ * (mutated) header declares. `allowed` is a bit mask of acceptable R_* results. */
+static int decode_check(lic_decoder *dec, const uint8_t *data, size_t n, unsigned allowed, tally *t)
+{
+    lic_image out;
+    int ret = lic_decode(dec, data, n, &out);
+    int r;
+    switch (ret) {
+    case 0: r = R_OK; break;
+    case LIC_EBITSTREAM: r = R_BITSTREAM; break;
+    case LIC_EMODEL_MISMATCH: r = R_MISMATCH; break;
+    case LIC_ELIMIT: r = R_LIMIT; break;
+    default: fail_msg("lic_decode returned %d (%s)", ret, lic_strerror(ret)); return -1;
+    }
+    if (!(allowed & (1u << r)))
+        fail_msg("lic_decode: unexpected %s", k_result_names[r]);
+    if (r == R_OK) {
+        lic_stream_info info;
+        assert_int_equal(lic_peek_info(data, n, &info), 0);
+        assert_int_equal(out.width, info.width);
+        assert_int_equal(out.height, info.height);
+        assert_int_equal(out.fmt, info.fmt);
+        assert_non_null(out.data);
+        lic_image_free(&out);
+    } else {
+        assert_null(out.data);
+    }
+    t->n[r]++;
+    return r;
+}
+
+/* The original still decodes to the reference pixels with the same (reused) decoder. */
+static void check_reference(lic_decoder *dec, const uint8_t *bits, size_t n, const uint8_t *ref_px, size_t px_bytes)
+{
+    lic_image out;
+    assert_int_equal(lic_decode(dec, bits, n, &out), 0);
+    assert_memory_equal(out.data, ref_px, px_bytes);
+    lic_image_free(&out);
+}
+
+static void print_tally(const char *what, const tally *t)
+{
+    unsigned long total = 0;
+    for (int r = 0; r < R_COUNT; r++)
+        total += t->n[r];
+    print_message("  %-24s %7lu inputs:", what, total);
+    for (int r = 0; r < R_COUNT; r++)
+        if (t->n[r])
+            print_message(" %s %lu", k_result_names[r], t->n[r]);
+    print_message("\n");
+}
+
+static tally g_total;
+
+static void add_tally(const tally *t)
+{
+    for (int r = 0; r < R_COUNT; r++)
+        g_total.n[r] += t->n[r];
+}
+
+static void sweep_one(const sweep_case *c)
+{
+    lic_config cfg;
+    assert_int_equal(lic_config_init(&cfg), 0);
+    cfg.n_threads = 1;
+    cfg.max_pixels = (uint64_t)1 << 20; /* header flips may claim big images: keep each decode short */
+    lic_model *m = NULL;
+    assert_int_equal(lic_model_load_file(&m, c->model, &cfg), 0);
+    lic_encoder *enc = NULL;
+    lic_decoder *dec = NULL;
+    assert_int_equal(lic_encoder_open(&enc, m, &cfg), 0);
+    assert_int_equal(lic_decoder_open(&dec, m, &cfg), 0);
+    lic_image img = make_image(c->w, c->h, c->fmt);
+    uint8_t *bits;
+    size_t n;
+    assert_int_equal(lic_encode(enc, &img, c->quality, &bits, &n), 0);
+    lic_stream_info info;
+    assert_int_equal(lic_peek_info(bits, n, &info), 0);
+    lic_image ref;
+    assert_int_equal(lic_decode(dec, bits, n, &ref), 0);
+    size_t px_bytes = (size_t)ref.stride * ref.height;
+    uint8_t *copy = malloc(n + 1);
+    assert_non_null(copy);
+    print_message("%s %ux%u %s q%d: %zu bytes (header %llu)\n", strrchr(c->model, '/') + 1, c->w, c->h,
+                  c->fmt == LIC_PIXFMT_GRAY8 ? "gray" : "rgb", c->quality, n,
+                  (unsigned long long)info.header_size);
+
+    const unsigned any = (1u << R_OK) | (1u << R_BITSTREAM) | (1u << R_MISMATCH) | (1u << R_LIMIT);
+    const unsigned stream_only = (1u << R_OK) | (1u << R_BITSTREAM);
+    tally t;
+
+    /* 1. Every truncation of the file, and one byte appended: the stream table no longer matches. */
+    memset(&t, 0, sizeof t);
+    for (size_t len = 0; len <= n; len++) {
+        memcpy(copy, bits, n);
+        copy[n] = 0x5a;
+        size_t l = len < n ? len : n + 1;
+        assert_int_equal(decode_check(dec, copy, l, 1u << R_BITSTREAM, &t), R_BITSTREAM);
+    }
+    print_tally("file truncations", &t);
+    add_tally(&t);
+
+    /* 2. Every bit of the header and stream table. */
+    memset(&t, 0, sizeof t);
+    for (size_t bit = 0; bit < info.header_size * 8; bit++) {
+        memcpy(copy, bits, n);
+        copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        decode_check(dec, copy, n, any, &t);
+        check_reference(dec, bits, n, ref.data, px_bytes);
+    }
+    print_tally("header bit flips", &t);
+    add_tally(&t);
+
+    /* 3. Per stream: every table-consistent truncation, then single-bit flips. */
+    size_t pos = info.header_size;
+    for (uint32_t s = 0; s < info.n_streams; s++) {
+        size_t entry = 24 + 5 * (size_t)s;
+        uint32_t len = rd32(bits + entry + 1);
+        char what[64];
+        memset(&t, 0, sizeof t);
+        for (uint32_t cut = 1; cut <= len; cut++) {
+            /* Drop the last `cut` bytes of this stream; later streams move down. */
+            size_t keep = pos + len - cut;
+            memcpy(copy, bits, keep);
+            memcpy(copy + keep, bits + pos + len, n - pos - len);
+            wr32(copy + entry + 1, len - cut);
+            int r = decode_check(dec, copy, n - cut, stream_only, &t);
+            if (len - cut < 8) /* not even the rANS state: nothing can decode */
+                assert_int_equal(r, R_BITSTREAM);
+        }
+        snprintf(what, sizeof what, "stream %u (id %u) cuts", s, bits[entry]);
+        print_tally(what, &t);
+        add_tally(&t);
+
+        memset(&t, 0, sizeof t);
+        size_t step = g_full || c->full_streams ? 1 : 11;
+        for (size_t bit = 0; bit < (size_t)len * 8; bit += step) {
+            memcpy(copy, bits, n);
+            copy[pos + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            decode_check(dec, copy, n, stream_only, &t);
+        }
+        snprintf(what, sizeof what, "stream %u (id %u) flips%s", s, bits[entry], step > 1 ? " /11" : "");
+        print_tally(what, &t);
+        add_tally(&t);
+        pos += len;
+    }
+    check_reference(dec, bits, n, ref.data, px_bytes);
+
+    free(copy);
+    lic_image_free(&ref);
+    lic_free(bits);
+    free(img.data);
+    lic_decoder_close(&dec);
+    lic_encoder_close(&enc);
+    lic_model_free(&m);
+}
+
+static void test_sweep(void **state)
+{
+    (void)state;
+    memset(&g_total, 0, sizeof g_total);
+    for (size_t i = 0; i < sizeof k_cases / sizeof k_cases[0]; i++)
+        sweep_one(&k_cases[i]);
+    print_tally("total", &g_total);
+    assert_true(g_total.n[R_BITSTREAM] > 0);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--full") == 0)
+            g_full = 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sweep),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
