@@ -28,6 +28,8 @@ static void usage(FILE *f)
             "                      fingerprint, streams) and exit; needs no model and no -o\n"
             "      --model FILE    .licw model file; default: the model built into the library\n"
             "      --threads N     worker threads, 0 = all cores; default 0\n"
+            "      --max-memory MB refuse images whose estimated working memory exceeds MB\n"
+            "                      megabytes, before allocating; 0 = no cap; default 4096\n"
             "      --backend B     cpu, cuda or auto; default auto (CUDA if usable, else CPU)\n"
             "  -v, --verbose       print size, bpp and stage times; -vv adds library debug messages\n"
             "  -h, --help          print this help and exit\n"
@@ -35,7 +37,7 @@ static void usage(FILE *f)
             "\n" APP_EXIT_HELP);
 }
 
-enum { OPT_OUT = 1, OPT_FORMAT, OPT_INFO, OPT_MODEL, OPT_THREADS, OPT_BACKEND, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
+enum { OPT_OUT = 1, OPT_FORMAT, OPT_INFO, OPT_MODEL, OPT_THREADS, OPT_MAX_MEMORY, OPT_BACKEND, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
 
 static const app_opt OPTS[] = {
     {"output", 'o', 1, OPT_OUT},
@@ -43,6 +45,7 @@ static const app_opt OPTS[] = {
     {"info", 0, 0, OPT_INFO},
     {"model", 0, 1, OPT_MODEL},
     {"threads", 0, 1, OPT_THREADS},
+    {"max-memory", 0, 1, OPT_MAX_MEMORY},
     {"backend", 0, 1, OPT_BACKEND},
     {"verbose", 'v', 0, OPT_VERBOSE},
     {"help", 'h', 0, OPT_HELP},
@@ -93,7 +96,7 @@ static void print_info(const lic_stream_info *si, size_t file_size)
 int main(int argc, char **argv)
 {
     const char *in_path = NULL, *out_path = NULL, *model_path = NULL, *format_name = NULL;
-    long threads = 0;
+    long threads = 0, max_memory_mb = -1;
     lic_backend_kind backend = LIC_BACKEND_AUTO;
     int info = 0, verbose = 0;
     char msg[512];
@@ -119,6 +122,10 @@ int main(int argc, char **argv)
         case OPT_THREADS:
             if (app_parse_int(arg, 0, 1024, &threads))
                 return usage_error("--threads must be an integer from 0 to 1024");
+            break;
+        case OPT_MAX_MEMORY:
+            if (app_parse_int(arg, 0, 1L << 24, &max_memory_mb))
+                return usage_error("--max-memory must be a number of megabytes from 0 to 16777216");
             break;
         case OPT_BACKEND:
             if (app_parse_backend(arg, &backend))
@@ -160,6 +167,8 @@ int main(int argc, char **argv)
         return app_exit_from_lic(r);
     }
     cfg.n_threads = (int)threads;
+    if (max_memory_mb >= 0)
+        cfg.max_memory = (uint64_t)max_memory_mb << 20;
     cfg.backend = backend;
     cfg.logger.callback = app_log_stderr;
     cfg.logger.max_level = verbose >= 2 ? LIC_LOG_DEBUG : verbose ? LIC_LOG_INFO : LIC_LOG_WARN;

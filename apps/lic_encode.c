@@ -24,6 +24,8 @@ static void usage(FILE *f)
             "  -q, --quality Q     quality 1 (smallest) .. 100 (best); default 75\n"
             "      --model FILE    .licw model file; default: the model built into the library\n"
             "      --threads N     worker threads, 0 = all cores; default 0\n"
+            "      --max-memory MB refuse images whose estimated working memory exceeds MB\n"
+            "                      megabytes, before allocating; 0 = no cap; default 4096\n"
             "      --backend B     cpu, cuda or auto; default auto (CUDA if usable, else CPU)\n"
             "      --drop-alpha    discard an alpha channel (otherwise alpha is an error)\n"
             "  -v, --verbose       print size, bpp and stage times; -vv adds library debug messages\n"
@@ -32,13 +34,14 @@ static void usage(FILE *f)
             "\n" APP_EXIT_HELP);
 }
 
-enum { OPT_OUT = 1, OPT_Q, OPT_MODEL, OPT_THREADS, OPT_BACKEND, OPT_DROP_ALPHA, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
+enum { OPT_OUT = 1, OPT_Q, OPT_MODEL, OPT_THREADS, OPT_MAX_MEMORY, OPT_BACKEND, OPT_DROP_ALPHA, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
 
 static const app_opt OPTS[] = {
     {"output", 'o', 1, OPT_OUT},
     {"quality", 'q', 1, OPT_Q},
     {"model", 0, 1, OPT_MODEL},
     {"threads", 0, 1, OPT_THREADS},
+    {"max-memory", 0, 1, OPT_MAX_MEMORY},
     {"backend", 0, 1, OPT_BACKEND},
     {"drop-alpha", 0, 0, OPT_DROP_ALPHA},
     {"verbose", 'v', 0, OPT_VERBOSE},
@@ -64,7 +67,7 @@ static int usage_error(const char *what)
 int main(int argc, char **argv)
 {
     const char *in_path = NULL, *out_path = NULL, *model_path = NULL;
-    long quality = 75, threads = 0;
+    long quality = 75, threads = 0, max_memory_mb = -1;
     lic_backend_kind backend = LIC_BACKEND_AUTO;
     int drop_alpha = 0, verbose = 0;
     char msg[512];
@@ -93,6 +96,10 @@ int main(int argc, char **argv)
             if (app_parse_int(arg, 0, 1024, &threads))
                 return usage_error("--threads must be an integer from 0 to 1024");
             break;
+        case OPT_MAX_MEMORY:
+            if (app_parse_int(arg, 0, 1L << 24, &max_memory_mb))
+                return usage_error("--max-memory must be a number of megabytes from 0 to 16777216");
+            break;
         case OPT_BACKEND:
             if (app_parse_backend(arg, &backend))
                 return usage_error("--backend must be cpu, cuda or auto");
@@ -117,6 +124,8 @@ int main(int argc, char **argv)
         return app_exit_from_lic(r);
     }
     cfg.n_threads = (int)threads;
+    if (max_memory_mb >= 0)
+        cfg.max_memory = (uint64_t)max_memory_mb << 20;
     cfg.backend = backend;
     cfg.logger.callback = app_log_stderr;
     cfg.logger.max_level = verbose >= 2 ? LIC_LOG_DEBUG : verbose ? LIC_LOG_INFO : LIC_LOG_WARN;

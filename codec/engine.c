@@ -174,8 +174,10 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, ws_plan *p)
             scratch = s;
     }
     p->scratch = scratch * (uint64_t)lic_threadpool_size(e->pool);
-    /* Symbol writers buffer about 16 bytes per coded symbol. */
-    p->peak = 4 * (2 * f + p->ycount + p->icount) + p->scratch + 16 * (p->ycount + (uint64_t)a->N * zhw);
+    /* Symbol writers buffer their symbols (and briefly twice that while growing): about 40 bytes per
+     * symbol. Add the decoded image, and 256 KB for the writers' first blocks and scratch rounding. */
+    p->peak = 4 * (2 * f + p->ycount + p->icount) + p->scratch + 40 * (p->ycount + (uint64_t)a->N * zhw) +
+              3 * px + (256u << 10);
 }
 
 int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height)
@@ -489,6 +491,17 @@ static int code_pass(lic_engine *e, lic_latent_coder *io, const lic_group_model 
     return LIC_OK;
 }
 
+/* When decoding, a stream that has run past its end stops the work at once, so the time spent on a
+ * corrupt or truncated file is bounded by its size rather than by the image size it claims. */
+static int stream_ok(const lic_latent_coder *io)
+{
+    if (io->encode)
+        return LIC_OK;
+    if (lic_symbol_reader_status(io->zr) < 0 || (io->yr && lic_symbol_reader_status(io->yr) < 0))
+        return LIC_EBITSTREAM;
+    return LIC_OK;
+}
+
 static int code_group(lic_engine *e, lic_latent_coder *io, const lic_group_model *G, int k)
 {
     const struct lic_model_arch *a = &e->md->arch;
@@ -510,7 +523,7 @@ static int code_group(lic_engine *e, lic_latent_coder *io, const lic_group_model
     lic_itensor sp = itensor(a->C_sp, e->lh, e->lw, spatial);
     for (int pass = 0; pass < 2; pass++) {
         if ((ret = lic_iconv2d(e->pool, &G->sp, &anchors, &sp)) < 0 || (ret = run_params(e, G, n_in)) < 0 ||
-            (ret = code_pass(e, io, G, pass)) < 0)
+            (ret = code_pass(e, io, G, pass)) < 0 || (ret = stream_ok(io)) < 0)
             return ret;
     }
     e->stats.n_symbols += (uint64_t)G->size * hw;
@@ -523,7 +536,7 @@ int lic_engine_code_latents(lic_engine *e, lic_latent_coder *io)
     e->stats.n_symbols = 0;
     double t0 = lic_now();
     int ret;
-    if ((ret = code_z(e, io)) < 0 || (ret = hyper_synthesis(e)) < 0)
+    if ((ret = code_z(e, io)) < 0 || (ret = stream_ok(io)) < 0 || (ret = hyper_synthesis(e)) < 0)
         return ret;
     double t1 = lic_now();
     for (int k = 0; k < e->md->arch.n_groups; k++)

@@ -1,7 +1,10 @@
 /* lic codec: public entry points that are not encoding or decoding — configuration, errors, models,
  * memory. */
-#include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "codec/internal.h"
 #include "codec/log.h"
@@ -41,6 +44,7 @@ int lic_config_init_internal(lic_config *cfg, uint32_t abi_version)
     cfg->backend = LIC_BACKEND_AUTO;
     cfg->max_side = 16384;
     cfg->max_pixels = (uint64_t)1 << 28;
+    cfg->max_memory = (uint64_t)4 << 30;
     return LIC_OK;
 }
 
@@ -56,6 +60,9 @@ int lic_config_check(const lic_config *cfg)
 }
 
 /* ---- models ---- */
+
+/* Largest model file accepted: far above any sensible model, far below what would exhaust memory. */
+#define LIC_MAX_MODEL_BYTES ((uint64_t)1 << 31)
 
 void lic_model_retain(lic_model *m)
 {
@@ -125,13 +132,52 @@ int lic_model_load_memory(lic_model **out, const void *data, size_t size, const 
         return ret;
     lic_allocator a;
     lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
-    if (size == 0)
+    if (size == 0 || size > LIC_MAX_MODEL_BYTES)
         return LIC_EMODEL;
     uint8_t *copy = lic_mem_alloc(&a, size);
     if (!copy)
         return LIC_ENOMEM;
     memcpy(copy, data, size);
     return model_create(out, copy, size, copy, cfg);
+}
+
+/* Reads a whole regular file into a buffer from the allocator hook (no stdio: its buffers would bypass
+ * the hook). */
+static int read_model_file(const char *path, const lic_allocator *a, uint8_t **out, size_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return LIC_EIO;
+    struct stat st;
+    int ret = LIC_EIO;
+    uint8_t *buf = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        goto done;
+    ret = LIC_EMODEL;
+    if (st.st_size <= 0 || (uint64_t)st.st_size > LIC_MAX_MODEL_BYTES)
+        goto done;
+    ret = LIC_ENOMEM;
+    if (!(buf = lic_mem_alloc(a, (size_t)st.st_size)))
+        goto done;
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    ret = got == (size_t)st.st_size ? LIC_OK : LIC_EIO;
+done:
+    close(fd);
+    if (ret < 0) {
+        lic_mem_free(a, buf);
+        return ret;
+    }
+    *out = buf;
+    *size = got;
+    return LIC_OK;
 }
 
 int lic_model_load_file(lic_model **out, const char *path, const lic_config *cfg)
@@ -146,32 +192,11 @@ int lic_model_load_file(lic_model **out, const char *path, const lic_config *cfg
         return ret;
     lic_allocator a;
     lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return LIC_EIO;
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        len = ftell(f);
-    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return LIC_EIO;
-    }
-    if (len == 0) {
-        fclose(f);
-        return LIC_EMODEL;
-    }
-    uint8_t *buf = lic_mem_alloc(&a, (size_t)len);
-    if (!buf) {
-        fclose(f);
-        return LIC_ENOMEM;
-    }
-    size_t got = fread(buf, 1, (size_t)len, f);
-    fclose(f);
-    if (got != (size_t)len) {
-        lic_mem_free(&a, buf);
-        return LIC_EIO;
-    }
-    return model_create(out, buf, (size_t)len, buf, cfg);
+    uint8_t *buf;
+    size_t size;
+    if ((ret = read_model_file(path, &a, &buf, &size)) < 0)
+        return ret;
+    return model_create(out, buf, size, buf, cfg);
 }
 
 /* The default model, linked in by codec/default_model.S. */

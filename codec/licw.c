@@ -132,12 +132,45 @@ static int cmp_span(const void *a, const void *b)
     return (x->begin > y->begin) - (x->begin < y->begin);
 }
 
+/* In-place heapsort: glibc's qsort may call malloc, which would bypass the allocator hook. */
+static void swap_bytes(unsigned char *a, unsigned char *b, size_t size)
+{
+    for (size_t i = 0; i < size; i++) {
+        unsigned char t = a[i];
+        a[i] = b[i];
+        b[i] = t;
+    }
+}
+
+static void sift_down(unsigned char *base, size_t root, size_t n, size_t size,
+                      int (*cmp)(const void *, const void *))
+{
+    for (size_t child; (child = 2 * root + 1) < n; root = child) {
+        if (child + 1 < n && cmp(base + child * size, base + (child + 1) * size) < 0)
+            child++;
+        if (cmp(base + root * size, base + child * size) >= 0)
+            return;
+        swap_bytes(base + root * size, base + child * size, size);
+    }
+}
+
+static void sort_in_place(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    unsigned char *b = base;
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(b, i, n, size, cmp);
+    for (size_t end = n; end-- > 1;) {
+        swap_bytes(b, b + end * size, size);
+        sift_down(b, 0, end, size, cmp);
+    }
+}
+
 /* 0 if the n names are pairwise distinct. `tmp` holds n entries. */
 static int names_unique(name_ref *tmp, size_t n)
 {
     if (n < 2)
         return 0;
-    qsort(tmp, n, sizeof *tmp, cmp_name);
+    sort_in_place(tmp, n, sizeof *tmp, cmp_name);
     for (size_t i = 1; i < n; i++)
         if (cmp_name(&tmp[i - 1], &tmp[i]) == 0)
             return -1;
@@ -282,7 +315,7 @@ int lic_licw_parse(lic_licw *out, const uint8_t *data, size_t size, const lic_al
     if (names_unique(names, (size_t)n_tensors))
         goto fail;
     if (n_tensors > 1) {
-        qsort(spans, (size_t)n_tensors, sizeof *spans, cmp_span);
+        sort_in_place(spans, (size_t)n_tensors, sizeof *spans, cmp_span);
         for (uint64_t i = 1; i < n_tensors; i++)
             if (spans[i].begin < spans[i - 1].end)
                 goto fail;

@@ -25,16 +25,6 @@ if(LIC_FUZZ)
       set_property(TARGET ${t} APPEND PROPERTY COMPILE_OPTIONS $<$<COMPILE_LANGUAGE:C>:-fsanitize=fuzzer-no-link>)
     endif()
   endforeach()
-  # clang links the sanitizer runtimes into executables only, so a shared library built with them has
-  # undefined __asan_*/__sanitizer_cov_* references that the executable resolves: --no-undefined
-  # cannot hold for libcodec.so in this build.
-  if(TARGET codec)
-    get_target_property(lic_codec_link_opts codec LINK_OPTIONS)
-    if(lic_codec_link_opts)
-      list(REMOVE_ITEM lic_codec_link_opts "LINKER:--no-undefined")
-      set_property(TARGET codec PROPERTY LINK_OPTIONS ${lic_codec_link_opts})
-    endif()
-  endif()
 endif()
 
 # lic_fuzz_target(name LIBS libs... [SEEDS extra seed files or directories...])

@@ -71,7 +71,9 @@ typedef struct lic_config {
     lic_backend_kind backend; /* default LIC_BACKEND_AUTO */
     uint32_t max_side;        /* largest accepted width or height (default 16384) */
     uint64_t max_pixels;      /* largest accepted width * height (default 2^28) */
-    uint64_t max_memory;      /* cap on the estimated peak working memory in bytes; 0 = no cap (default 0) */
+    uint64_t max_memory;      /* cap on the estimated peak working memory in bytes, checked before any
+                               * large allocation; 0 = no cap (default 4 GiB: with the default model
+                               * about 16 megapixels; raise it for larger images) */
     lic_allocator allocator;  /* default: aligned malloc */
     lic_logger logger;        /* default: silent */
     uint8_t reserved[64];     /* zero; room for later fields without an ABI break */
