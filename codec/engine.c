@@ -21,6 +21,56 @@ double lic_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Decides from cfg.backend whether the float transforms should run on CUDA: *want_gpu = 1 when
+ * asked for (CUDA) or possible (AUTO with a device). CUDA without a usable GPU is LIC_EUNSUPPORTED. */
+static int select_backend(const lic_engine *e, int *want_gpu)
+{
+    *want_gpu = 0;
+    switch (e->cfg.backend) {
+    case LIC_BACKEND_AUTO:
+        *want_gpu = lic_gpu_device_count() > 0;
+        if (lic_gpu_built_in() && !*want_gpu)
+            lic_log(&e->cfg.logger, LIC_LOG_INFO, "no usable GPU: transforms run on the CPU");
+        return LIC_OK;
+    case LIC_BACKEND_CPU:
+        return LIC_OK;
+    case LIC_BACKEND_CUDA:
+        if (lic_gpu_device_count() == 0) {
+            lic_log(&e->cfg.logger, LIC_LOG_ERROR, lic_gpu_built_in()
+                        ? "CUDA backend requested, but no usable GPU (driver, compute capability 8.0+)"
+                        : "CUDA backend requested, but this build has none (LIC_CUDA)");
+            return LIC_EUNSUPPORTED;
+        }
+        *want_gpu = 1;
+        return LIC_OK;
+    default:
+        return LIC_EINVAL;
+    }
+}
+
+/* Uploads the float transforms to the GPU. Failing is an error only when CUDA was asked for
+ * explicitly; under AUTO the engine stays on the CPU with one logged line. */
+static int open_gpu(lic_engine *e)
+{
+    const lic_model_data *md = e->md;
+    lic_gpu_model gm = {md->g_a, md->g_a_gdn, md->h_a, md->g_s, md->g_s_igdn, md->arch.gs_up == LIC_GS_UP_SUBPEL,
+                        (float)md->arch.relu_slope_q8 / 256.0f};
+    lic_gpu_options o;
+    lic_gpu_options_init(&o);
+    o.max_memory = e->cfg.max_memory;
+    o.logger = &e->cfg.logger;
+    int ret = lic_gpu_transforms_create(&e->gpu, &gm, &o, &e->cfg.allocator);
+    if (ret == LIC_OK) {
+        e->stats.backend = "cuda";
+        return LIC_OK;
+    }
+    if (e->cfg.backend == LIC_BACKEND_CUDA)
+        return ret; /* logged by gpu/ */
+    lic_log(&e->cfg.logger, LIC_LOG_INFO, "CUDA backend unavailable (%s): transforms run on the CPU",
+            lic_strerror(ret));
+    return LIC_OK;
+}
+
 /* Fills a zeroed engine. On failure the caller runs engine_release, which copes with partial state. */
 static int engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
 {
@@ -30,52 +80,15 @@ static int engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
         lic_config_init(&e->cfg);
     lic_mem_resolve(&e->cfg.allocator, cfg ? &cfg->allocator : NULL);
 
-    int want_gpu = 0;
-    switch (e->cfg.backend) {
-    case LIC_BACKEND_AUTO:
-        want_gpu = lic_gpu_device_count() > 0;
-        if (lic_gpu_built_in() && !want_gpu)
-            lic_log(&e->cfg.logger, LIC_LOG_INFO, "no usable GPU: transforms run on the CPU");
-        break;
-    case LIC_BACKEND_CPU:
-        break;
-    case LIC_BACKEND_CUDA:
-        if (lic_gpu_device_count() == 0) {
-            lic_log(&e->cfg.logger, LIC_LOG_ERROR, lic_gpu_built_in()
-                        ? "CUDA backend requested, but no usable GPU (driver, compute capability 8.0+)"
-                        : "CUDA backend requested, but this build has none (LIC_CUDA)");
-            return LIC_EUNSUPPORTED;
-        }
-        want_gpu = 1;
-        break;
-    default:
-        return LIC_EINVAL;
-    }
-
-    int ret = lic_threadpool_create(&e->pool, e->cfg.n_threads, &e->cfg.allocator);
-    if (ret < 0 || (ret = lic_xf_ctx_create(&e->xf, LIC_KERNELS_FAST, e->pool, &e->cfg.allocator)) < 0)
+    int want_gpu, ret = select_backend(e, &want_gpu);
+    if (ret < 0 || (ret = lic_threadpool_create(&e->pool, e->cfg.n_threads, &e->cfg.allocator)) < 0 ||
+        (ret = lic_xf_ctx_create(&e->xf, LIC_KERNELS_FAST, e->pool, &e->cfg.allocator)) < 0)
         return ret;
     lic_model_retain(m);
     e->model = m;
     e->md = &m->data;
     e->stats.backend = "cpu";
-    if (want_gpu) {
-        const lic_model_data *md = e->md;
-        lic_gpu_model gm = {md->g_a, md->g_a_gdn, md->h_a, md->g_s, md->g_s_igdn, md->arch.gs_up == LIC_GS_UP_SUBPEL,
-                            (float)md->arch.relu_slope_q8 / 256.0f};
-        lic_gpu_options o;
-        lic_gpu_options_init(&o);
-        o.max_memory = e->cfg.max_memory;
-        o.logger = &e->cfg.logger;
-        if ((ret = lic_gpu_transforms_create(&e->gpu, &gm, &o, &e->cfg.allocator)) == LIC_OK)
-            e->stats.backend = "cuda";
-        else if (e->cfg.backend == LIC_BACKEND_CUDA)
-            return ret; /* logged by gpu/ */
-        else
-            lic_log(&e->cfg.logger, LIC_LOG_INFO, "CUDA backend unavailable (%s): transforms run on the CPU",
-                    lic_strerror(ret));
-    }
-    return LIC_OK;
+    return want_gpu ? open_gpu(e) : LIC_OK;
 }
 
 static void free_workspace(lic_engine *e)
