@@ -199,8 +199,8 @@ static void check_hand(const lic_iconv_layer *L, const int32_t *x, int h, int w,
     int oh, ow;
     out_shape(L, h, w, &oh, &ow);
     lic_itensor in = { L->cin, h, w, (int32_t *)x };
-    for (int kern = LIC_ICONV_KERNEL_BEST; kern <= LIC_ICONV_KERNEL_AVX2; kern++) {
-        if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_xf_cpu_has_avx2())
+    for (int kern = LIC_ICONV_KERNEL_BEST; kern <= LIC_ICONV_KERNEL_LAST; kern++) {
+        if (kern != LIC_ICONV_KERNEL_BEST && !lic_iconv_kernel_available(kern))
             continue;
         lic_itensor out = itensor_new(L->cout, oh, ow);
         assert_int_equal(lic_iconv2d_kernel(NULL, L, &in, &out, kern), 0);
@@ -338,8 +338,8 @@ static void check_all_kernels(const lic_iconv_layer *L, const lic_itensor *in, c
     lic_itensor want = itensor_new(L->cout, oh, ow);
     naive_iconv(L, in, &want);
     size_t bytes = sizeof(int32_t) * (size_t)L->cout * oh * ow;
-    for (int kern = LIC_ICONV_KERNEL_BEST; kern <= LIC_ICONV_KERNEL_AVX2; kern++) {
-        if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_xf_cpu_has_avx2())
+    for (int kern = LIC_ICONV_KERNEL_BEST; kern <= LIC_ICONV_KERNEL_LAST; kern++) {
+        if (kern != LIC_ICONV_KERNEL_BEST && !lic_iconv_kernel_available(kern))
             continue;
         lic_itensor out = itensor_new(L->cout, oh, ow);
         memset(out.data, 0x5a, bytes); /* every element must be written */
@@ -388,7 +388,7 @@ static void test_random_vs_naive(void **state)
 static void test_fast_vs_ref_extremes(void **state)
 {
     (void)state;
-    if (!lic_xf_cpu_has_avx2())
+    if (!lic_iconv_kernel_available(LIC_ICONV_KERNEL_AVX2) && !lic_iconv_kernel_available(LIC_ICONV_KERNEL_AVX512))
         skip();
     rng_state = 777;
     run_random(150, 2, 2, 64, "extreme");
@@ -437,8 +437,8 @@ static void test_saturation(void **state)
         }
         int oh, ow;
         out_shape(&t.L, h, w, &oh, &ow);
-        for (int kern = LIC_ICONV_KERNEL_REF; kern <= LIC_ICONV_KERNEL_AVX2; kern++) {
-            if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_xf_cpu_has_avx2())
+        for (int kern = LIC_ICONV_KERNEL_REF; kern <= LIC_ICONV_KERNEL_LAST; kern++) {
+            if (!lic_iconv_kernel_available(kern))
                 continue;
             lic_itensor a = itensor_new(t.L.cout, oh, ow), b = itensor_new(t.L.cout, oh, ow);
             assert_int_equal(lic_iconv2d_kernel(NULL, &t.L, &wild, &a, kern), 0);
@@ -481,8 +481,8 @@ static void test_threads(void **state)
         size_t bytes = sizeof(int32_t) * (size_t)t.L.cout * oh * ow;
         lic_itensor first = itensor_new(t.L.cout, oh, ow);
         naive_iconv(&t.L, &in, &first);
-        for (int kern = LIC_ICONV_KERNEL_REF; kern <= LIC_ICONV_KERNEL_AVX2; kern++) {
-            if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_xf_cpu_has_avx2())
+        for (int kern = LIC_ICONV_KERNEL_REF; kern <= LIC_ICONV_KERNEL_LAST; kern++) {
+            if (!lic_iconv_kernel_available(kern))
                 continue;
             for (int p = 0; p < 4; p++) {
                 lic_itensor out = itensor_new(t.L.cout, oh, ow);
@@ -653,27 +653,35 @@ static void time_layer(const char *name, int cin, int cout, int k, int s, int tr
         in.data[i] = rnd_range(-4000, 4000);
     int oh, ow;
     out_shape(&t.L, h, w, &oh, &ow);
-    lic_itensor a = itensor_new(cout, oh, ow), b = itensor_new(cout, oh, ow);
-    double best[2] = { 1e9, 1e9 };
-    for (int kern = LIC_ICONV_KERNEL_REF; kern <= LIC_ICONV_KERNEL_AVX2; kern++) {
-        if (kern == LIC_ICONV_KERNEL_AVX2 && !lic_xf_cpu_has_avx2())
+    enum { NK = LIC_ICONV_KERNEL_LAST + 1 };
+    static const char *const names[NK] = { "ref", "avx2", "avx512" };
+    lic_itensor out[NK];
+    double best[NK];
+    const size_t bytes = sizeof(int32_t) * (size_t)cout * oh * ow;
+    for (int kern = LIC_ICONV_KERNEL_REF; kern <= LIC_ICONV_KERNEL_LAST; kern++) {
+        out[kern] = itensor_new(cout, oh, ow);
+        best[kern] = -1.0;
+        if (!lic_iconv_kernel_available(kern))
             continue;
         for (int rep = 0; rep < (kern == LIC_ICONV_KERNEL_REF ? 2 : 5); rep++) {
             double t0 = now_s();
-            assert_int_equal(lic_iconv2d_kernel(NULL, &t.L, &in, kern ? &b : &a, kern), 0);
+            assert_int_equal(lic_iconv2d_kernel(NULL, &t.L, &in, &out[kern], kern), 0);
             double dt = now_s() - t0;
-            if (dt < best[kern])
+            if (best[kern] < 0 || dt < best[kern])
                 best[kern] = dt;
         }
+        assert_memory_equal(out[kern].data, out[LIC_ICONV_KERNEL_REF].data, bytes);
     }
-    if (lic_xf_cpu_has_avx2())
-        assert_memory_equal(a.data, b.data, sizeof(int32_t) * (size_t)cout * oh * ow);
     double macs = (double)cin * cout * k * k * (tr ? (double)h * w : (double)oh * ow);
-    print_message("timing %-28s ref %8.2f ms  avx2 %8.2f ms  (%.1f vs %.1f GMAC/s, 1 thread)\n", name,
-                  best[0] * 1e3, best[1] < 1e9 ? best[1] * 1e3 : -1.0, macs / best[0] * 1e-9,
-                  best[1] < 1e9 ? macs / best[1] * 1e-9 : 0.0);
-    free(a.data);
-    free(b.data);
+    char line[256];
+    int at = snprintf(line, sizeof line, "timing %-30s", name);
+    for (int kern = 0; kern < NK; kern++) {
+        if (best[kern] >= 0 && at < (int)sizeof line)
+            at += snprintf(line + at, sizeof line - (size_t)at, "  %s %7.3f ms (%5.1f GMAC/s)", names[kern],
+                           best[kern] * 1e3, macs / best[kern] * 1e-9);
+        free(out[kern].data);
+    }
+    print_message("%s, 1 thread\n", line);
     free(in.data);
     tlayer_free(&t);
 }
@@ -681,9 +689,16 @@ static void time_layer(const char *name, int cin, int cout, int k, int s, int tr
 static void test_timing(void **state)
 {
     (void)state;
-    time_layer("1x1 448->128 @48x32", 448, 128, 1, 1, 0, 32, 48);
-    time_layer("3x3 192->192 s1 @48x32", 192, 192, 3, 1, 0, 32, 48);
-    time_layer("5x5 s2 T 192->192 12x8->24x16", 192, 192, 5, 2, 1, 8, 12);
+    /* the integer layers of the default model on a 768x512 image (latent 48x32, z 12x8) */
+    time_layer("h_s.0 5x5 s2 T 128->128 @12x8", 128, 128, 5, 2, 1, 8, 12);
+    time_layer("h_s.1 5x5 s2 T 128->192 @24x16", 128, 192, 5, 2, 1, 16, 24);
+    time_layer("h_s.2 3x3 192->192 @48x32", 192, 192, 3, 1, 0, 32, 48);
+    time_layer("cc 3x3 128->64 @48x32", 128, 64, 3, 1, 0, 32, 48);
+    time_layer("cc 3x3 64->64 @48x32", 64, 64, 3, 1, 0, 32, 48);
+    time_layer("sp 5x5 64->32 @48x32", 64, 32, 5, 1, 0, 32, 48);
+    time_layer("ep.0 1x1 288->128 @48x32", 288, 128, 1, 1, 0, 32, 48);
+    time_layer("ep.1 1x1 128->128 @48x32", 128, 128, 1, 1, 0, 32, 48);
+    time_layer("ep.2 1x1 128->128 @48x32", 128, 128, 1, 1, 0, 32, 48);
 }
 
 int main(void)

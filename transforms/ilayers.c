@@ -1,6 +1,6 @@
 /* lic transforms: integer conv / transposed conv of the probability path (see ilayers.h).
  * This file checks layers and shapes and runs a kernel's tasks on the pool (cpu/iconv_ref.c,
- * cpu/iconv_avx2.c). Tasks write disjoint outputs and every kernel computes exact integer sums, so
+ * cpu/iconv_avx2.c, cpu/iconv_avx512.c). Tasks write disjoint outputs and every kernel computes exact integer sums, so
  * results do not depend on the thread count or the kernel. */
 #include "transforms/ilayers.h"
 
@@ -57,6 +57,20 @@ static int tensor_ok(const lic_itensor *t, size_t *count)
     return 1;
 }
 
+int lic_iconv_kernel_available(int kernel)
+{
+    switch (kernel) {
+    case LIC_ICONV_KERNEL_REF:
+        return 1;
+    case LIC_ICONV_KERNEL_AVX2:
+        return lic_xf_cpu_has_avx2();
+    case LIC_ICONV_KERNEL_AVX512:
+        return lic_xf_cpu_has_avx512vnni();
+    default:
+        return 0;
+    }
+}
+
 typedef struct iconv_job {
     const lic_iconv_call *call;
     void (*task)(const lic_iconv_call *c, int task);
@@ -100,15 +114,20 @@ int lic_iconv2d_kernel(lic_threadpool *pool, const lic_iconv_layer *L, const lic
     iconv_job job = { &call, NULL };
     int n_tasks;
     if (kernel == LIC_ICONV_KERNEL_BEST)
-        kernel = lic_xf_cpu_has_avx2() ? LIC_ICONV_KERNEL_AVX2 : LIC_ICONV_KERNEL_REF;
-    if (kernel == LIC_ICONV_KERNEL_REF) {
-        job.task = lic_iconv_ref_task;
-        n_tasks = lic_iconv_ref_tasks(&call);
-    } else if (kernel == LIC_ICONV_KERNEL_AVX2 && lic_xf_cpu_has_avx2()) {
+        kernel = lic_iconv_kernel_available(LIC_ICONV_KERNEL_AVX512) ? LIC_ICONV_KERNEL_AVX512
+                 : lic_iconv_kernel_available(LIC_ICONV_KERNEL_AVX2) ? LIC_ICONV_KERNEL_AVX2
+                                                                      : LIC_ICONV_KERNEL_REF;
+    if (!lic_iconv_kernel_available(kernel))
+        return LIC_EUNSUPPORTED;
+    if (kernel == LIC_ICONV_KERNEL_AVX512) {
+        job.task = lic_iconv_avx512_task;
+        n_tasks = lic_iconv_avx512_tasks(&call);
+    } else if (kernel == LIC_ICONV_KERNEL_AVX2) {
         job.task = lic_iconv_avx2_task;
         n_tasks = lic_iconv_avx2_tasks(&call);
     } else {
-        return LIC_EUNSUPPORTED;
+        job.task = lic_iconv_ref_task;
+        n_tasks = lic_iconv_ref_tasks(&call);
     }
     lic_threadpool_run(pool, n_tasks, iconv_task, &job);
     return LIC_OK;

@@ -17,7 +17,12 @@ enum lic_iconv_kernel {
     LIC_ICONV_KERNEL_BEST = -1, /* the fastest one this CPU runs */
     LIC_ICONV_KERNEL_REF = 0,   /* plain C loops, iconv_ref.c */
     LIC_ICONV_KERNEL_AVX2 = 1,  /* int16 madd with split weights, iconv_avx2.c */
+    LIC_ICONV_KERNEL_AVX512 = 2, /* AVX-512 VNNI dot products with split weights, iconv_avx512.c */
+    LIC_ICONV_KERNEL_LAST = LIC_ICONV_KERNEL_AVX512
 };
+
+/* 1 when kernel `kernel` (REF, AVX2, AVX512) is built in and this CPU runs it. */
+int lic_iconv_kernel_available(int kernel);
 
 /* One validated call: geometry and pointers. Input and output are planar CHW int32. */
 typedef struct lic_iconv_call {
@@ -35,11 +40,13 @@ int lic_iconv2d_kernel(lic_threadpool *pool, const lic_iconv_layer *L, const lic
 
 /* A kernel splits a validated call into n = *_tasks(c) >= 1 tasks that write disjoint outputs;
  * *_task(c, i) runs task i (any order, any thread). The split never divides a sum, so it cannot change
- * a result. Reference: one task per output channel. AVX2: (group of positions, block of channels). */
+ * a result. Reference: one task per output channel. AVX2, AVX-512: (group of positions, block of channels). */
 int lic_iconv_ref_tasks(const lic_iconv_call *c);
 void lic_iconv_ref_task(const lic_iconv_call *c, int task);
 int lic_iconv_avx2_tasks(const lic_iconv_call *c);
 void lic_iconv_avx2_task(const lic_iconv_call *c, int task);
+int lic_iconv_avx512_tasks(const lic_iconv_call *c);
+void lic_iconv_avx512_task(const lic_iconv_call *c, int task);
 
 /* floor(v / 2^s) for 0 <= s <= 62 without shifting a negative value (implementation-defined in C):
  * with m = 0 for v >= 0 and m = -1 (all ones) for v < 0, v ^ m is v or ~v = -v - 1, both >= 0, and

@@ -48,6 +48,8 @@ int lic_xf_kernels_init_avx512(lic_xf_kernels *k);
 /* 1 when the SIMD kernels were built and this CPU and OS can run them. */
 int lic_xf_cpu_has_avx2(void);
 int lic_xf_cpu_has_avx512(void);
+/* 1 when the AVX-512 VNNI integer kernel (cpu/iconv_avx512.c) was built and this CPU and OS run it. */
+int lic_xf_cpu_has_avx512vnni(void);
 /* Picks the best table for this CPU and the requested path. */
 void lic_xf_kernels_select(lic_xf_kernels *k, enum lic_kernel_path want);
 

@@ -16,6 +16,17 @@ int lic_xf_cpu_has_avx512(void)
 #endif
 }
 
+int lic_xf_cpu_has_avx512vnni(void)
+{
+#if defined(LIC_XF_HAVE_AVX512VNNI) && (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
+#endif
+}
+
 int lic_xf_cpu_has_avx2(void)
 {
 #if defined(LIC_XF_HAVE_AVX2) && (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
