@@ -40,7 +40,8 @@ int lic_iconv2d_kernel(lic_threadpool *pool, const lic_iconv_layer *L, const lic
 
 /* A kernel splits a validated call into n = *_tasks(c) >= 1 tasks that write disjoint outputs;
  * *_task(c, i) runs task i (any order, any thread). The split never divides a sum, so it cannot change
- * a result. Reference: one task per output channel. AVX2, AVX-512: (group of positions, block of channels). */
+ * a result. Reference: one task per output channel. AVX2, AVX-512: (group of positions, block of channels),
+ * the split and the geometry they share in iconv_tiles.h. */
 int lic_iconv_ref_tasks(const lic_iconv_call *c);
 void lic_iconv_ref_task(const lic_iconv_call *c, int task);
 int lic_iconv_avx2_tasks(const lic_iconv_call *c);

@@ -1,12 +1,9 @@
 /* lic transforms: AVX2 kernel of the integer conv layers. Byte-identical to iconv_ref.c (tested).
  *
- * Layout. A layer is a matrix product: out[o][p] = bias[o] + sum_r W[o][r] * X[r][p], where a row
- * r = (input channel i, tap t) and X[r][p] is the input that tap t of channel i sees from output
- * position p (0 outside the input). Conv rows are all taps, r = i*k*k + t, so W[o][.] is the
- * contiguous weight[o][.][.][.]. A transposed conv is done per output phase (oy mod s, ox mod s):
- * only the taps with the matching phase reach those outputs, and their inputs are contiguous.
- * Positions come in tiles of 16 outputs of one row (one phase); a 1x1 stride-1 conv sees each plane
- * as one long row.
+ * Layout: iconv_tiles.h (shared with iconv_avx512.c): out[o][p] = bias[o] + sum_r W[o][r] * X[r][p],
+ * rows r = (input channel, tap), positions in tiles of TP = 16 outputs of one row (one phase), tasks of
+ * GROUP tiles x SUPER output channels. Here one tile is two vectors of 8 int32 lanes, and the
+ * micro-kernel keeps 2 outputs x 2 vectors x (lo, hi) = 8 int32 accumulators in registers.
  *
  * Arithmetic. Rows are paired and the inputs saturated to int16 (the reference saturates too), so
  * _mm256_madd_epi16 gives x_a*w_a + x_b*w_b per int32 lane. With full int16 weights one madd can
@@ -20,10 +17,6 @@
  *     one madd lane of Sh: |x_a*wh_a + x_b*wh_b| <= 2 * 2^15 * 2^7 = 2^23,
  *         128 of them: <= 2^30 < 2^31 - 1.
  * The int64 sums are the exact integer sums of the contract, so the result equals the reference. */
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-
 #include "transforms/cpu/iconv.h"
 
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__)) && \
@@ -31,112 +24,35 @@
 
 #include <immintrin.h>
 
+#include "transforms/cpu/iconv_tiles.h"
+
 /* Target attributes instead of relying on -mavx2: the file builds with any flags, and only this
  * file's functions use AVX2, behind the run-time check lic_xf_cpu_has_avx2 (cpu/xf_select.c, compiled without ISA flags
  * so the check itself cannot execute AVX2 instructions). */
 #define AVX2_FN __attribute__((target("avx2")))
 
-#define TP 16                          /* output positions per tile: two vectors of 8 int32 lanes */
+#define TP LIC_ICONV_TP                /* output positions per tile: two vectors of 8 int32 lanes */
 #define CHUNK_PAIRS 128                /* row pairs per int32 sum; see the proof above */
 #define CHUNK_ROWS (2 * CHUNK_PAIRS)
-#define GROUP 16                       /* tiles whose int64 sums are live at once (stack: about 60 KiB in all) */
-#define OB 16                          /* output channels whose int64 sums are live at once (even) */
-#define SUPER 64                       /* output channels per task */
+#define OB 16                          /* output channels whose int64 sums are live at once (even);
+                                        * stack of run_group: about 60 KiB in all */
 
 _Static_assert(CHUNK_PAIRS <= 128, "the int32 overflow proof holds for at most 128 pairs per chunk");
 _Static_assert(CHUNK_ROWS % 16 == 0, "pack_w splits weights 16 at a time");
 _Static_assert(OB % 2 == 0, "kern2 works on pairs of outputs");
-
-typedef struct tile {
-    int y;  /* output row (0 for a flat 1x1 conv) */
-    ptrdiff_t x0; /* first output column */
-    int n;  /* valid positions, 1..TP; position j is column x0 + j*sx */
-} tile;
-
-typedef struct geom {
-    const lic_iconv_call *c;
-    int k, s, r;
-    int flat;            /* 1x1 stride-1 conv: each plane is one row */
-    int in_rows;         /* input rows (1 when flat) */
-    ptrdiff_t in_len;    /* input row length (ih*iw when flat) */
-    int out_rows;
-    ptrdiff_t out_len;
-    size_t in_plane, out_plane;
-    int sx;              /* column step inside a tile: s for a transposed phase, else 1 */
-    int ntaps;
-    int taps[49];        /* ky*k + kx of the taps of the current phase, increasing */
-    int nrows;           /* cin * ntaps */
-    int nphase;          /* output phases: s*s for a transposed conv, else 1 */
-    int py, px;          /* the current phase */
-    int ph_rows;         /* output rows of the phase */
-    ptrdiff_t ph_cols;   /* output columns of the phase (per row) */
-    ptrdiff_t tiles_per_row;
-    int64_t ngroups;     /* groups of GROUP tiles in the phase */
-} geom;
-
-static const int32_t zeros[TP];
-
-/* Where row r of the current phase reads: input plane of channel i and tap (ky, kx). Computed once
- * per chunk so that packing a tile does no divisions. plane is NULL for the padding row of an odd pair. */
-typedef struct rowinfo {
-    const int32_t *plane;
-    int ky, kx;
-} rowinfo;
-
-static void row_info(const geom *g, int r0, int nrows, rowinfo *ri)
-{
-    for (int q = 0; q < 2 * ((nrows + 1) / 2); q++) {
-        int r = r0 + q;
-        if (q >= nrows) {
-            ri[q].plane = NULL;
-            continue;
-        }
-        int i = r / g->ntaps, tap = g->taps[r % g->ntaps];
-        ri[q].plane = g->c->in + (size_t)i * g->in_plane;
-        ri[q].ky = tap / g->k;
-        ri[q].kx = tap % g->k;
-    }
-}
-
-/* The TP inputs of a row for the positions of tile t: a pointer into the input when they are
- * contiguous and inside the row, else gathered into tmp (zeros outside the input). */
-static inline const int32_t *row_src(const geom *g, const tile *t, const rowinfo *ri, int32_t *tmp)
-{
-    if (!ri->plane)
-        return zeros;
-    ptrdiff_t iy, base, dx;
-    if (g->c->L->transposed) {
-        /* the phase makes both divisions exact (truncation of an exact quotient is exact) */
-        iy = ((ptrdiff_t)t->y + g->r - ri->ky) / g->s;
-        base = ((ptrdiff_t)t->x0 + g->r - ri->kx) / g->s;
-        dx = 1;
-    } else {
-        iy = (ptrdiff_t)t->y * g->s + ri->ky - g->r;
-        base = (ptrdiff_t)t->x0 * g->s + ri->kx - g->r;
-        dx = g->s;
-    }
-    if (iy < 0 || iy >= g->in_rows)
-        return zeros;
-    const int32_t *src = ri->plane + (size_t)iy * (size_t)g->in_len;
-    if (dx == 1 && base >= 0 && base + TP <= g->in_len)
-        return src + base;
-    for (int j = 0; j < TP; j++) {
-        ptrdiff_t ix = base + j * dx;
-        tmp[j] = (j < t->n && ix >= 0 && ix < g->in_len) ? src[ix] : 0;
-    }
-    return tmp;
-}
+_Static_assert(TP == 16, "pack_x and kern2 handle a tile as two vectors of 8 lanes");
 
 /* Packs the rows ri[0 .. 2*npairs) of tile t: xp[2p] holds positions 0..7 and xp[2p+1] positions 8..15
  * of rows (2p, 2p+1), interleaved as int16 pairs (even row in the low half of each lane).
  * packs_epi32 saturates to int16 and leaves positions lane-swizzled ([0-3, 8-11 | 4-7, 12-15]);
  * unpacklo/hi_epi16 undo exactly that swizzle. */
-AVX2_FN static void pack_x(const geom *g, const tile *t, const rowinfo *ri, int npairs, __m256i *xp)
+AVX2_FN static void pack_x(const lic_iconv_geom *g, const lic_iconv_tile *t, const lic_iconv_rowinfo *ri,
+                           int npairs, __m256i *xp)
 {
     int32_t ta[TP], tb[TP];
     for (int p = 0; p < npairs; p++) {
-        const int32_t *a = row_src(g, t, &ri[2 * p], ta);
-        const int32_t *b = row_src(g, t, &ri[2 * p + 1], tb);
+        const int32_t *a = lic_iconv_row_src(g, t, &ri[2 * p], ta);
+        const int32_t *b = lic_iconv_row_src(g, t, &ri[2 * p + 1], tb);
         __m256i pa = _mm256_packs_epi32(_mm256_loadu_si256((const __m256i *)a),
                                         _mm256_loadu_si256((const __m256i *)(a + 8)));
         __m256i pb = _mm256_packs_epi32(_mm256_loadu_si256((const __m256i *)b),
@@ -148,26 +64,13 @@ AVX2_FN static void pack_x(const geom *g, const tile *t, const rowinfo *ri, int 
 
 /* Splits the weights of rows [r0, r0 + nrows) for outputs o0 .. o0+nob2-1 into int16 pairs
  * (wl, wh) as described at the top; outputs >= o_end (padding to an even count) get zero weights. */
-AVX2_FN static void pack_w(const geom *g, int o0, int nob2, int o_end, int r0, int nrows,
+AVX2_FN static void pack_w(const lic_iconv_geom *g, int o0, int nob2, int o_end, int r0, int nrows,
                            int32_t (*wl)[CHUNK_PAIRS], int32_t (*wh)[CHUNK_PAIRS])
 {
-    const lic_iconv_layer *L = g->c->L;
-    const int kk = g->k * g->k;
     int16_t tmp[CHUNK_ROWS] __attribute__((aligned(32)));
     const int nvec = (nrows + 15) / 16;
     for (int ol = 0; ol < nob2; ol++) {
-        int o = o0 + ol;
-        memset(tmp, 0, sizeof(tmp));
-        if (o < o_end) {
-            if (!L->transposed) {
-                memcpy(tmp, L->weight + (size_t)o * (size_t)g->nrows + (size_t)r0, (size_t)nrows * sizeof(int16_t));
-            } else {
-                for (int q = 0; q < nrows; q++) {
-                    int r = r0 + q, i = r / g->ntaps;
-                    tmp[q] = L->weight[((size_t)i * (size_t)L->cout + (size_t)o) * (size_t)kk + (size_t)g->taps[r % g->ntaps]];
-                }
-            }
-        }
+        lic_iconv_weight_rows(g, o0 + ol, o_end, r0, nrows, tmp, CHUNK_ROWS);
         const __m256i lowbyte = _mm256_set1_epi16(0xff);
         for (int v = 0; v < nvec; v++) {
             __m256i w = _mm256_load_si256((const __m256i *)(tmp + 16 * v));
@@ -220,147 +123,38 @@ AVX2_FN static void kern2(const __m256i *xp, int npairs, const int32_t *wl0, con
 }
 
 /* All outputs o0..o_end-1 of up to GROUP tiles of the current phase. */
-AVX2_FN static void run_group(const geom *g, int o0, int o_end, const tile *tiles, int ntiles)
+AVX2_FN static void run_group(const lic_iconv_geom *g, int o0, int o_end, const lic_iconv_tile *tiles,
+                              int ntiles)
 {
-    const lic_iconv_call *c = g->c;
-    const lic_iconv_layer *L = c->L;
     const int nob = o_end - o0, nob2 = (nob + 1) & ~1;
-    int64_t acc[OB][GROUP * TP];
+    lic_iconv_acc_row acc[OB];
     int32_t wl[OB][CHUNK_PAIRS], wh[OB][CHUNK_PAIRS];
     __m256i xp[2 * CHUNK_PAIRS];
-    rowinfo ri[CHUNK_ROWS];
+    lic_iconv_rowinfo ri[CHUNK_ROWS];
 
-    for (int ol = 0; ol < nob2; ol++) {
-        int64_t b = ol < nob ? L->bias[o0 + ol] : 0;
-        for (int j = 0; j < ntiles * TP; j++)
-            acc[ol][j] = b;
-    }
+    lic_iconv_acc_init(g, o0, nob, nob2, ntiles, acc);
     for (int r0 = 0; r0 < g->nrows; r0 += CHUNK_ROWS) {
         int nrows = g->nrows - r0 < CHUNK_ROWS ? g->nrows - r0 : CHUNK_ROWS;
         int npairs = (nrows + 1) / 2;
         pack_w(g, o0, nob2, o_end, r0, nrows, wl, wh);
-        row_info(g, r0, nrows, ri);
+        lic_iconv_row_info(g, r0, nrows, ri);
         for (int t = 0; t < ntiles; t++) {
             pack_x(g, &tiles[t], ri, npairs, xp);
             for (int ol = 0; ol < nob2; ol += 2)
                 kern2(xp, npairs, wl[ol], wh[ol], wl[ol + 1], wh[ol + 1], acc[ol] + t * TP, acc[ol + 1] + t * TP);
         }
     }
-    /* Layer fields in locals: the stores below are int32 and could alias them otherwise. */
-    const int relu = L->relu, slope = L->relu_slope_q8, bits = L->out_bits;
-    const size_t sx = (size_t)g->sx;
-    for (int ol = 0; ol < nob; ol++) {
-        const int o = o0 + ol, shift = L->shift[o];
-        int32_t *plane = c->out + (size_t)o * g->out_plane;
-        for (int t = 0; t < ntiles; t++) {
-            int32_t *dst = plane + (size_t)tiles[t].y * (size_t)g->out_len + (size_t)tiles[t].x0;
-            const int64_t *a = acc[ol] + t * TP;
-            const int n = tiles[t].n;
-            for (int j = 0; j < n; j++)
-                dst[(size_t)j * sx] = lic_iconv_finish(a[j], shift, relu, slope, bits);
-        }
-    }
-}
-
-static void geom_init(geom *g, const lic_iconv_call *c)
-{
-    const lic_iconv_layer *L = c->L;
-    memset(g, 0, sizeof(*g));
-    g->c = c;
-    g->k = L->k;
-    g->s = L->stride;
-    g->r = L->k / 2;
-    g->flat = L->k == 1 && L->stride == 1 && !L->transposed;
-    g->in_rows = g->flat ? 1 : c->ih;
-    g->in_len = g->flat ? (ptrdiff_t)c->ih * c->iw : c->iw;
-    g->out_rows = g->flat ? 1 : c->oh;
-    g->out_len = g->flat ? (ptrdiff_t)c->oh * c->ow : c->ow;
-    g->in_plane = (size_t)c->ih * (size_t)c->iw;
-    g->out_plane = (size_t)c->oh * (size_t)c->ow;
-    g->sx = L->transposed ? g->s : 1;
-    g->nphase = L->transposed ? g->s * g->s : 1;
-}
-
-/* Selects output phase ph (transposed: (oy mod s, ox mod s) = (ph / s, ph % s)): its taps, rows and
- * tile grid. A conv has the single phase 0 with every tap. */
-static void geom_phase(geom *g, int ph)
-{
-    const lic_iconv_layer *L = g->c->L;
-    const int sy = L->transposed ? g->s : 1;
-    g->py = L->transposed ? ph / g->s : 0;
-    g->px = L->transposed ? ph % g->s : 0;
-    g->ntaps = 0;
-    for (int ky = 0; ky < g->k; ky++)
-        for (int kx = 0; kx < g->k; kx++)
-            if (!L->transposed || (((g->py + g->r - ky) % g->s + g->s) % g->s == 0 &&
-                                   ((g->px + g->r - kx) % g->s + g->s) % g->s == 0))
-                g->taps[g->ntaps++] = ky * g->k + kx;
-    g->nrows = L->cin * g->ntaps;
-    g->ph_rows = (g->out_rows - g->py + sy - 1) / sy;
-    g->ph_cols = (g->out_len - g->px + g->sx - 1) / g->sx;
-    g->tiles_per_row = (g->ph_cols + TP - 1) / TP;
-    g->ngroups = ((int64_t)g->ph_rows * g->tiles_per_row + GROUP - 1) / GROUP;
-}
-
-/* Tasks: (group of tiles, block of SUPER output channels), each group taking all outputs of its block in
- * OB-channel steps while its inputs stay in cache. Outputs of different tasks are disjoint. Tasks are
- * capped at 2^16 groups' worth by letting a task take several groups of a huge plane. */
-static void task_grid(const lic_iconv_call *c, int64_t *groups, int64_t *per_task, int *nsuper)
-{
-    geom g;
-    geom_init(&g, c);
-    int64_t n = 0;
-    for (int ph = 0; ph < g.nphase; ph++) {
-        geom_phase(&g, ph);
-        n += g.ngroups;
-    }
-    *groups = n;
-    *per_task = (n + 65535) / 65536;
-    *nsuper = (c->L->cout + SUPER - 1) / SUPER;
+    lic_iconv_acc_store(g, o0, nob, tiles, ntiles, acc);
 }
 
 int lic_iconv_avx2_tasks(const lic_iconv_call *c)
 {
-    int64_t groups, per_task;
-    int nsuper;
-    task_grid(c, &groups, &per_task, &nsuper);
-    return (int)((groups + per_task - 1) / per_task) * nsuper;
+    return lic_iconv_tiles_tasks(c);
 }
 
 void lic_iconv_avx2_task(const lic_iconv_call *c, int task)
 {
-    int64_t groups, per_task;
-    int nsuper;
-    task_grid(c, &groups, &per_task, &nsuper);
-    const int o_lo = (task % nsuper) * SUPER;
-    const int o_hi = c->L->cout - o_lo < SUPER ? c->L->cout : o_lo + SUPER;
-    int64_t g0 = (int64_t)(task / nsuper) * per_task, g1 = g0 + per_task;
-    if (g1 > groups)
-        g1 = groups;
-
-    geom g;
-    geom_init(&g, c);
-    int ph = 0;
-    int64_t first = 0; /* global index of the first group of phase ph */
-    geom_phase(&g, ph);
-    for (int64_t gi = g0; gi < g1; gi++) {
-        while (gi >= first + g.ngroups) {
-            first += g.ngroups;
-            geom_phase(&g, ++ph);
-        }
-        const int sy = c->L->transposed ? g.s : 1;
-        const int64_t t0 = (gi - first) * GROUP, tn = (int64_t)g.ph_rows * g.tiles_per_row;
-        tile tiles[GROUP];
-        int nt = 0;
-        for (int64_t t = t0; t < tn && nt < GROUP; t++, nt++) {
-            int64_t row = t / g.tiles_per_row, col = (t % g.tiles_per_row) * TP;
-            tiles[nt].y = g.py + (int)row * sy;
-            tiles[nt].x0 = g.px + (ptrdiff_t)col * g.sx;
-            tiles[nt].n = g.ph_cols - col < TP ? (int)(g.ph_cols - col) : TP;
-        }
-        for (int o = o_lo; o < o_hi; o += OB)
-            run_group(&g, o, o_hi - o < OB ? o_hi : o + OB, tiles, nt);
-    }
+    lic_iconv_tiles_task(c, task, OB, run_group);
 }
 
 #else /* no AVX2 on this target or compiler */
