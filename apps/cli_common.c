@@ -1,4 +1,5 @@
 /* apps: shared CLI helpers. See cli_common.h. */
+#define _XOPEN_SOURCE 700 /* realpath() */
 #include "apps/cli_common.h"
 
 #include <errno.h>
@@ -212,13 +213,8 @@ static void out_reset(app_out *o)
     memset(o, 0, sizeof(*o));
 }
 
-int app_out_open(app_out *o, const char *path, char *msg, size_t msg_size)
+static int out_open_resolved(app_out *o, const char *path, char *msg, size_t msg_size)
 {
-    memset(o, 0, sizeof(*o));
-    if (!strcmp(path, "-")) {
-        o->f = stdout;
-        return 0;
-    }
     struct stat st;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         if (S_ISDIR(st.st_mode)) {
@@ -322,6 +318,28 @@ int app_out_commit(app_out *o, char *msg, size_t msg_size)
         watch_tmp(NULL);
     out_reset(o);
     return 0;
+}
+
+int app_out_open(app_out *o, const char *path, char *msg, size_t msg_size)
+{
+    memset(o, 0, sizeof(*o));
+    if (!strcmp(path, "-")) {
+        o->f = stdout;
+        return 0;
+    }
+    /* A symbolic link is followed: the temporary file goes next to its target and the rename replaces
+     * the target, not the link. */
+    struct stat lst;
+    if (lstat(path, &lst) != 0 || !S_ISLNK(lst.st_mode))
+        return out_open_resolved(o, path, msg, msg_size);
+    char *real = realpath(path, NULL);
+    if (!real) {
+        snprintf(msg, msg_size, "cannot resolve the symbolic link '%s': %s", path, strerror(errno));
+        return APP_EXIT_IO;
+    }
+    int r = out_open_resolved(o, real, msg, msg_size);
+    free(real);
+    return r;
 }
 
 int app_out_write_all(const char *path, const void *data, size_t size, char *msg, size_t msg_size)

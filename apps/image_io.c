@@ -235,11 +235,11 @@ static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, ap
     png_src src = {data, size, {0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, src.err, png_on_error, png_on_warning);
     if (!png)
-        return APP_IMG_ENOMEM;
+        return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
     png_infop info = png_create_info_struct(png);
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
-        return APP_IMG_ENOMEM;
+        return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
     }
     /* Modified after setjmp and read after longjmp: volatile. */
     uint8_t *volatile raw = NULL;
@@ -638,7 +638,7 @@ static int write_pnm(FILE *f, const app_image *img, int out_ch, char *msg, size_
     const size_t w = img->width;
     uint8_t *row = malloc(w * (size_t)out_ch);
     if (!row)
-        return APP_IMG_ENOMEM;
+        return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
     /* Header on two lines, "P6\nW H\n255\n": simple for scripts to parse. */
     fprintf(f, "P%c\n%lu %lu\n255\n", out_ch == 3 ? '6' : '5', (unsigned long)img->width,
             (unsigned long)img->height);
@@ -674,11 +674,11 @@ static int write_png(FILE *f, const app_image *img, char *msg, size_t msg_size)
     char err[192] = {0};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, err, png_on_write_error, png_on_warning);
     if (!png)
-        return APP_IMG_ENOMEM;
+        return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
     png_infop info = png_create_info_struct(png);
     if (!info) {
         png_destroy_write_struct(&png, NULL);
-        return APP_IMG_ENOMEM;
+        return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);

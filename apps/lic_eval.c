@@ -34,6 +34,8 @@ static void usage(FILE *f)
             "  -q, --q LIST        comma-separated qualities 1..100; default 5,15,30,50,75,90\n"
             "      --model FILE    .licw model file; default: the model built into the library\n"
             "      --threads N     worker threads, 0 = all cores; default 0\n"
+            "      --max-memory MB refuse images whose estimated working memory exceeds MB\n"
+            "                      megabytes; 0 = no cap; default 4096\n"
             "      --backend B     cpu, cuda or auto; default auto\n"
             "      --time R        speed benchmark: after the measured (warm-up) run, encode and decode\n"
             "                      each image R more times and report the median times\n"
@@ -59,7 +61,7 @@ static void usage(FILE *f)
 }
 
 enum {
-    OPT_Q = 1, OPT_MODEL, OPT_THREADS, OPT_BACKEND, OPT_TIME, OPT_CSV, OPT_JSON, OPT_DROP_ALPHA,
+    OPT_Q = 1, OPT_MODEL, OPT_THREADS, OPT_MAX_MEMORY, OPT_BACKEND, OPT_TIME, OPT_CSV, OPT_JSON, OPT_DROP_ALPHA,
     OPT_VERBOSE, OPT_HELP, OPT_VERSION
 };
 
@@ -68,6 +70,7 @@ static const app_opt OPTS[] = {
     {"quality", 0, 1, OPT_Q},
     {"model", 0, 1, OPT_MODEL},
     {"threads", 0, 1, OPT_THREADS},
+    {"max-memory", 0, 1, OPT_MAX_MEMORY},
     {"backend", 0, 1, OPT_BACKEND},
     {"time", 0, 1, OPT_TIME},
     {"csv", 0, 1, OPT_CSV},
@@ -694,7 +697,7 @@ int main(int argc, char **argv)
     const char *model_path = NULL, *csv_path = NULL, *json_path = NULL;
     int qs[MAX_QUALITIES] = {5, 15, 30, 50, 75, 90};
     int n_q = 6;
-    long threads = 0, time_runs = 0;
+    long threads = 0, time_runs = 0, max_memory_mb = -1;
     lic_backend_kind backend = LIC_BACKEND_AUTO;
     int drop_alpha = 0, verbose = 0;
     file_list files = {0};
@@ -727,6 +730,12 @@ int main(int argc, char **argv)
             if (app_parse_int(arg, 0, 1024, &threads)) {
                 list_free(&files);
                 return usage_error("--threads must be an integer from 0 to 1024");
+            }
+            break;
+        case OPT_MAX_MEMORY:
+            if (app_parse_int(arg, 0, 1L << 24, &max_memory_mb)) {
+                list_free(&files);
+                return usage_error("--max-memory must be a number of megabytes from 0 to 16777216");
             }
             break;
         case OPT_BACKEND:
@@ -763,6 +772,8 @@ int main(int argc, char **argv)
         return app_exit_from_lic(r);
     }
     cfg.n_threads = (int)threads;
+    if (max_memory_mb >= 0)
+        cfg.max_memory = (uint64_t)max_memory_mb << 20;
     cfg.backend = backend;
     cfg.logger.callback = app_log_stderr;
     cfg.logger.max_level = verbose >= 2 ? LIC_LOG_DEBUG : LIC_LOG_WARN;

@@ -38,7 +38,7 @@ static void wr64(uint8_t *p, uint64_t v)
     wr32(p + 4, (uint32_t)(v >> 32));
 }
 
-int lic_container_parse(lic_container *c, const uint8_t *data, size_t size)
+int lic_container_parse_header(lic_container *c, const uint8_t *data, size_t size)
 {
     memset(c, 0, sizeof(*c));
     if (!data || size < FIXED_HEADER || memcmp(data, k_magic, 4) != 0)
@@ -68,18 +68,28 @@ int lic_container_parse(lic_container *c, const uint8_t *data, size_t size)
     const uint8_t *table = data + FIXED_HEADER;
     for (uint32_t i = 0; i < info->n_streams; i++) {
         uint8_t id = table[i * TABLE_ENTRY];
-        size_t len = rd32(table + i * TABLE_ENTRY + 1);
         if (id != LIC_STREAM_Z && id != LIC_STREAM_Y)
             return LIC_EBITSTREAM;
         for (uint32_t j = 0; j < i; j++)
             if (c->stream_id[j] == id)
                 return LIC_EBITSTREAM;
-        if (len > size - pos)
-            return LIC_EBITSTREAM;
         c->stream_id[i] = id;
+        c->stream_size[i] = rd32(table + i * TABLE_ENTRY + 1);
+    }
+    return LIC_OK;
+}
+
+int lic_container_parse(lic_container *c, const uint8_t *data, size_t size)
+{
+    int ret = lic_container_parse_header(c, data, size);
+    if (ret < 0)
+        return ret;
+    size_t pos = c->info.header_size;
+    for (uint32_t i = 0; i < c->info.n_streams; i++) {
+        if (c->stream_size[i] > size - pos)
+            return LIC_EBITSTREAM;
         c->stream_data[i] = data + pos;
-        c->stream_size[i] = len;
-        pos += len;
+        pos += c->stream_size[i];
     }
     /* Trailing bytes mean the table and the file disagree: refuse rather than guess. */
     return pos == size ? LIC_OK : LIC_EBITSTREAM;

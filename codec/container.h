@@ -24,6 +24,10 @@ typedef struct lic_container {
     size_t stream_size[LIC_MAX_STREAMS];
 } lic_container;
 
+/* Parses the fixed header and the stream table only (what lic_peek_info reports): magic, version,
+ * pixel format, quality, sizes, stream ids; payload pointers stay NULL. Returns 0 or LIC_EBITSTREAM. */
+int lic_container_parse_header(lic_container *c, const uint8_t *data, size_t size);
+
 /* Parses and validates the header and stream table of `data`: magic, version, pixel format,
  * quality 1..100, sizes >= 1, stream ids unique and known, every payload inside the buffer and the
  * payloads ending exactly at its end. Returns 0 or LIC_EBITSTREAM. */

@@ -47,7 +47,7 @@ int lic_peek_info(const uint8_t *data, size_t size, lic_stream_info *info)
     if (!data || !info)
         return LIC_EINVAL;
     lic_container c;
-    int ret = lic_container_parse(&c, data, size);
+    int ret = lic_container_parse_header(&c, data, size);
     if (ret < 0)
         return ret;
     *info = c.info;

@@ -282,11 +282,27 @@ static lic_tensor conv_out(const lic_conv_layer *L, int h, int w, float *data)
     return tensor(L->cout, lic_conv_out_size(h, L->stride), lic_conv_out_size(w, L->stride), data);
 }
 
+/* A GPU failure in the middle of an image: under AUTO the engine drops the GPU for good and the caller
+ * reruns the step on the CPU (inputs are host buffers the GPU only read); with CUDA asked for
+ * explicitly the error is returned. */
+static int gpu_failed(lic_engine *e, int ret)
+{
+    if (e->cfg.backend != LIC_BACKEND_AUTO)
+        return ret;
+    lic_log(&e->cfg.logger, LIC_LOG_WARN, "CUDA backend failed (%s): transforms run on the CPU from now on",
+            lic_strerror(ret));
+    lic_gpu_transforms_free(&e->gpu);
+    e->stats.backend = "cpu";
+    return LIC_OK;
+}
+
 int lic_engine_analysis(lic_engine *e, const float *gain, float **z_out)
 {
     if (e->gpu) { /* z (N x ph/64 x pw/64) fits in fbuf[1] */
         *z_out = e->fbuf[1];
-        return lic_gpu_analysis(e->gpu, e->fbuf[0], e->ph, e->pw, gain, e->y, e->fbuf[1]);
+        int ret = lic_gpu_analysis(e->gpu, e->fbuf[0], e->ph, e->pw, gain, e->y, e->fbuf[1]);
+        if (ret == LIC_OK || (ret = gpu_failed(e, ret)) < 0)
+            return ret;
     }
     const lic_model_data *md = e->md;
     float slope = (float)md->arch.relu_slope_q8 / 256.0f;
@@ -325,7 +341,9 @@ int lic_engine_synthesis(lic_engine *e, float **out_data)
 {
     if (e->gpu) {
         *out_data = e->fbuf[0];
-        return lic_gpu_synthesis(e->gpu, e->y, e->lh, e->lw, e->fbuf[0]);
+        int ret = lic_gpu_synthesis(e->gpu, e->y, e->lh, e->lw, e->fbuf[0]);
+        if (ret == LIC_OK || (ret = gpu_failed(e, ret)) < 0)
+            return ret;
     }
     const lic_model_data *md = e->md;
     lic_tensor cur = tensor(md->arch.M, e->lh, e->lw, e->y);

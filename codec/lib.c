@@ -145,7 +145,8 @@ int lic_model_load_memory(lic_model **out, const void *data, size_t size, const 
  * the hook). */
 static int read_model_file(const char *path, const lic_allocator *a, uint8_t **out, size_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is then refused as not regular. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return LIC_EIO;
     struct stat st;

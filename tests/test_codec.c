@@ -188,10 +188,13 @@ static void test_context_reuse(void **state)
         uint8_t *bits;
         size_t n;
         lic_image out;
-        lic_stats st;
+        lic_stats st, es;
         assert_int_equal(lic_encode(enc, &img, 40, &bits, &n), 0);
         assert_int_equal(lic_decode(dec, bits, n, &out), 0);
         assert_int_equal(lic_decoder_get_stats(dec, &st), 0);
+        assert_int_equal(lic_encoder_get_stats(enc, &es), 0);
+        assert_true(es.symbols_hash == st.symbols_hash);
+        assert_true(es.params_hash == st.params_hash);
         if (i == 0)
             first_hash = st.symbols_hash;
         if (i == 2)

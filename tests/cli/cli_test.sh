@@ -87,12 +87,12 @@ expect_true "usage errors leave no files behind" test -z "$(listing "$T" | sed '
 
 expect_rc 0 "encode --help" "$ENC" --help
 cp "$T/stdout" "$T/enc_help"
-for opt in -o --output -q --quality --model --threads --backend --drop-alpha -v --verbose -h --help --version; do
+for opt in -o --output -q --quality --model --threads --max-memory --backend --drop-alpha -v --verbose -h --help --version; do
     expect_true "encode --help lists $opt" grep -q -- "$opt\b" "$T/enc_help"
 done
 expect_rc 0 "decode --help" "$DEC" -h
 cp "$T/stdout" "$T/dec_help"
-for opt in -o --output --format --info --model --threads --backend -v --verbose -h --help --version; do
+for opt in -o --output --format --info --model --threads --max-memory --backend -v --verbose -h --help --version; do
     expect_true "decode --help lists $opt" grep -q -- "$opt\b" "$T/dec_help"
 done
 for h in "$T/enc_help" "$T/dec_help"; do
@@ -163,6 +163,17 @@ expect_sh 2 "decode to a full stdout" "'$DEC' '$T/a.lic' -o - --model '$MODEL' >
 expect_sh 2 "encode to a full stdout" "'$ENC' '$IMG/17x33.png' -o - --model '$MODEL' >/dev/full"
 expect_rc 0 "decode to /dev/null (written in place, not replaced)" "$DEC" "$T/a.lic" -o /dev/null --format png "${M[@]}"
 expect_true "/dev/null is still a character device" test -c /dev/null
+
+echo "== memory cap (4) and symbolic links"
+expect_rc 4 "encode: --max-memory below the estimate" "$ENC" "$IMG/768x512.png" -o "$T/x.lic" --max-memory 5 "${M[@]}"
+expect_rc 0 "encode 768x512 with the default cap" "$ENC" "$IMG/768x512.png" -o "$T/big.lic" "${M[@]}"
+expect_rc 4 "decode: --max-memory below the estimate" "$DEC" "$T/big.lic" -o "$T/x.png" --max-memory 5 "${M[@]}"
+expect_rc 0 "decode: --max-memory 0 means no cap" "$DEC" "$T/a.lic" -o "$T/x.png" --max-memory 0 "${M[@]}"
+echo old >"$T/link_target.png"
+ln -sf link_target.png "$T/link.png"
+expect_rc 0 "decode through a symbolic link" "$DEC" "$T/a.lic" -o "$T/link.png" "${M[@]}"
+expect_true "the link is still a link" test -L "$T/link.png"
+expect_true "its target now holds the PNG" cmp -s "$T/link_target.png" "$T/x.png"
 
 echo "== corrupt streams (3)"
 size=$(stat -c %s "$T/a.lic")

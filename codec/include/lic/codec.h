@@ -72,8 +72,8 @@ typedef struct lic_config {
     uint32_t max_side;        /* largest accepted width or height (default 16384) */
     uint64_t max_pixels;      /* largest accepted width * height (default 2^28) */
     uint64_t max_memory;      /* cap on the estimated peak working memory in bytes, checked before any
-                               * large allocation; 0 = no cap (default 4 GiB: with the default model
-                               * about 16 megapixels; raise it for larger images) */
+                               * large allocation; 0 = no cap (default 4 GiB: enough for about
+                               * 13 megapixels with a 128-channel model; raise it for larger images) */
     lic_allocator allocator;  /* default: aligned malloc */
     lic_logger logger;        /* default: silent */
     uint8_t reserved[64];     /* zero; room for later fields without an ABI break */
@@ -112,25 +112,30 @@ LIC_API int lic_model_load_default(lic_model **out, const lic_config *cfg);
 LIC_API void lic_model_free(lic_model **m);
 
 /* Describes a model: the fingerprint written into every .lic it makes, and its architecture name
- * (a static string owned by the model, valid while the model lives). */
+ * (a static string owned by the library). */
 typedef struct lic_model_info {
     uint64_t fingerprint;
     const char *arch;
     int n_channels_y; /* M: latent channels */
     int n_channels_z; /* N: hyper-latent channels */
 } lic_model_info;
+/* Fills *info for model m. @return 0, or LIC_EINVAL on NULL arguments. */
 LIC_API int lic_model_get_info(const lic_model *m, lic_model_info *info);
 
 /* ---- encoding -------------------------------------------------------------------------------- */
 
-/* Opens an encoder on a model. The encoder takes its own reference to the model.
- * @return 0; LIC_EINVAL; LIC_ENOMEM; LIC_EUNSUPPORTED if cfg->backend is CUDA and no GPU is usable. */
+/* Opens an encoder on a model. The encoder takes its own reference to the model, so the caller may
+ * free its model reference at any time. cfg may be NULL for defaults; it is copied.
+ * @return 0; LIC_EINVAL; LIC_EABI; LIC_ENOMEM; LIC_EUNSUPPORTED if cfg->backend is CUDA and no GPU is
+ *         usable; LIC_EBACKEND if the GPU fails while CUDA was asked for. */
 LIC_API int lic_encoder_open(lic_encoder **out, lic_model *m, const lic_config *cfg);
 
 /* Encodes one image at quality 1 (smallest) .. 100 (best).
  * @param out       receives a buffer holding the complete .lic file; release with lic_free()
  * @return 0; LIC_EINVAL (bad image fields or quality); LIC_ELIMIT (size or memory over the limits,
- *         checked before any large allocation); LIC_ENOMEM. On failure *out is NULL and *out_size 0. */
+ *         checked before any large allocation); LIC_ENOMEM; LIC_EBACKEND when the GPU fails and the
+ *         backend is CUDA (under AUTO the encoder falls back to the CPU). On failure *out is NULL and
+ *         *out_size 0. The encoder stays usable after an error. */
 LIC_API int lic_encode(lic_encoder *e, const lic_image *img, int quality, uint8_t **out, size_t *out_size);
 
 /* Closes the encoder, releases its model reference and sets *e to NULL. Safe on NULL. */
@@ -149,18 +154,22 @@ typedef struct lic_stream_info {
     uint64_t header_size;      /* bytes before the first payload */
 } lic_stream_info;
 
-/* Parses only the header of a .lic buffer; needs no model.
+/* Parses only the fixed header and the stream table of a .lic buffer (payloads are not checked: a
+ * file with a damaged tail still reports its header); needs no model.
  * @return 0; LIC_EBITSTREAM if the header is malformed or truncated; LIC_EINVAL. */
 LIC_API int lic_peek_info(const uint8_t *data, size_t size, lic_stream_info *info);
 
+/* Opens a decoder on a model; same rules and return codes as lic_encoder_open. */
 LIC_API int lic_decoder_open(lic_decoder **out, lic_model *m, const lic_config *cfg);
 
 /* Decodes a whole .lic buffer into *out (whose previous contents are ignored, not freed).
  * @return 0; LIC_EMODEL_MISMATCH if the stream was made with another model; LIC_EBITSTREAM if it is
  *         corrupt or truncated in a way that is detected (undetected corruption still yields an image
- *         of the declared size); LIC_ELIMIT; LIC_ENOMEM. On failure out->data is NULL. */
+ *         of the declared size); LIC_ELIMIT; LIC_ENOMEM; LIC_EBACKEND as for lic_encode. On failure
+ *         out->data is NULL. The decoder stays usable after an error. */
 LIC_API int lic_decode(lic_decoder *d, const uint8_t *data, size_t size, lic_image *out);
 
+/* Closes the decoder, releases its model reference and sets *d to NULL. Safe on NULL. */
 LIC_API void lic_decoder_close(lic_decoder **d);
 
 /* ---- results of the last call ---------------------------------------------------------------- */
