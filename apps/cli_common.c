@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apps/image_io.h"
@@ -168,6 +169,82 @@ int app_parse_backend(const char *s, lic_backend_kind *out)
     else
         return -1;
     return 0;
+}
+
+int app_usage_error(const char *prog, const char *what)
+{
+    app_err(prog, "%s", what);
+    fprintf(stderr, "Try '%s --help'.\n", prog);
+    return APP_EXIT_USAGE;
+}
+
+double app_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- library options ---------------------------------------------------------------------------- */
+
+int app_lib_opts_parse(app_lib_opts *o, int id, const char *arg, const char **bad)
+{
+    switch (id) {
+    case APP_LIB_OPT_MODEL: o->model_path = arg; return 1;
+    case APP_LIB_OPT_THREADS:
+        if (app_parse_int(arg, 0, 1024, &o->threads)) {
+            *bad = "--threads must be an integer from 0 to 1024";
+            return -1;
+        }
+        return 1;
+    case APP_LIB_OPT_MAX_MEMORY:
+        /* 2^24 MB = 16 TiB: far above any real cap, and << 20 still fits in 64 bits. */
+        if (app_parse_int(arg, 0, 1L << 24, &o->max_memory_mb)) {
+            *bad = "--max-memory must be a number of megabytes from 0 to 16777216";
+            return -1;
+        }
+        return 1;
+    case APP_LIB_OPT_BACKEND:
+        if (app_parse_backend(arg, &o->backend)) {
+            *bad = "--backend must be cpu, cuda or auto";
+            return -1;
+        }
+        return 1;
+    default: return 0;
+    }
+}
+
+int app_log_level(int verbose)
+{
+    return verbose >= 2 ? LIC_LOG_DEBUG : verbose ? LIC_LOG_INFO : LIC_LOG_WARN;
+}
+
+int app_lib_config(const char *prog, const app_lib_opts *o, int log_level, lic_config *cfg)
+{
+    int r = lic_config_init(cfg);
+    if (r) {
+        app_err(prog, "cannot initialize the library: %s", lic_strerror(r));
+        return app_exit_from_lic(r);
+    }
+    cfg->n_threads = (int)o->threads;
+    if (o->max_memory_mb >= 0)
+        cfg->max_memory = (uint64_t)o->max_memory_mb << 20;
+    cfg->backend = o->backend;
+    cfg->logger.callback = app_log_stderr;
+    cfg->logger.max_level = log_level;
+    return APP_EXIT_OK;
+}
+
+int app_load_model(const char *prog, const app_lib_opts *o, const lic_config *cfg, lic_model **model)
+{
+    int r = o->model_path ? lic_model_load_file(model, o->model_path, cfg) : lic_model_load_default(model, cfg);
+    if (!r)
+        return APP_EXIT_OK;
+    if (o->model_path)
+        app_err(prog, "cannot load model '%s': %s", o->model_path, lic_strerror(r));
+    else
+        app_err(prog, "cannot load the built-in model: %s", lic_strerror(r));
+    return app_exit_from_lic(r);
 }
 
 /* ---- atomic output ------------------------------------------------------------------------------ */

@@ -1,7 +1,6 @@
 /* lic-decode: decompresses a .lic file to PNG or PGM/PPM, or prints its header (--info). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <lic/codec.h>
 
@@ -26,46 +25,26 @@ static void usage(FILE *f)
             "      --format F      png, ppm, pgm or pnm: overrides the extension; default for \"-\": png\n"
             "      --info          print the header (size, format, quality, version, model\n"
             "                      fingerprint, streams) and exit; needs no model and no -o\n"
-            "      --model FILE    .licw model file; default: the model built into the library\n"
-            "      --threads N     worker threads, 0 = all cores; default 0\n"
-            "      --max-memory MB refuse images whose estimated working memory exceeds MB\n"
-            "                      megabytes, before allocating; 0 = no cap; default 4096\n"
-            "      --backend B     cpu, cuda or auto; default auto (CUDA if usable, else CPU)\n"
+            APP_LIB_OPT_HELP
             "  -v, --verbose       print size, bpp and stage times; -vv adds library debug messages\n"
             "  -h, --help          print this help and exit\n"
             "      --version       print the version and exit\n"
             "\n" APP_EXIT_HELP);
 }
 
-enum { OPT_OUT = 1, OPT_FORMAT, OPT_INFO, OPT_MODEL, OPT_THREADS, OPT_MAX_MEMORY, OPT_BACKEND, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
+enum { OPT_OUT = 1, OPT_FORMAT, OPT_INFO, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
 
 static const app_opt OPTS[] = {
     {"output", 'o', 1, OPT_OUT},
     {"format", 0, 1, OPT_FORMAT},
     {"info", 0, 0, OPT_INFO},
-    {"model", 0, 1, OPT_MODEL},
-    {"threads", 0, 1, OPT_THREADS},
-    {"max-memory", 0, 1, OPT_MAX_MEMORY},
-    {"backend", 0, 1, OPT_BACKEND},
+    APP_LIB_OPT_ROWS,
     {"verbose", 'v', 0, OPT_VERBOSE},
     {"help", 'h', 0, OPT_HELP},
     {"version", 0, 0, OPT_VERSION},
     {NULL, 0, 0, 0},
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int usage_error(const char *what)
-{
-    app_err(PROG, "%s", what);
-    fprintf(stderr, "Try 'lic-decode --help'.\n");
-    return APP_EXIT_USAGE;
-}
 
 static const char *pixfmt_name(lic_pixfmt f)
 {
@@ -95,83 +74,65 @@ static void print_info(const lic_stream_info *si, size_t file_size)
 
 int main(int argc, char **argv)
 {
-    const char *in_path = NULL, *out_path = NULL, *model_path = NULL, *format_name = NULL;
-    long threads = 0, max_memory_mb = -1;
-    lic_backend_kind backend = LIC_BACKEND_AUTO;
+    const char *in_path = NULL, *out_path = NULL, *format_name = NULL;
+    app_lib_opts lib_opts = APP_LIB_OPTS_INIT;
     int info = 0, verbose = 0;
     char msg[512];
 
     app_args args;
     app_args_init(&args, argc, argv);
     for (;;) {
-        const char *arg;
+        const char *arg, *bad;
         int id = app_next_opt(&args, OPTS, &arg, msg, sizeof(msg));
         if (id == APP_OPT_END)
             break;
         switch (id) {
-        case APP_OPT_ERROR: return usage_error(msg);
+        case APP_OPT_ERROR: return app_usage_error(PROG, msg);
         case APP_OPT_POSITIONAL:
             if (in_path)
-                return usage_error("only one input file is accepted");
+                return app_usage_error(PROG, "only one input file is accepted");
             in_path = arg;
             break;
         case OPT_OUT: out_path = arg; break;
         case OPT_FORMAT: format_name = arg; break;
         case OPT_INFO: info = 1; break;
-        case OPT_MODEL: model_path = arg; break;
-        case OPT_THREADS:
-            if (app_parse_int(arg, 0, 1024, &threads))
-                return usage_error("--threads must be an integer from 0 to 1024");
-            break;
-        case OPT_MAX_MEMORY:
-            if (app_parse_int(arg, 0, 1L << 24, &max_memory_mb))
-                return usage_error("--max-memory must be a number of megabytes from 0 to 16777216");
-            break;
-        case OPT_BACKEND:
-            if (app_parse_backend(arg, &backend))
-                return usage_error("--backend must be cpu, cuda or auto");
-            break;
         case OPT_VERBOSE: verbose++; break;
         case OPT_HELP: usage(stdout); return APP_EXIT_OK;
         case OPT_VERSION:
             printf("lic-decode %s (libcodec %s)\n", LIC_VERSION_STRING, lic_version_string());
             return APP_EXIT_OK;
+        default: /* --model, --threads, --max-memory, --backend */
+            if (app_lib_opts_parse(&lib_opts, id, arg, &bad) < 0)
+                return app_usage_error(PROG, bad);
+            break;
         }
     }
     if (!in_path)
-        return usage_error("no input file");
+        return app_usage_error(PROG, "no input file");
     if (info && out_path)
-        return usage_error("--info prints the header only; it does not take -o");
+        return app_usage_error(PROG, "--info prints the header only; it does not take -o");
     if (!info && !out_path)
-        return usage_error("no output file (-o)");
+        return app_usage_error(PROG, "no output file (-o)");
     app_out_format ofmt = APP_OUT_NONE;
     if (!info) {
         /* Decided before any work, so a bad name fails fast. */
         if (format_name) {
             ofmt = app_out_format_from_name(format_name);
             if (ofmt == APP_OUT_NONE)
-                return usage_error("--format must be png, ppm, pgm or pnm");
+                return app_usage_error(PROG, "--format must be png, ppm, pgm or pnm");
         } else if (!strcmp(out_path, "-")) {
             ofmt = APP_OUT_PNG;
         } else {
             ofmt = app_out_format_from_path(out_path);
             if (ofmt == APP_OUT_NONE)
-                return usage_error("the output name must end in .png, .ppm, .pgm or .pnm (or use --format)");
+                return app_usage_error(PROG, "the output name must end in .png, .ppm, .pgm or .pnm (or use --format)");
         }
     }
 
     lic_config cfg;
-    int r = lic_config_init(&cfg);
-    if (r) {
-        app_err(PROG, "cannot initialize the library: %s", lic_strerror(r));
-        return app_exit_from_lic(r);
-    }
-    cfg.n_threads = (int)threads;
-    if (max_memory_mb >= 0)
-        cfg.max_memory = (uint64_t)max_memory_mb << 20;
-    cfg.backend = backend;
-    cfg.logger.callback = app_log_stderr;
-    cfg.logger.max_level = verbose >= 2 ? LIC_LOG_DEBUG : verbose ? LIC_LOG_INFO : LIC_LOG_WARN;
+    int r = app_lib_config(PROG, &lib_opts, app_log_level(verbose), &cfg);
+    if (r)
+        return r;
 
     uint8_t *data;
     size_t size;
@@ -201,27 +162,20 @@ int main(int argc, char **argv)
         }
         goto done;
     }
-    r = model_path ? lic_model_load_file(&model, model_path, &cfg) : lic_model_load_default(&model, &cfg);
-    if (r) {
-        if (model_path)
-            app_err(PROG, "cannot load model '%s': %s", model_path, lic_strerror(r));
-        else
-            app_err(PROG, "cannot load the built-in model: %s", lic_strerror(r));
-        code = app_exit_from_lic(r);
+    if ((code = app_load_model(PROG, &lib_opts, &cfg, &model)))
         goto done;
-    }
     if ((r = lic_decoder_open(&dec, model, &cfg))) {
         app_err(PROG, "cannot open the decoder: %s", lic_strerror(r));
         code = app_exit_from_lic(r);
         goto done;
     }
-    double t0 = now_s();
+    double t0 = app_now();
     if ((r = lic_decode(dec, data, size, &out))) {
         app_err(PROG, "cannot decode '%s': %s", in_name, lic_strerror(r));
         code = app_exit_from_lic(r);
         goto done;
     }
-    double t_total = now_s() - t0;
+    double t_total = app_now() - t0;
     if (out.fmt != LIC_PIXFMT_RGB8 && out.fmt != LIC_PIXFMT_GRAY8) {
         app_err(PROG, "the library returned an unknown pixel format %d", (int)out.fmt);
         code = APP_EXIT_FAILURE;

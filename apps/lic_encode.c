@@ -1,7 +1,6 @@
 /* lic-encode: compresses a PNG, JPEG or PGM/PPM image into a .lic file. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <lic/codec.h>
 
@@ -22,11 +21,7 @@ static void usage(FILE *f)
             "Options:\n"
             "  -o, --output FILE   output .lic file (required)\n"
             "  -q, --quality Q     quality 1 (smallest) .. 100 (best); default 75\n"
-            "      --model FILE    .licw model file; default: the model built into the library\n"
-            "      --threads N     worker threads, 0 = all cores; default 0\n"
-            "      --max-memory MB refuse images whose estimated working memory exceeds MB\n"
-            "                      megabytes, before allocating; 0 = no cap; default 4096\n"
-            "      --backend B     cpu, cuda or auto; default auto (CUDA if usable, else CPU)\n"
+            APP_LIB_OPT_HELP
             "      --drop-alpha    discard an alpha channel (otherwise alpha is an error)\n"
             "  -v, --verbose       print size, bpp and stage times; -vv adds library debug messages\n"
             "  -h, --help          print this help and exit\n"
@@ -34,15 +29,12 @@ static void usage(FILE *f)
             "\n" APP_EXIT_HELP);
 }
 
-enum { OPT_OUT = 1, OPT_Q, OPT_MODEL, OPT_THREADS, OPT_MAX_MEMORY, OPT_BACKEND, OPT_DROP_ALPHA, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
+enum { OPT_OUT = 1, OPT_Q, OPT_DROP_ALPHA, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
 
 static const app_opt OPTS[] = {
     {"output", 'o', 1, OPT_OUT},
     {"quality", 'q', 1, OPT_Q},
-    {"model", 0, 1, OPT_MODEL},
-    {"threads", 0, 1, OPT_THREADS},
-    {"max-memory", 0, 1, OPT_MAX_MEMORY},
-    {"backend", 0, 1, OPT_BACKEND},
+    APP_LIB_OPT_ROWS,
     {"drop-alpha", 0, 0, OPT_DROP_ALPHA},
     {"verbose", 'v', 0, OPT_VERBOSE},
     {"help", 'h', 0, OPT_HELP},
@@ -50,59 +42,32 @@ static const app_opt OPTS[] = {
     {NULL, 0, 0, 0},
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int usage_error(const char *what)
-{
-    app_err(PROG, "%s", what);
-    fprintf(stderr, "Try 'lic-encode --help'.\n");
-    return APP_EXIT_USAGE;
-}
-
 int main(int argc, char **argv)
 {
-    const char *in_path = NULL, *out_path = NULL, *model_path = NULL;
-    long quality = 75, threads = 0, max_memory_mb = -1;
-    lic_backend_kind backend = LIC_BACKEND_AUTO;
+    const char *in_path = NULL, *out_path = NULL;
+    long quality = 75;
+    app_lib_opts lib_opts = APP_LIB_OPTS_INIT;
     int drop_alpha = 0, verbose = 0;
     char msg[512];
 
     app_args args;
     app_args_init(&args, argc, argv);
     for (;;) {
-        const char *arg;
+        const char *arg, *bad;
         int id = app_next_opt(&args, OPTS, &arg, msg, sizeof(msg));
         if (id == APP_OPT_END)
             break;
         switch (id) {
-        case APP_OPT_ERROR: return usage_error(msg);
+        case APP_OPT_ERROR: return app_usage_error(PROG, msg);
         case APP_OPT_POSITIONAL:
             if (in_path)
-                return usage_error("only one input file is accepted");
+                return app_usage_error(PROG, "only one input file is accepted");
             in_path = arg;
             break;
         case OPT_OUT: out_path = arg; break;
         case OPT_Q:
             if (app_parse_int(arg, 1, 100, &quality))
-                return usage_error("quality must be an integer from 1 to 100");
-            break;
-        case OPT_MODEL: model_path = arg; break;
-        case OPT_THREADS:
-            if (app_parse_int(arg, 0, 1024, &threads))
-                return usage_error("--threads must be an integer from 0 to 1024");
-            break;
-        case OPT_MAX_MEMORY:
-            if (app_parse_int(arg, 0, 1L << 24, &max_memory_mb))
-                return usage_error("--max-memory must be a number of megabytes from 0 to 16777216");
-            break;
-        case OPT_BACKEND:
-            if (app_parse_backend(arg, &backend))
-                return usage_error("--backend must be cpu, cuda or auto");
+                return app_usage_error(PROG, "quality must be an integer from 1 to 100");
             break;
         case OPT_DROP_ALPHA: drop_alpha = 1; break;
         case OPT_VERBOSE: verbose++; break;
@@ -110,25 +75,21 @@ int main(int argc, char **argv)
         case OPT_VERSION:
             printf("lic-encode %s (libcodec %s)\n", LIC_VERSION_STRING, lic_version_string());
             return APP_EXIT_OK;
+        default: /* --model, --threads, --max-memory, --backend */
+            if (app_lib_opts_parse(&lib_opts, id, arg, &bad) < 0)
+                return app_usage_error(PROG, bad);
+            break;
         }
     }
     if (!in_path)
-        return usage_error("no input file");
+        return app_usage_error(PROG, "no input file");
     if (!out_path)
-        return usage_error("no output file (-o)");
+        return app_usage_error(PROG, "no output file (-o)");
 
     lic_config cfg;
-    int r = lic_config_init(&cfg);
-    if (r) {
-        app_err(PROG, "cannot initialize the library: %s", lic_strerror(r));
-        return app_exit_from_lic(r);
-    }
-    cfg.n_threads = (int)threads;
-    if (max_memory_mb >= 0)
-        cfg.max_memory = (uint64_t)max_memory_mb << 20;
-    cfg.backend = backend;
-    cfg.logger.callback = app_log_stderr;
-    cfg.logger.max_level = verbose >= 2 ? LIC_LOG_DEBUG : verbose ? LIC_LOG_INFO : LIC_LOG_WARN;
+    int r = app_lib_config(PROG, &lib_opts, app_log_level(verbose), &cfg);
+    if (r)
+        return r;
 
     /* The library's limits also bound the image reader, so a huge header fails before allocation. */
     app_read_opts ropts = {cfg.max_side, cfg.max_pixels, 0, drop_alpha};
@@ -144,15 +105,8 @@ int main(int argc, char **argv)
     uint8_t *bits = NULL;
     size_t nbits = 0;
     int code = APP_EXIT_OK;
-    r = model_path ? lic_model_load_file(&model, model_path, &cfg) : lic_model_load_default(&model, &cfg);
-    if (r) {
-        if (model_path)
-            app_err(PROG, "cannot load model '%s': %s", model_path, lic_strerror(r));
-        else
-            app_err(PROG, "cannot load the built-in model: %s", lic_strerror(r));
-        code = app_exit_from_lic(r);
+    if ((code = app_load_model(PROG, &lib_opts, &cfg, &model)))
         goto done;
-    }
     if ((r = lic_encoder_open(&enc, model, &cfg))) {
         app_err(PROG, "cannot open the encoder: %s", lic_strerror(r));
         code = app_exit_from_lic(r);
@@ -160,13 +114,13 @@ int main(int argc, char **argv)
     }
     lic_image limg = {img.width, img.height, img.channels == 1 ? LIC_PIXFMT_GRAY8 : LIC_PIXFMT_RGB8,
                       img.data, img.stride};
-    double t0 = now_s();
+    double t0 = app_now();
     if ((r = lic_encode(enc, &limg, (int)quality, &bits, &nbits))) {
         app_err(PROG, "cannot encode '%s': %s", in_path, lic_strerror(r));
         code = app_exit_from_lic(r);
         goto done;
     }
-    double t_total = now_s() - t0;
+    double t_total = app_now() - t0;
     if ((code = app_out_write_all(out_path, bits, nbits, msg, sizeof(msg)))) {
         app_err(PROG, "%s", msg);
         goto done;

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <lic/codec.h>
 
@@ -32,11 +31,7 @@ static void usage(FILE *f)
             "\n"
             "Options:\n"
             "  -q, --q LIST        comma-separated qualities 1..100; default 5,15,30,50,75,90\n"
-            "      --model FILE    .licw model file; default: the model built into the library\n"
-            "      --threads N     worker threads, 0 = all cores; default 0\n"
-            "      --max-memory MB refuse images whose estimated working memory exceeds MB\n"
-            "                      megabytes; 0 = no cap; default 4096\n"
-            "      --backend B     cpu, cuda or auto; default auto\n"
+            APP_LIB_OPT_HELP
             "      --time R        speed benchmark: after the measured (warm-up) run, encode and decode\n"
             "                      each image R more times and report the median times\n"
             "      --csv FILE      write per-image rows and per-quality means as CSV\n"
@@ -61,17 +56,14 @@ static void usage(FILE *f)
 }
 
 enum {
-    OPT_Q = 1, OPT_MODEL, OPT_THREADS, OPT_MAX_MEMORY, OPT_BACKEND, OPT_TIME, OPT_CSV, OPT_JSON, OPT_DROP_ALPHA,
+    OPT_Q = 1, OPT_TIME, OPT_CSV, OPT_JSON, OPT_DROP_ALPHA,
     OPT_VERBOSE, OPT_HELP, OPT_VERSION
 };
 
 static const app_opt OPTS[] = {
     {"q", 'q', 1, OPT_Q},
     {"quality", 0, 1, OPT_Q},
-    {"model", 0, 1, OPT_MODEL},
-    {"threads", 0, 1, OPT_THREADS},
-    {"max-memory", 0, 1, OPT_MAX_MEMORY},
-    {"backend", 0, 1, OPT_BACKEND},
+    APP_LIB_OPT_ROWS,
     {"time", 0, 1, OPT_TIME},
     {"csv", 0, 1, OPT_CSV},
     {"json", 0, 1, OPT_JSON},
@@ -110,20 +102,6 @@ typedef struct mean_row {
     double bytes, bpp, psnr, ms_ssim;
     times enc, dec;
 } mean_row;
-
-static int usage_error(const char *what)
-{
-    app_err(PROG, "%s", what);
-    fprintf(stderr, "Try 'lic-eval --help'.\n");
-    return APP_EXIT_USAGE;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static times times_from_stats(const lic_stats *st, double total)
 {
@@ -310,9 +288,9 @@ typedef struct eval_ctx {
 static int decode_once(eval_ctx *c, const char *path, const uint8_t *bits, size_t n, const lic_image *src,
                        const lic_stats *est, lic_image *out, times *t, int *match, uint64_t *hashes)
 {
-    double t0 = now_s();
+    double t0 = app_now();
     int r = lic_decode(c->dec, bits, n, out);
-    double t1 = now_s();
+    double t1 = app_now();
     if (r) {
         app_err(PROG, "cannot decode the stream of '%s': %s", path, lic_strerror(r));
         return app_exit_from_lic(r);
@@ -346,9 +324,9 @@ static int eval_one(eval_ctx *c, const char *path, const lic_image *img, int q, 
     lic_stats est;
     int code = 0;
 
-    double t0 = now_s();
+    double t0 = app_now();
     int r = lic_encode(c->enc, img, q, &bits, &n);
-    double t1 = now_s();
+    double t1 = app_now();
     if (r) {
         app_err(PROG, "cannot encode '%s' at quality %d: %s", path, q, lic_strerror(r));
         return app_exit_from_lic(r);
@@ -390,9 +368,9 @@ static int eval_one(eval_ctx *c, const char *path, const lic_image *img, int q, 
         uint8_t *b2 = NULL;
         size_t n2 = 0;
         lic_stats st;
-        t0 = now_s();
+        t0 = app_now();
         r = lic_encode(c->enc, img, q, &b2, &n2);
-        t1 = now_s();
+        t1 = app_now();
         if (r || (r = lic_encoder_get_stats(c->enc, &st))) {
             app_err(PROG, "cannot encode '%s' at quality %d: %s", path, q, lic_strerror(r));
             lic_free(b2);
@@ -694,11 +672,11 @@ static void print_summary(const run_info *ri, size_t n_img, const mean_row *mean
 
 int main(int argc, char **argv)
 {
-    const char *model_path = NULL, *csv_path = NULL, *json_path = NULL;
+    const char *csv_path = NULL, *json_path = NULL;
     int qs[MAX_QUALITIES] = {5, 15, 30, 50, 75, 90};
     int n_q = 6;
-    long threads = 0, time_runs = 0, max_memory_mb = -1;
-    lic_backend_kind backend = LIC_BACKEND_AUTO;
+    long time_runs = 0;
+    app_lib_opts lib_opts = APP_LIB_OPTS_INIT;
     int drop_alpha = 0, verbose = 0;
     file_list files = {0};
     char msg[512];
@@ -707,12 +685,12 @@ int main(int argc, char **argv)
     app_args args;
     app_args_init(&args, argc, argv);
     for (;;) {
-        const char *arg;
+        const char *arg, *bad;
         int id = app_next_opt(&args, OPTS, &arg, msg, sizeof(msg));
         if (id == APP_OPT_END)
             break;
         switch (id) {
-        case APP_OPT_ERROR: list_free(&files); return usage_error(msg);
+        case APP_OPT_ERROR: list_free(&files); return app_usage_error(PROG, msg);
         case APP_OPT_POSITIONAL:
             if ((code = add_input(&files, arg))) {
                 list_free(&files);
@@ -722,32 +700,13 @@ int main(int argc, char **argv)
         case OPT_Q:
             if ((n_q = parse_qualities(arg, qs)) <= 0) {
                 list_free(&files);
-                return usage_error("--q must be a comma-separated list of integers from 1 to 100");
-            }
-            break;
-        case OPT_MODEL: model_path = arg; break;
-        case OPT_THREADS:
-            if (app_parse_int(arg, 0, 1024, &threads)) {
-                list_free(&files);
-                return usage_error("--threads must be an integer from 0 to 1024");
-            }
-            break;
-        case OPT_MAX_MEMORY:
-            if (app_parse_int(arg, 0, 1L << 24, &max_memory_mb)) {
-                list_free(&files);
-                return usage_error("--max-memory must be a number of megabytes from 0 to 16777216");
-            }
-            break;
-        case OPT_BACKEND:
-            if (app_parse_backend(arg, &backend)) {
-                list_free(&files);
-                return usage_error("--backend must be cpu, cuda or auto");
+                return app_usage_error(PROG, "--q must be a comma-separated list of integers from 1 to 100");
             }
             break;
         case OPT_TIME:
             if (app_parse_int(arg, 1, MAX_TIME_RUNS, &time_runs)) {
                 list_free(&files);
-                return usage_error("--time must be an integer from 1 to 1000");
+                return app_usage_error(PROG, "--time must be an integer from 1 to 1000");
             }
             break;
         case OPT_CSV: csv_path = arg; break;
@@ -759,39 +718,35 @@ int main(int argc, char **argv)
             list_free(&files);
             printf("lic-eval %s (libcodec %s)\n", LIC_VERSION_STRING, lic_version_string());
             return APP_EXIT_OK;
+        default: /* --model, --threads, --max-memory, --backend */
+            if (app_lib_opts_parse(&lib_opts, id, arg, &bad) < 0) {
+                list_free(&files);
+                return app_usage_error(PROG, bad);
+            }
+            break;
         }
     }
     if (files.n == 0)
-        return usage_error("no input images");
+        return app_usage_error(PROG, "no input images");
 
+    /* -v prints lic-eval's own per-image lines; only -vv turns on the library's messages. */
     lic_config cfg;
-    int r = lic_config_init(&cfg);
+    int r = app_lib_config(PROG, &lib_opts, verbose >= 2 ? LIC_LOG_DEBUG : LIC_LOG_WARN, &cfg);
     if (r) {
-        app_err(PROG, "cannot initialize the library: %s", lic_strerror(r));
         list_free(&files);
-        return app_exit_from_lic(r);
+        return r;
     }
-    cfg.n_threads = (int)threads;
-    if (max_memory_mb >= 0)
-        cfg.max_memory = (uint64_t)max_memory_mb << 20;
-    cfg.backend = backend;
-    cfg.logger.callback = app_log_stderr;
-    cfg.logger.max_level = verbose >= 2 ? LIC_LOG_DEBUG : LIC_LOG_WARN;
 
     lic_model *model = NULL;
     eval_ctx ctx = {0};
     row *rows = NULL;
     mean_row *means = NULL;
-    run_info ri = {model_path, {0}, NULL, (int)threads, (int)time_runs};
+    run_info ri = {lib_opts.model_path, {0}, NULL, (int)lib_opts.threads, (int)time_runs};
     size_t n_rows = files.n * (size_t)n_q;
     int bad_hash = 0;
 
-    r = model_path ? lic_model_load_file(&model, model_path, &cfg) : lic_model_load_default(&model, &cfg);
-    if (r) {
-        app_err(PROG, "cannot load %s: %s", model_path ? model_path : "the built-in model", lic_strerror(r));
-        code = app_exit_from_lic(r);
+    if ((code = app_load_model(PROG, &lib_opts, &cfg, &model)))
         goto done;
-    }
     lic_model_get_info(model, &ri.model);
     if ((r = lic_encoder_open(&ctx.enc, model, &cfg)) || (r = lic_decoder_open(&ctx.dec, model, &cfg))) {
         app_err(PROG, "cannot open the encoder or decoder: %s", lic_strerror(r));
