@@ -14,7 +14,7 @@ cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)"
 
 mkdir -p "$build/demo"
 out=$build/demo/$(basename "${image%.*}")
-"$build/bin/lic-encode" -q 75 "$image" -o "$out.lic"
+"$build/bin/lic-encode" -q 75 -v "$image" -o "$out.lic"
 "$build/bin/lic-decode" "$out.lic" -o "$out.png"
 "$build/bin/lic-decode" --info "$out.lic"
 echo "demo.sh: $image -> $out.lic ($(stat -c %s "$out.lic") bytes) -> $out.png"
