@@ -96,7 +96,7 @@ def main(argv=None):
     ap.add_argument("--config", default='{}', help="JSON overrides of train_model.Config")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--lr", type=float, default=4e-4)
     ap.add_argument("--aux-lr", type=float, default=1e-3)
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--lambda-weight-exp", type=float, default=0.85,
