@@ -30,6 +30,8 @@
 
 #include <cmocka.h>
 
+#include "tests/test_support.h"
+
 #include "apps/image_io.h"
 #include "codec/internal.h"
 #include "gpu/gpu.h"
@@ -42,20 +44,6 @@
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-static void *t_alloc(void *opaque, size_t size, size_t align)
-{
-    (void)opaque;
-    size = (size + align - 1) / align * align;
-    return aligned_alloc(align, size ? size : align);
-}
-
-static void t_free(void *opaque, void *p)
-{
-    (void)opaque;
-    free(p);
-}
-
-static const lic_allocator test_alloc = {NULL, t_alloc, t_free};
 
 static uint32_t rng = 12345;
 

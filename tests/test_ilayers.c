@@ -12,26 +12,14 @@
 
 #include <cmocka.h>
 
+#include "tests/test_support.h"
+
 #include "transforms/cpu/iconv.h"
 #include "transforms/cpu/xf_cpu.h"
 #include "transforms/ilayers.h"
 
 /* ---- helpers ------------------------------------------------------------------------------------ */
 
-static void *t_alloc(void *opaque, size_t size, size_t align)
-{
-    (void)opaque;
-    size_t n = (size + align - 1) / align * align;
-    return aligned_alloc(align, n ? n : align);
-}
-
-static void t_free(void *opaque, void *p)
-{
-    (void)opaque;
-    free(p);
-}
-
-static const lic_allocator test_alloc = { NULL, t_alloc, t_free };
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
