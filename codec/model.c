@@ -5,6 +5,8 @@
  * gains, GDN parameters) are checked here, so the pipeline can trust everything it is given. */
 #include "codec/model.h"
 
+#include "codec/log.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,17 +21,16 @@ typedef struct builder {
     const lic_logger *log;
 } builder;
 
+/* Logs why the file is refused (through the logger plumbing of codec/log.c) and returns LIC_EMODEL. */
+static int fail(const builder *b, const char *fmt, ...) LIC_PRINTF(2, 3);
 static int fail(const builder *b, const char *fmt, ...)
 {
-    if (b->log && b->log->callback && b->log->max_level >= LIC_LOG_ERROR) {
-        char msg[192];
-        int n = snprintf(msg, sizeof msg, "model: ");
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
-        va_end(ap);
-        b->log->callback(b->log->opaque, LIC_LOG_ERROR, msg);
-    }
+    char msg[192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    lic_log(b->log, LIC_LOG_ERROR, "model: %s", msg);
     return LIC_EMODEL;
 }
 
