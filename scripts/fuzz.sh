@@ -76,7 +76,7 @@ for t in "${targets[@]}"; do
         what="rc=$rc, $findings artifact(s) in $artifacts, log $log"
         status=1
     fi
-    printf '%-10s %12s %10s %8s %8s %8s %8s  %s\n' "$t" "${execs:-?}" "${speed:-?}" "${cpu_min:-?}" "${cov:-?}" "${ft:-?}" \
-        "${corp:-?}" "$what"
+    printf '%-10s %12s %10s %8s %8s %8s %8s  %s\n' "$t" "${execs:-?}" "${speed:-?}" "${cpu_min:-?}" "${cov:-?}" \
+        "${ft:-?}" "${corp:-?}" "$what"
 done
 exit $status
