@@ -14,6 +14,11 @@
 
 #define SYMBOL_LIMIT (1 << 22) /* |symbol| bound: keeps s * 256 + mean inside int32 */
 
+/* lic_config.cpu_features goes to transforms/ unchanged: the public and internal bits must agree. */
+_Static_assert(LIC_CPU_AVX2 == LIC_XF_FEAT_AVX2 && LIC_CPU_AVX512 == LIC_XF_FEAT_AVX512 &&
+                   LIC_CPU_AVX512VNNI == LIC_XF_FEAT_AVX512VNNI && LIC_CPU_ALL == LIC_XF_FEAT_ALL,
+               "LIC_CPU_* and LIC_XF_FEAT_* differ");
+
 double lic_now(void)
 {
     struct timespec ts;
@@ -82,8 +87,10 @@ static int engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
 
     int want_gpu, ret = select_backend(e, &want_gpu);
     if (ret < 0 || (ret = lic_threadpool_create(&e->pool, e->cfg.n_threads, &e->cfg.allocator)) < 0 ||
-        (ret = lic_xf_ctx_create(&e->xf, LIC_KERNELS_FAST, e->pool, &e->cfg.allocator)) < 0)
+        (ret = lic_xf_ctx_create_masked(&e->xf, LIC_KERNELS_FAST, e->cfg.cpu_features, e->pool,
+                                        &e->cfg.allocator)) < 0)
         return ret;
+    e->ikernel = lic_iconv_kernel_for(e->cfg.cpu_features);
     lic_model_retain(m);
     e->model = m;
     e->md = &m->data;
@@ -458,9 +465,9 @@ static int hyper_synthesis(lic_engine *e)
     lic_itensor t1 = itensor(md->h_s[1].cout, e->lh, e->lw, e->hs_tmp[1]);
     lic_itensor out = itensor(md->h_s[2].cout, e->lh, e->lw, e->ep_in);
     int ret;
-    if ((ret = lic_iconv2d(e->pool, &md->h_s[0], &in, &t0)) < 0 ||
-        (ret = lic_iconv2d(e->pool, &md->h_s[1], &t0, &t1)) < 0 ||
-        (ret = lic_iconv2d(e->pool, &md->h_s[2], &t1, &out)) < 0)
+    if ((ret = lic_iconv2d_kernel(e->pool, &md->h_s[0], &in, &t0, e->ikernel)) < 0 ||
+        (ret = lic_iconv2d_kernel(e->pool, &md->h_s[1], &t0, &t1, e->ikernel)) < 0 ||
+        (ret = lic_iconv2d_kernel(e->pool, &md->h_s[2], &t1, &out, e->ikernel)) < 0)
         return ret;
     return LIC_OK;
 }
@@ -473,9 +480,9 @@ static int run_params(lic_engine *e, const lic_group_model *G, int n_in)
     lic_itensor t1 = itensor(G->ep[1].cout, e->lh, e->lw, e->ep_tmp[1]);
     lic_itensor out = itensor(G->ep[2].cout, e->lh, e->lw, e->params);
     int ret;
-    if ((ret = lic_iconv2d(e->pool, &G->ep[0], &in, &t0)) < 0 ||
-        (ret = lic_iconv2d(e->pool, &G->ep[1], &t0, &t1)) < 0 ||
-        (ret = lic_iconv2d(e->pool, &G->ep[2], &t1, &out)) < 0)
+    if ((ret = lic_iconv2d_kernel(e->pool, &G->ep[0], &in, &t0, e->ikernel)) < 0 ||
+        (ret = lic_iconv2d_kernel(e->pool, &G->ep[1], &t0, &t1, e->ikernel)) < 0 ||
+        (ret = lic_iconv2d_kernel(e->pool, &G->ep[2], &t1, &out, e->ikernel)) < 0)
         return ret;
     return LIC_OK;
 }
@@ -543,8 +550,8 @@ static int code_group(lic_engine *e, lic_latent_coder *io, const lic_group_model
         lic_itensor prev = itensor(G->c0, e->lh, e->lw, e->yctx);
         lic_itensor t0 = itensor(a->C_cc, e->lh, e->lw, e->cc_tmp);
         lic_itensor ctx = itensor(a->C_cc, e->lh, e->lw, spatial);
-        if ((ret = lic_iconv2d(e->pool, &G->cc[0], &prev, &t0)) < 0 ||
-            (ret = lic_iconv2d(e->pool, &G->cc[1], &t0, &ctx)) < 0)
+        if ((ret = lic_iconv2d_kernel(e->pool, &G->cc[0], &prev, &t0, e->ikernel)) < 0 ||
+            (ret = lic_iconv2d_kernel(e->pool, &G->cc[1], &t0, &ctx, e->ikernel)) < 0)
             return ret;
         spatial += (size_t)a->C_cc * hw;
         n_in += a->C_cc;
@@ -553,7 +560,7 @@ static int code_group(lic_engine *e, lic_latent_coder *io, const lic_group_model
     lic_itensor anchors = itensor(G->size, e->lh, e->lw, e->anchors);
     lic_itensor sp = itensor(a->C_sp, e->lh, e->lw, spatial);
     for (int pass = 0; pass < 2; pass++) {
-        if ((ret = lic_iconv2d(e->pool, &G->sp, &anchors, &sp)) < 0 || (ret = run_params(e, G, n_in)) < 0 ||
+        if ((ret = lic_iconv2d_kernel(e->pool, &G->sp, &anchors, &sp, e->ikernel)) < 0 || (ret = run_params(e, G, n_in)) < 0 ||
             (ret = code_pass(e, io, G, pass)) < 0 || (ret = stream_ok(io)) < 0)
             return ret;
     }

@@ -14,7 +14,8 @@ typedef struct lic_engine {
     const lic_model_data *md;
     lic_config cfg;           /* resolved copy: allocator and logger filled */
     lic_threadpool *pool;
-    lic_xf_ctx *xf;
+    lic_xf_ctx *xf;           /* float kernels, chosen under cfg.cpu_features */
+    int ikernel;              /* integer kernel (lic_iconv_kernel_for(cfg.cpu_features)), chosen once */
     lic_gpu_transforms *gpu;  /* non-NULL: g_a, h_a, g_s run on CUDA (host buffers in and out) */
 
     /* Workspace, planned for the padded size (ph x pw) and reused while it fits. */

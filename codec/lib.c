@@ -45,6 +45,7 @@ int lic_config_init_internal(lic_config *cfg, uint32_t abi_version)
     cfg->max_side = 16384;
     cfg->max_pixels = (uint64_t)1 << 28;
     cfg->max_memory = (uint64_t)4 << 30;
+    cfg->cpu_features = LIC_CPU_ALL;
     return LIC_OK;
 }
 
@@ -54,7 +55,7 @@ int lic_config_check(const lic_config *cfg)
         return LIC_OK;
     if ((cfg->abi_version >> 8) != (LIC_ABI_VERSION >> 8))
         return LIC_EABI;
-    if (cfg->n_threads < 0 || cfg->max_side == 0 || cfg->max_pixels == 0)
+    if (cfg->n_threads < 0 || cfg->max_side == 0 || cfg->max_pixels == 0 || (cfg->cpu_features & ~LIC_CPU_ALL))
         return LIC_EINVAL;
     return LIC_OK;
 }

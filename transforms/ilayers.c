@@ -71,6 +71,25 @@ int lic_iconv_kernel_available(int kernel)
     }
 }
 
+int lic_iconv_kernel_for(unsigned features)
+{
+    if ((features & LIC_XF_FEAT_AVX512VNNI) && lic_iconv_kernel_available(LIC_ICONV_KERNEL_AVX512))
+        return LIC_ICONV_KERNEL_AVX512;
+    if ((features & LIC_XF_FEAT_AVX2) && lic_iconv_kernel_available(LIC_ICONV_KERNEL_AVX2))
+        return LIC_ICONV_KERNEL_AVX2;
+    return LIC_ICONV_KERNEL_REF;
+}
+
+const char *lic_iconv_kernel_name(int kernel)
+{
+    switch (kernel) {
+    case LIC_ICONV_KERNEL_REF: return "ref";
+    case LIC_ICONV_KERNEL_AVX2: return "avx2";
+    case LIC_ICONV_KERNEL_AVX512: return "avx512vnni";
+    default: return "?";
+    }
+}
+
 typedef struct iconv_job {
     const lic_iconv_call *call;
     void (*task)(const lic_iconv_call *c, int task);
@@ -114,9 +133,7 @@ int lic_iconv2d_kernel(lic_threadpool *pool, const lic_iconv_layer *L, const lic
     iconv_job job = { &call, NULL };
     int n_tasks;
     if (kernel == LIC_ICONV_KERNEL_BEST)
-        kernel = lic_iconv_kernel_available(LIC_ICONV_KERNEL_AVX512) ? LIC_ICONV_KERNEL_AVX512
-                 : lic_iconv_kernel_available(LIC_ICONV_KERNEL_AVX2) ? LIC_ICONV_KERNEL_AVX2
-                                                                      : LIC_ICONV_KERNEL_REF;
+        kernel = lic_iconv_kernel_for(LIC_XF_FEAT_ALL);
     if (!lic_iconv_kernel_available(kernel))
         return LIC_EUNSUPPORTED;
     if (kernel == LIC_ICONV_KERNEL_AVX512) {

@@ -36,6 +36,18 @@ typedef struct lic_iconv_layer {
  * Returns 0 or LIC_EINVAL on a shape mismatch, overlapping buffers or invalid layer fields. */
 int lic_iconv2d(lic_threadpool *pool, const lic_iconv_layer *L, const lic_itensor *in, lic_itensor *out);
 
+/* Kernel choice for callers that decide once (an engine, from its configuration) instead of per call.
+ * lic_iconv_kernel_for returns the id of the fastest kernel this CPU runs among those `features`
+ * (LIC_XF_FEAT_* bits of transforms/layers.h) allows, the reference kernel when none; ids are
+ * listed in transforms/cpu/iconv.h. Every kernel gives the same bits, so the choice is speed only. */
+int lic_iconv_kernel_for(unsigned features);
+/* "ref", "avx2", "avx512vnni"; "?" for an unknown id. Static string. */
+const char *lic_iconv_kernel_name(int kernel);
+/* lic_iconv2d with a given kernel id. LIC_EUNSUPPORTED when that kernel is not built in or the CPU
+ * lacks it, else what lic_iconv2d returns. */
+int lic_iconv2d_kernel(lic_threadpool *pool, const lic_iconv_layer *L, const lic_itensor *in,
+                       lic_itensor *out, int kernel);
+
 /* Checks a layer's fields (sizes, shifts in 1..62, out_bits, slope) so that a model loader can reject
  * bad files; also proves the int64 accumulator cannot overflow for inputs within int16 range.
  * Returns 0 or LIC_EMODEL. */

@@ -13,6 +13,12 @@
 int lic_xf_ctx_create(lic_xf_ctx **out, enum lic_kernel_path path, lic_threadpool *pool,
                       const lic_allocator *alloc)
 {
+    return lic_xf_ctx_create_masked(out, path, LIC_XF_FEAT_ALL, pool, alloc);
+}
+
+int lic_xf_ctx_create_masked(lic_xf_ctx **out, enum lic_kernel_path path, unsigned features,
+                             lic_threadpool *pool, const lic_allocator *alloc)
+{
     if (!out)
         return LIC_EINVAL;
     *out = NULL;
@@ -26,7 +32,7 @@ int lic_xf_ctx_create(lic_xf_ctx **out, enum lic_kernel_path path, lic_threadpoo
     ctx->alloc = alloc;
     ctx->pool = pool;
     ctx->n_threads = lic_threadpool_size(pool);
-    lic_xf_kernels_select(&ctx->kern, path);
+    lic_xf_kernels_select(&ctx->kern, path, features);
     ctx->slots = alloc->alloc(alloc->opaque, sizeof(lic_xf_slot) * (size_t)ctx->n_threads, 64);
     if (!ctx->slots) {
         alloc->free(alloc->opaque, ctx);

@@ -35,6 +35,20 @@ enum lic_kernel_path {
     LIC_KERNELS_FAST = 1,      /* best available: SIMD (AVX-512 / AVX2 when the CPU has them) */
 };
 
+/* CPU features the kernels may use. A mask of these restricts kernel selection; a kernel also needs
+ * the CPU (and OS) to support it. The values equal the public LIC_CPU_* bits of lic/codec.h (checked
+ * in codec/engine.c), so the codec passes lic_config.cpu_features through unchanged. */
+enum lic_xf_feature {
+    LIC_XF_FEAT_AVX2 = 1 << 0,       /* AVX2 + FMA: float micro-kernels, int16 integer kernel */
+    LIC_XF_FEAT_AVX512 = 1 << 1,     /* AVX-512 F/BW/VL + FMA: float micro-kernels */
+    LIC_XF_FEAT_AVX512VNNI = 1 << 2, /* AVX-512 VNNI: integer kernel */
+    LIC_XF_FEAT_ALL = (1 << 3) - 1
+};
+
+/* The LIC_XF_FEAT_* bits this CPU and OS support and this build has kernels for. CPUID is read on the
+ * first call only; later calls return the cached answer. */
+unsigned lic_xf_cpu_features(void);
+
 /* Execution context of the float layers: kernel path, thread pool, scratch space.
  * One per encoder/decoder; not shared between threads. */
 typedef struct lic_xf_ctx lic_xf_ctx;
@@ -43,6 +57,10 @@ typedef struct lic_xf_ctx lic_xf_ctx;
  * allocator (non-NULL alloc and free) and is borrowed for the context's lifetime. */
 int lic_xf_ctx_create(lic_xf_ctx **out, enum lic_kernel_path path, lic_threadpool *pool,
                       const lic_allocator *alloc);
+/* Same, with the FAST path restricted to kernels whose features are all in `features`
+ * (LIC_XF_FEAT_* bits; the reference kernels when none qualifies). lic_xf_ctx_create allows all. */
+int lic_xf_ctx_create_masked(lic_xf_ctx **out, enum lic_kernel_path path, unsigned features,
+                             lic_threadpool *pool, const lic_allocator *alloc);
 void lic_xf_ctx_free(lic_xf_ctx **ctx);
 /* The path actually in use: FAST falls back to REFERENCE on CPUs without the needed ISA. */
 enum lic_kernel_path lic_xf_ctx_path(const lic_xf_ctx *ctx);

@@ -33,10 +33,7 @@ typedef struct lic_iconv_call {
     int oh, ow;
 } lic_iconv_call;
 
-/* Runs lic_iconv2d with a given kernel. Returns LIC_EUNSUPPORTED when that kernel is not built in or
- * the CPU lacks it, else what lic_iconv2d returns. */
-int lic_iconv2d_kernel(lic_threadpool *pool, const lic_iconv_layer *L, const lic_itensor *in,
-                       lic_itensor *out, int kernel);
+/* lic_iconv2d_kernel (transforms/ilayers.h) runs lic_iconv2d with one of these ids. */
 
 /* A kernel splits a validated call into n = *_tasks(c) >= 1 tasks that write disjoint outputs;
  * *_task(c, i) runs task i (any order, any thread). The split never divides a sum, so it cannot change

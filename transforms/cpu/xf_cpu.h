@@ -45,13 +45,13 @@ void lic_xf_kernels_init_ref(lic_xf_kernels *k);
  * the CPU: callers check lic_xf_cpu_has_*() first (xf_select.c, the tests). */
 int lic_xf_kernels_init_avx2(lic_xf_kernels *k);
 int lic_xf_kernels_init_avx512(lic_xf_kernels *k);
-/* 1 when the SIMD kernels were built and this CPU and OS can run them. */
+/* 1 when the SIMD kernels were built and this CPU and OS can run them (from lic_xf_cpu_features). */
 int lic_xf_cpu_has_avx2(void);
 int lic_xf_cpu_has_avx512(void);
 /* 1 when the AVX-512 VNNI integer kernel (cpu/iconv_avx512.c) was built and this CPU and OS run it. */
 int lic_xf_cpu_has_avx512vnni(void);
-/* Picks the best table for this CPU and the requested path. */
-void lic_xf_kernels_select(lic_xf_kernels *k, enum lic_kernel_path want);
+/* Picks the best table for this CPU and the requested path among those `features` allows. */
+void lic_xf_kernels_select(lic_xf_kernels *k, enum lic_kernel_path want, unsigned features);
 
 /* Per-thread scratch. A task takes a free slot for its duration (at most n_threads tasks run at once,
  * so one is always free); what a slot holds never affects results. */

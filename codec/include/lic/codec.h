@@ -64,6 +64,12 @@ typedef struct lic_image {
     ptrdiff_t stride; /* bytes from one row to the next, at least width * channels */
 } lic_image;
 
+/* CPU features the CPU kernels may use: bits of lic_config.cpu_features. Values are ABI. */
+#define LIC_CPU_AVX2 (1u << 0)       /* AVX2 + FMA: float transforms and the integer probability path */
+#define LIC_CPU_AVX512 (1u << 1)     /* AVX-512 (F, BW, VL) + FMA: float transforms */
+#define LIC_CPU_AVX512VNNI (1u << 2) /* AVX-512 VNNI: integer probability path */
+#define LIC_CPU_ALL (LIC_CPU_AVX2 | LIC_CPU_AVX512 | LIC_CPU_AVX512VNNI)
+
 /* Settings shared by model loading, encoders and decoders. Always start from lic_config_init(). */
 typedef struct lic_config {
     uint32_t abi_version;     /* set by lic_config_init; checked by every call that takes a config */
@@ -76,7 +82,13 @@ typedef struct lic_config {
                                * 13 megapixels with a 128-channel model; raise it for larger images) */
     lic_allocator allocator;  /* default: aligned malloc */
     lic_logger logger;        /* default: silent */
-    uint8_t reserved[64];     /* zero; room for later fields without an ABI break */
+    uint32_t cpu_features;    /* LIC_CPU_* bits the CPU kernels may use where the CPU has them (default
+                               * LIC_CPU_ALL; 0 = the portable C kernels only; other bits: LIC_EINVAL).
+                               * For testing and for pinning speed: the integer path, and so the
+                               * bitstream's decodability, is the same under every mask; the float
+                               * transforms may round differently. */
+    uint8_t reserved[60];     /* zero; room for later fields without an ABI break (this struct's size
+                               * and the offsets of the fields above never change within an ABI major) */
 } lic_config;
 
 LIC_API int lic_config_init_internal(lic_config *cfg, uint32_t abi_version);
