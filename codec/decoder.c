@@ -4,7 +4,7 @@
 
 #include "codec/container.h"
 #include "codec/engine.h"
-#include "codec/mem.h"
+#include "util/mem.h"
 
 struct lic_decoder {
     lic_engine eng;

@@ -3,7 +3,7 @@
 
 #include "codec/container.h"
 #include "codec/engine.h"
-#include "codec/mem.h"
+#include "util/mem.h"
 
 struct lic_encoder {
     lic_engine eng;

@@ -7,8 +7,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "codec/log.h"
-#include "codec/mem.h"
+#include "util/fixed.h"
+#include "util/hash.h"
+#include "util/log.h"
+#include "util/mem.h"
 #include "gpu/gpu.h"
 #include "transforms/ilayers.h"
 
@@ -386,17 +388,6 @@ static lic_itensor itensor(int c, int h, int w, int32_t *data)
     return t;
 }
 
-static int32_t clamp_i64(int64_t v, int64_t lo, int64_t hi)
-{
-    return (int32_t)(v < lo ? lo : v > hi ? hi : v);
-}
-
-/* floor(v / 2^k) without relying on the implementation-defined right shift of negative values. */
-static int64_t floor_shift(int64_t v, int k)
-{
-    return v >= 0 ? v >> k : -((-(v + 1)) >> k) - 1;
-}
-
 /* round(v * 2^frac) as int64, saturated far outside any useful range; NaN becomes 0. */
 static int64_t to_fixed(double v, int frac)
 {
@@ -408,11 +399,6 @@ static int64_t to_fixed(double v, int frac)
     if (s < -1e12)
         s = -1e12;
     return (int64_t)llround(s);
-}
-
-static uint64_t mix(uint64_t h, int32_t v)
-{
-    return (h ^ (uint32_t)v) * 0x100000001b3ull;
 }
 
 /* Scale index: the number of thresholds strictly below sigma (CompressAI rounds scales up). */
@@ -440,16 +426,15 @@ static int code_z(lic_engine *e, lic_latent_coder *io)
             int32_t s;
             if (io->encode) {
                 int64_t zq = to_fixed(io->z[c * zhw + p], zf);
-                int64_t half = zf ? (int64_t)1 << (zf - 1) : 0;
-                s = clamp_i64(floor_shift(zq - median + half, zf), -SYMBOL_LIMIT, SYMBOL_LIMIT);
+                s = lic_clamp_i64(lic_round_shr(zq - median, zf), -SYMBOL_LIMIT, SYMBOL_LIMIT);
                 int ret = lic_symbol_writer_put(io->zw, &md->z_cdf, c, s);
                 if (ret < 0)
                     return ret;
             } else {
-                s = clamp_i64(lic_symbol_reader_get(io->zr, &md->z_cdf, c), -SYMBOL_LIMIT, SYMBOL_LIMIT);
+                s = lic_clamp_i64(lic_symbol_reader_get(io->zr, &md->z_cdf, c), -SYMBOL_LIMIT, SYMBOL_LIMIT);
             }
-            e->zhat[c * zhw + p] = clamp_i64((int64_t)s * ((int64_t)1 << zf) + median, INT16_MIN, INT16_MAX);
-            e->stats.symbols_hash = mix(e->stats.symbols_hash, s);
+            e->zhat[c * zhw + p] = lic_clamp_i64((int64_t)s * ((int64_t)1 << zf) + median, INT16_MIN, INT16_MAX);
+            e->stats.symbols_hash = lic_fnv1a64_mix32(e->stats.symbols_hash, s);
         }
     }
     e->stats.n_symbols += (uint64_t)md->arch.N * zhw;
@@ -494,7 +479,6 @@ static int code_pass(lic_engine *e, lic_latent_coder *io, const lic_group_model 
     const int32_t *thr = md->y_scale_thresholds;
     int n_thr = md->y_cdf.n_cdfs - 1;
     int yf = md->arch.yctx_frac_bits, sh = 8 - yf;
-    int32_t round_ctx = 1 << (sh - 1);
     size_t hw = (size_t)e->lh * e->lw;
     for (int c = 0; c < G->size; c++) {
         size_t plane = (size_t)(G->c0 + c) * hw;
@@ -508,21 +492,21 @@ static int code_pass(lic_engine *e, lic_latent_coder *io, const lic_group_model 
                 int32_t s;
                 if (io->encode) {
                     int64_t yq = to_fixed(e->y[plane + p], 8);
-                    s = clamp_i64(floor_shift(yq - mu + 128, 8), -SYMBOL_LIMIT, SYMBOL_LIMIT);
+                    s = lic_clamp_i64(lic_round_shr(yq - mu, 8), -SYMBOL_LIMIT, SYMBOL_LIMIT);
                     int ret = lic_symbol_writer_put(io->yw, &md->y_cdf, idx, s);
                     if (ret < 0)
                         return ret;
                 } else {
-                    s = clamp_i64(lic_symbol_reader_get(io->yr, &md->y_cdf, idx), -SYMBOL_LIMIT, SYMBOL_LIMIT);
+                    s = lic_clamp_i64(lic_symbol_reader_get(io->yr, &md->y_cdf, idx), -SYMBOL_LIMIT, SYMBOL_LIMIT);
                 }
                 int32_t v = s * 256 + mu; /* |s| <= 2^22, |mu| < 2^23: fits */
-                int32_t ctx = clamp_i64(floor_shift((int64_t)v + round_ctx, sh), INT16_MIN, INT16_MAX);
+                int32_t ctx = lic_clamp_i64(lic_round_shr(v, sh), INT16_MIN, INT16_MAX);
                 e->yq[plane + p] = v;
                 e->yctx[plane + p] = ctx;
                 if (pass == 0)
                     e->anchors[(size_t)c * hw + p] = ctx;
-                e->stats.symbols_hash = mix(e->stats.symbols_hash, s);
-                e->stats.params_hash = mix(mix(e->stats.params_hash, mu), idx);
+                e->stats.symbols_hash = lic_fnv1a64_mix32(e->stats.symbols_hash, s);
+                e->stats.params_hash = lic_fnv1a64_mix32(lic_fnv1a64_mix32(e->stats.params_hash, mu), idx);
             }
         }
     }
@@ -570,7 +554,7 @@ static int code_group(lic_engine *e, lic_latent_coder *io, const lic_group_model
 
 int lic_engine_code_latents(lic_engine *e, lic_latent_coder *io)
 {
-    e->stats.symbols_hash = e->stats.params_hash = 0xcbf29ce484222325ull;
+    e->stats.symbols_hash = e->stats.params_hash = LIC_FNV64_BASIS;
     e->stats.n_symbols = 0;
     double t0 = lic_now();
     int ret;

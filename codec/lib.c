@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include "codec/internal.h"
-#include "codec/log.h"
-#include "codec/mem.h"
+#include "util/log.h"
+#include "util/mem.h"
 
 const char *lic_strerror(int code)
 {

@@ -8,8 +8,10 @@
  * it, so f32/i16/i32 elements are naturally aligned). */
 #include "codec/licw.h"
 
-#include <stdlib.h>
 #include <string.h>
+
+#include "util/hash.h"
+#include "util/mem.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "lic reads model tensors in place: little-endian hosts only"
@@ -27,17 +29,6 @@
  * 1 name byte + u8 dtype + u8 n_dims + one u32 dim + u64 offset. */
 #define LICW_MIN_KV_BYTES 8u
 #define LICW_MIN_TENSOR_BYTES 17u
-
-uint64_t lic_fnv1a64(const void *data, size_t size)
-{
-    const uint8_t *p = data;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < size; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
 
 /* ---- bounded little-endian cursor ---- */
 
@@ -249,11 +240,7 @@ static int parse_tensor(cursor *c, lic_licw_tensor *t, const uint8_t *blob, uint
 
 static void *alloc_array(const lic_allocator *a, size_t n, size_t elem)
 {
-    if (n == 0)
-        n = 1; /* keep a valid pointer for empty directories */
-    if (n > SIZE_MAX / elem)
-        return NULL;
-    return a->alloc(a->opaque, n * elem, 16);
+    return lic_mem_alloc_array(a, n ? n : 1, elem); /* a valid pointer for empty directories too */
 }
 
 int lic_licw_parse(lic_licw *out, const uint8_t *data, size_t size, const lic_allocator *alloc)
@@ -321,8 +308,8 @@ int lic_licw_parse(lic_licw *out, const uint8_t *data, size_t size, const lic_al
                 goto fail;
     }
 
-    alloc->free(alloc->opaque, names);
-    alloc->free(alloc->opaque, spans);
+    lic_mem_free(alloc, names);
+    lic_mem_free(alloc, spans);
     out->version = (uint32_t)version;
     out->n_kv = (uint32_t)n_kv;
     out->n_tensors = (uint32_t)n_tensors;
@@ -332,10 +319,10 @@ int lic_licw_parse(lic_licw *out, const uint8_t *data, size_t size, const lic_al
     return 0;
 
 fail:
-    alloc->free(alloc->opaque, kv);
-    alloc->free(alloc->opaque, tensors);
-    alloc->free(alloc->opaque, names);
-    alloc->free(alloc->opaque, spans);
+    lic_mem_free(alloc, kv);
+    lic_mem_free(alloc, tensors);
+    lic_mem_free(alloc, names);
+    lic_mem_free(alloc, spans);
     return ret;
 }
 
@@ -344,8 +331,8 @@ void lic_licw_release(lic_licw *f, const lic_allocator *alloc)
     if (!f)
         return;
     if (alloc && alloc->free) {
-        alloc->free(alloc->opaque, f->kv);
-        alloc->free(alloc->opaque, f->tensors);
+        lic_mem_free(alloc, f->kv);
+        lic_mem_free(alloc, f->tensors);
     }
     memset(f, 0, sizeof *f);
 }

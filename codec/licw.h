@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "lic/common.h"
+#include "util/hash.h" /* lic_fnv1a64, the fingerprint */
 
 /* Tensor element types. Values are in the file: append-only. */
 enum lic_dtype {
@@ -45,7 +46,7 @@ typedef struct lic_licw {
     uint32_t n_kv, n_tensors;
     lic_licw_kv *kv;                     /* allocated by lic_licw_parse */
     lic_licw_tensor *tensors;            /* allocated by lic_licw_parse */
-    uint64_t fingerprint;                /* hash of the whole file */
+    uint64_t fingerprint;                /* lic_fnv1a64 of the whole file */
 } lic_licw;
 
 /* Parses `data` (size bytes, 64-byte aligned, kept alive by the caller). `alloc` must be filled.
@@ -56,8 +57,5 @@ void lic_licw_release(lic_licw *f, const lic_allocator *alloc);
 /* Lookups by exact name; NULL when absent. */
 const lic_licw_kv *lic_licw_find_kv(const lic_licw *f, const char *key);
 const lic_licw_tensor *lic_licw_find_tensor(const lic_licw *f, const char *name);
-
-/* 64-bit FNV-1a over bytes: the model fingerprint. */
-uint64_t lic_fnv1a64(const void *data, size_t size);
 
 #endif /* LIC_CODEC_LICW_H */

@@ -5,11 +5,11 @@
  * gains, GDN parameters) are checked here, so the pipeline can trust everything it is given. */
 #include "codec/model.h"
 
-#include "codec/log.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "util/log.h"
 
 #define MAX_CHANNELS 1024
 #define NAME_LEN 64
@@ -21,16 +21,14 @@ typedef struct builder {
     const lic_logger *log;
 } builder;
 
-/* Logs why the file is refused (through the logger plumbing of codec/log.c) and returns LIC_EMODEL. */
+/* Logs why the file is refused and returns LIC_EMODEL. */
 static int fail(const builder *b, const char *fmt, ...) LIC_PRINTF(2, 3);
 static int fail(const builder *b, const char *fmt, ...)
 {
-    char msg[192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    lic_vlog(b->log, LIC_LOG_ERROR, "model: ", fmt, ap);
     va_end(ap);
-    lic_log(b->log, LIC_LOG_ERROR, "model: %s", msg);
     return LIC_EMODEL;
 }
 

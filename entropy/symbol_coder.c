@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "entropy/rans.h"
+#include "util/mem.h"
 
 #define LIC_CDF_TOTAL (1 << LIC_CDF_PRECISION) /* 65536 */
 
@@ -114,8 +115,6 @@ struct lic_symbol_writer {
     size_t out_cap;
 };
 
-#define LIC_WRITER_ALIGN 64
-
 int lic_symbol_writer_create(lic_symbol_writer **out, const lic_allocator *alloc)
 {
     if (!out)
@@ -123,10 +122,9 @@ int lic_symbol_writer_create(lic_symbol_writer **out, const lic_allocator *alloc
     *out = NULL;
     if (!alloc || !alloc->alloc || !alloc->free)
         return LIC_EINVAL;
-    lic_symbol_writer *w = alloc->alloc(alloc->opaque, sizeof(*w), LIC_WRITER_ALIGN);
+    lic_symbol_writer *w = lic_mem_zalloc(alloc, sizeof(*w));
     if (!w)
         return LIC_ENOMEM;
-    memset(w, 0, sizeof(*w));
     w->alloc = alloc;
     *out = w;
     return 0;
@@ -144,9 +142,9 @@ void lic_symbol_writer_free(lic_symbol_writer **pw)
         return;
     lic_symbol_writer *w = *pw;
     const lic_allocator *a = w->alloc;
-    a->free(a->opaque, w->syms);
-    a->free(a->opaque, w->out);
-    a->free(a->opaque, w);
+    lic_mem_free(a, w->syms);
+    lic_mem_free(a, w->out);
+    lic_mem_free(a, w);
     *pw = NULL;
 }
 
@@ -159,12 +157,12 @@ static int grow_syms(lic_symbol_writer *w)
         cap *= 2;
     }
     const lic_allocator *a = w->alloc;
-    sym_entry *s = a->alloc(a->opaque, cap * sizeof(sym_entry), LIC_WRITER_ALIGN);
+    sym_entry *s = lic_mem_alloc(a, cap * sizeof(sym_entry));
     if (!s)
         return LIC_ENOMEM;
     if (w->count)
         memcpy(s, w->syms, w->count * sizeof(sym_entry));
-    a->free(a->opaque, w->syms);
+    lic_mem_free(a, w->syms);
     w->syms = s;
     w->cap = cap;
     return 0;
@@ -198,12 +196,12 @@ static int reserve_backward(lic_symbol_writer *w, uint8_t **pptr, size_t need)
         cap *= 2;
     }
     const lic_allocator *a = w->alloc;
-    uint8_t *buf = a->alloc(a->opaque, cap, LIC_WRITER_ALIGN);
+    uint8_t *buf = lic_mem_alloc(a, cap);
     if (!buf)
         return LIC_ENOMEM;
     if (used)
         memcpy(buf + cap - used, *pptr, used);
-    a->free(a->opaque, w->out);
+    lic_mem_free(a, w->out);
     w->out = buf;
     w->out_cap = cap;
     *pptr = buf + cap - used;

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# tests/check_layering.sh [ROOT]: enforces the include rules of DESIGN.md §3 on the source tree at ROOT
-# (default: this script's repository). Prints one `file:line: reason` per violation; exits 1 if any.
+# tests/check_layering.sh [ROOT]: enforces the include rules of docs/ARCHITECTURE.md ("Modules and
+# include direction") on the source tree at ROOT (default: this script's repository). Prints one
+# `file:line: reason` per violation; exits 1 if any.
 #
 #   every file       no `../` or `./` in an #include; a "quoted" include names a file that exists,
 #                    rooted at the repo ("entropy/rans.h") or a public header ("lic/codec.h")
 #   codec/include/   (public headers) only <lic/...> and system headers
 #   apps/            only <lic/...>, apps/ and system headers
-#   entropy/         only lic/common.h, entropy/ and system headers
-#   transforms/      only lic/common.h, transforms/ and system headers
-#   gpu/             only lic/common.h, gpu/, transforms/ and system headers
-#   codec/           lic/, codec/, entropy/, transforms/ and of gpu/ only gpu/gpu.h
+#   util/            only lic/common.h, util/ and system headers (the shared internal layer)
+#   entropy/         only lic/common.h, util/, entropy/ and system headers
+#   transforms/      only lic/common.h, util/, transforms/ and system headers
+#   gpu/             only lic/common.h, util/, gpu/, transforms/ and system headers
+#   codec/           lic/, util/, codec/, entropy/, transforms/ and of gpu/ only gpu/gpu.h
 #   (tools/, tests/, train/ ... are free, apart from the first rule)
 #   and: the basenames of all .c/.h/.cu/.cuh files are unique across the tree.
 #
@@ -26,30 +28,34 @@ self_test() {
     local out got expected
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/lic-layering.XXXXXX") # global: the EXIT trap needs it
     trap 'rm -rf "$tmp"' EXIT
-    mkdir -p "$tmp"/{apps,entropy,transforms,gpu,codec/include/lic,tools,build-x}
+    mkdir -p "$tmp"/{apps,util,entropy,transforms,gpu,codec/include/lic,tools,build-x}
     cd "$tmp"
     printf '#include <stddef.h>\n' >codec/include/lic/common.h
     printf '#include "lic/common.h"\n#include "entropy/rans.h"\n' >codec/include/lic/codec.h
-    printf '#include <stdio.h>\n#include <lic/codec.h>\n#include "apps/io.h"\n#include "codec/model.h"\n' >apps/main.c
+    printf '#include <stdio.h>\n#include <lic/codec.h>\n#include "apps/io.h"\n#include "codec/model.h"\n#include "util/log.h"\n' >apps/main.c
+    printf '#include "lic/common.h"\n#include "util/log.h"\n#include "entropy/rans.h"\n#include "lic/codec.h"\n' >util/hash.c
     printf '#include "lic/common.h"\n#include "transforms/tensor.h"\n#include "../codec/model.h"\n#include "lic/codec.h"\n' >entropy/rans.c
     printf '#include "entropy/rans.h"\n#include "tensor.h"\n#  include  "transforms/missing.h"\n' >transforms/tensor.c
     printf '#include "transforms/tensor.h"\n#include "codec/model.h"\n#include "lic/common.h"\n' >gpu/cuda.c
-    printf '#include "gpu/cuda.c"\n#include "gpu/gpu.h"\n#include "entropy/rans.h"\n' >codec/model.c
+    printf '#include "gpu/cuda.c"\n#include "gpu/gpu.h"\n#include "entropy/rans.h"\n#include "util/log.h"\n' >codec/model.c
+    printf '#include "util/log.h"\n' >>entropy/rans.c
+    printf '#include "util/log.h"\n' >>transforms/tensor.c
+    printf '#include "util/log.h"\n' >>gpu/cuda.c
     printf '#include "codec/model.h"\n#include "entropy/rans.h"\n' >tools/mkmodel.c
     printf '#include "../anything.h"\n' >build-x/ignored.c
-    touch apps/io.h entropy/rans.h transforms/tensor.h codec/model.h gpu/gpu.h tools/model.c
+    touch apps/io.h util/log.h entropy/rans.h transforms/tensor.h codec/model.h gpu/gpu.h tools/model.c
     # file:line of each planted violation (the basename clash reports the basename), sorted.
-    expected=(apps/main.c:4 codec/include/lic/codec.h:2 codec/model.c:1 entropy/rans.c:2 entropy/rans.c:3
-        entropy/rans.c:4 gpu/cuda.c:2 model.c transforms/tensor.c:1 transforms/tensor.c:2
-        transforms/tensor.c:3)
+    expected=(apps/main.c:4 apps/main.c:5 codec/include/lic/codec.h:2 codec/model.c:1 entropy/rans.c:2
+        entropy/rans.c:3 entropy/rans.c:4 gpu/cuda.c:2 model.c transforms/tensor.c:1 transforms/tensor.c:2
+        transforms/tensor.c:3 util/hash.c:3 util/hash.c:4)
     out=$(bash "$script" "$tmp" || true)
     got=$(grep -v '^check_layering: ' <<<"$out" | sed -n 's/: .*//p' | sort | paste -sd' ')
-    if [[ "$got" != "${expected[*]}" ]] || ! grep -q '^check_layering: 11 violation' <<<"$out"; then
+    if [[ "$got" != "${expected[*]}" ]] || ! grep -q '^check_layering: 14 violation' <<<"$out"; then
         printf 'check_layering self-test: FAILED\nwant: %s\ngot:  %s\nfull report:\n%s\n' \
             "${expected[*]}" "$got" "$out"
         exit 1
     fi
-    echo "check_layering self-test: all 11 planted violations reported, nothing else"
+    echo "check_layering self-test: all 14 planted violations reported, nothing else"
 }
 
 script=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
@@ -99,10 +105,12 @@ allowed() {
     case "$module" in
         public) [[ $t == lic/* ]] ;;
         apps) [[ $t == lic/* || $t == apps/* ]] ;;
-        entropy) [[ $t == lic/common.h || $t == entropy/* ]] ;;
-        transforms) [[ $t == lic/common.h || $t == transforms/* ]] ;;
-        gpu) [[ $t == lic/common.h || $t == gpu/* || $t == transforms/* ]] ;;
-        codec) [[ $t == lic/* || $t == codec/* || $t == entropy/* || $t == transforms/* || $t == gpu/gpu.h ]] ;;
+        util) [[ $t == lic/common.h || $t == util/* ]] ;;
+        entropy) [[ $t == lic/common.h || $t == util/* || $t == entropy/* ]] ;;
+        transforms) [[ $t == lic/common.h || $t == util/* || $t == transforms/* ]] ;;
+        gpu) [[ $t == lic/common.h || $t == util/* || $t == gpu/* || $t == transforms/* ]] ;;
+        codec) [[ $t == lic/* || $t == util/* || $t == codec/* || $t == entropy/* || $t == transforms/* ||
+            $t == gpu/gpu.h ]] ;;
         *) true ;;
     esac
 }
@@ -144,7 +152,7 @@ for f in "${files[@]}"; do
             fi
         fi
         if ((project)) && ! allowed "$module" "$target"; then
-            err "$where" "forbidden include of $target from ${module/public/the public headers} (DESIGN.md §3)"
+            err "$where" "forbidden include of $target from ${module/public/the public headers} (docs/ARCHITECTURE.md)"
         fi
     done < <(grep -nE '^[[:space:]]*#[[:space:]]*include' "$f" || true)
 done

@@ -19,7 +19,7 @@ if(LIC_FUZZ)
     message(FATAL_ERROR "LIC_FUZZ needs -DLIC_SANITIZE=ON: fuzzing without ASan/UBSan misses most bugs")
   endif()
   set(LIC_FUZZ_ENABLED ON)
-  foreach(t lic_codec_core lic_entropy lic_transforms lic_gpu lic_imageio)
+  foreach(t lic_util lic_codec_core lic_entropy lic_transforms lic_gpu lic_imageio)
     if(TARGET ${t})
       # C sources only: the CUDA sources of lic_gpu go through nvcc and its host compiler.
       set_property(TARGET ${t} APPEND PROPERTY COMPILE_OPTIONS $<$<COMPILE_LANGUAGE:C>:-fsanitize=fuzzer-no-link>)

@@ -3,9 +3,9 @@
  * or the fast path (transforms/cpu/xf_fast.c with the SIMD micro-kernels). */
 #include "transforms/layers.h"
 
-#include <string.h>
 
 #include "transforms/cpu/xf_cpu.h"
+#include "util/mem.h"
 
 #define XF_CH_MAX 65536     /* channel limit, keeps every index product far inside size_t */
 #define XF_SIDE_MAX (1 << 20)
@@ -25,17 +25,16 @@ int lic_xf_ctx_create_masked(lic_xf_ctx **out, enum lic_kernel_path path, unsign
     if (!alloc || !alloc->alloc || !alloc->free ||
         (path != LIC_KERNELS_REFERENCE && path != LIC_KERNELS_FAST))
         return LIC_EINVAL;
-    lic_xf_ctx *ctx = alloc->alloc(alloc->opaque, sizeof(*ctx), 64);
+    lic_xf_ctx *ctx = lic_mem_zalloc(alloc, sizeof(*ctx));
     if (!ctx)
         return LIC_ENOMEM;
-    memset(ctx, 0, sizeof(*ctx));
     ctx->alloc = alloc;
     ctx->pool = pool;
     ctx->n_threads = lic_threadpool_size(pool);
     lic_xf_kernels_select(&ctx->kern, path, features);
-    ctx->slots = alloc->alloc(alloc->opaque, sizeof(lic_xf_slot) * (size_t)ctx->n_threads, 64);
+    ctx->slots = lic_mem_alloc_array(alloc, (size_t)ctx->n_threads, sizeof(lic_xf_slot));
     if (!ctx->slots) {
-        alloc->free(alloc->opaque, ctx);
+        lic_mem_free(alloc, ctx);
         return LIC_ENOMEM;
     }
     for (int i = 0; i < ctx->n_threads; i++) {
@@ -54,10 +53,10 @@ void lic_xf_ctx_free(lic_xf_ctx **pctx)
     lic_xf_ctx *ctx = *pctx;
     const lic_allocator *a = ctx->alloc;
     for (int i = 0; i < ctx->n_threads; i++)
-        a->free(a->opaque, ctx->slots[i].buf);
-    a->free(a->opaque, ctx->slots);
-    a->free(a->opaque, ctx->shared);
-    a->free(a->opaque, ctx);
+        lic_mem_free(a, ctx->slots[i].buf);
+    lic_mem_free(a, ctx->slots);
+    lic_mem_free(a, ctx->shared);
+    lic_mem_free(a, ctx);
     *pctx = NULL;
 }
 
@@ -80,9 +79,9 @@ static int grow(const lic_allocator *a, float **buf, size_t *size, size_t need)
     if (need > SIZE_MAX - 65536)
         return LIC_ENOMEM;
     need = (need + 65535) & ~(size_t)65535;
-    a->free(a->opaque, *buf);
+    lic_mem_free(a, *buf);
     *size = 0;
-    *buf = a->alloc(a->opaque, need, 64);
+    *buf = lic_mem_alloc(a, need);
     if (!*buf)
         return LIC_ENOMEM;
     *size = need;

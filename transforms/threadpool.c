@@ -4,8 +4,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
-#include <string.h>
 #include <unistd.h>
+
+#include "util/mem.h"
 
 #define LIC_MAX_THREADS 256
 
@@ -70,16 +71,15 @@ int lic_threadpool_create(lic_threadpool **out, int n_threads, const lic_allocat
     if (n_threads > LIC_MAX_THREADS)
         n_threads = LIC_MAX_THREADS;
 
-    lic_threadpool *tp = alloc->alloc(alloc->opaque, sizeof(*tp), 64);
+    lic_threadpool *tp = lic_mem_zalloc(alloc, sizeof(*tp));
     if (!tp)
         return LIC_ENOMEM;
-    memset(tp, 0, sizeof(*tp));
     tp->alloc = alloc;
     tp->n_threads = n_threads;
     if (n_threads > 1) {
-        tp->threads = alloc->alloc(alloc->opaque, sizeof(pthread_t) * (size_t)(n_threads - 1), 64);
+        tp->threads = lic_mem_alloc_array(alloc, (size_t)(n_threads - 1), sizeof(pthread_t));
         if (!tp->threads) {
-            alloc->free(alloc->opaque, tp);
+            lic_mem_free(alloc, tp);
             return LIC_ENOMEM;
         }
     }
@@ -141,9 +141,7 @@ void lic_threadpool_free(lic_threadpool **ptp)
     pthread_cond_destroy(&tp->done);
     pthread_cond_destroy(&tp->wake);
     pthread_mutex_destroy(&tp->lock);
-    const lic_allocator *a = tp->alloc;
-    if (tp->threads)
-        a->free(a->opaque, tp->threads);
-    a->free(a->opaque, tp);
+    lic_mem_free(tp->alloc, tp->threads);
+    lic_mem_free(tp->alloc, tp);
     *ptp = NULL;
 }

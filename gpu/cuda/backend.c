@@ -11,8 +11,6 @@
  * shape (cuDNN heuristics, deterministic algorithms first, workspace capped), and allocates everything;
  * later images of that size reuse it all. Every layer output goes into the activation buffer that the
  * plan's walk assigns it, and its size is checked against the plan before each layer. */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include <cuda_runtime_api.h>
@@ -20,6 +18,8 @@
 
 #include "gpu/cuda/gpu_kernels.h"
 #include "gpu/gpu.h"
+#include "util/log.h"
+#include "util/mem.h"
 
 #define MIN_CC_MAJOR 8          /* the build targets sm_80 and sm_90 */
 #define ALGO_CACHE 256          /* (layer, input shape) pairs: <= 16 window shapes x 8 layers + h_a */
@@ -80,28 +80,16 @@ struct lic_gpu_transforms {
 
 /* ---- errors and logging ------------------------------------------------------------------------ */
 
-static void logf_(const lic_logger *lg, int level, const char *fmt, ...)
-{
-    if (!lg || !lg->callback || level > lg->max_level)
-        return;
-    char buf[320];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    lg->callback(lg->opaque, level, buf);
-}
-
 static int cu_fail(const lic_logger *lg, int e, const char *what)
 {
-    logf_(lg, LIC_LOG_ERROR, "cuda: %s: %s", what, cudaGetErrorString((cudaError_t)e));
+    lic_log(lg, LIC_LOG_ERROR, "cuda: %s: %s", what, cudaGetErrorString((cudaError_t)e));
     (void)cudaGetLastError(); /* clear a non-sticky error so later calls are not blamed for it */
     return e == cudaErrorMemoryAllocation ? LIC_ENOMEM : LIC_EBACKEND;
 }
 
 static int dnn_fail(const lic_logger *lg, cudnnStatus_t s, const char *what)
 {
-    logf_(lg, LIC_LOG_ERROR, "cudnn: %s: %s", what, cudnnGetErrorString(s));
+    lic_log(lg, LIC_LOG_ERROR, "cudnn: %s: %s", what, cudnnGetErrorString(s));
     return s == CUDNN_STATUS_ALLOC_FAILED ? LIC_ENOMEM : LIC_EBACKEND;
 }
 
@@ -270,7 +258,7 @@ static int pick_algo(lic_gpu_transforms *ctx, const dconv *d, int h, int w, cons
         }
     }
     if (ctx->n_algos == ALGO_CACHE) {
-        logf_(ctx->log, LIC_LOG_ERROR, "cuda: algorithm cache full");
+        lic_log(ctx->log, LIC_LOG_ERROR, "cuda: algorithm cache full");
         return LIC_EBACKEND;
     }
     /* Heuristic ranking (no benchmarking, so planning costs no device time). Deterministic algorithms
@@ -306,7 +294,7 @@ static int pick_algo(lic_gpu_transforms *ctx, const dconv *d, int h, int w, cons
                  (math[i] != CUDNN_TENSOR_OP_MATH && math[i] != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)))
                 best = i;
     if (best < 0) {
-        logf_(ctx->log, LIC_LOG_ERROR, "cudnn: no algorithm for a %dx%d conv on %d x %d x %d within %zu MB", d->k, d->k,
+        lic_log(ctx->log, LIC_LOG_ERROR, "cudnn: no algorithm for a %dx%d conv on %d x %d x %d within %zu MB", d->k, d->k,
               d->cin, h, w, ctx->ws_cap >> 20);
         return LIC_EBACKEND;
     }
@@ -326,13 +314,13 @@ static int conv(lic_gpu_transforms *ctx, const dconv *d, const void *in, int h, 
     *oh = out_side(d, h);
     *ow = out_side(d, w);
     if ((uint64_t)d->cout * (uint64_t)*oh * (uint64_t)*ow > out_cap) {
-        logf_(ctx->log, LIC_LOG_ERROR, "cuda: layer output exceeds its planned buffer");
+        lic_log(ctx->log, LIC_LOG_ERROR, "cuda: layer output exceeds its planned buffer");
         return LIC_EBACKEND;
     }
     const algo_slot *a;
     TRY(pick_algo(ctx, d, h, w, &a));
     if (a->ws > ctx->ws_size) {
-        logf_(ctx->log, LIC_LOG_ERROR, "cuda: conv workspace was not planned");
+        lic_log(ctx->log, LIC_LOG_ERROR, "cuda: conv workspace was not planned");
         return LIC_EBACKEND;
     }
     DNN(ctx, cudnnSetConvolutionMathType(d->cd, a->math), "conv math type");
@@ -479,7 +467,7 @@ static int prepare(lic_gpu_transforms *ctx, int ph, int pw)
         int ret = lic_gpu_plan_make(&ctx->shape, ph, pw, ctx->es, budget > ctx->ws_cap ? budget - ctx->ws_cap : 0,
                                     ctx->force_tile, &p);
         if (ret < 0) {
-            logf_(ctx->log, LIC_LOG_ERROR, "cuda: a %dx%d image does not fit %llu MB of device memory", pw, ph,
+            lic_log(ctx->log, LIC_LOG_ERROR, "cuda: a %dx%d image does not fit %llu MB of device memory", pw, ph,
                   (unsigned long long)(budget >> 20));
             return ret;
         }
@@ -490,7 +478,7 @@ static int prepare(lic_gpu_transforms *ctx, int ph, int pw)
         ret = alloc_size(ctx, &p, ws);
         if (ret == LIC_OK) {
             ctx->plan = p;
-            logf_(ctx->log, LIC_LOG_DEBUG, "cuda: %dx%d in %d tile(s) of %d px, %llu MB + %zu MB workspace", pw, ph,
+            lic_log(ctx->log, LIC_LOG_DEBUG, "cuda: %dx%d in %d tile(s) of %d px, %llu MB + %zu MB workspace", pw, ph,
                   p.tiles_y * p.tiles_x, p.tile, (unsigned long long)(p.bytes >> 20), ws >> 20);
             return LIC_OK;
         }
@@ -526,8 +514,7 @@ void lic_gpu_transforms_free(lic_gpu_transforms **pctx)
     if (ctx->stream)
         cudaStreamDestroy(ctx->stream);
     (void)cudaGetLastError();
-    const lic_allocator *a = ctx->alloc;
-    a->free(a->opaque, ctx);
+    lic_mem_free(ctx->alloc, ctx);
     *pctx = NULL;
 }
 
@@ -537,7 +524,7 @@ static int open_device(lic_gpu_transforms *ctx, int device, enum lic_gpu_precisi
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess || device >= n || !device_usable(device)) {
         (void)cudaGetLastError();
-        logf_(ctx->log, LIC_LOG_ERROR, "cuda: no usable CUDA device %d (compute capability 8.0 or newer)", device);
+        lic_log(ctx->log, LIC_LOG_ERROR, "cuda: no usable CUDA device %d (compute capability 8.0 or newer)", device);
         return LIC_EUNSUPPORTED;
     }
     ctx->device = device;
@@ -593,10 +580,9 @@ int lic_gpu_transforms_create(lic_gpu_transforms **out, const lic_gpu_model *m, 
         return LIC_EINVAL;
     if (lic_gpu_device_count() == 0)
         return LIC_EUNSUPPORTED;
-    lic_gpu_transforms *ctx = alloc->alloc(alloc->opaque, sizeof(*ctx), 64);
+    lic_gpu_transforms *ctx = lic_mem_zalloc(alloc, sizeof(*ctx));
     if (!ctx)
         return LIC_ENOMEM;
-    memset(ctx, 0, sizeof(*ctx));
     ctx->alloc = alloc;
     ctx->log = o.logger;
     ctx->analysis = o.analysis != 0, ctx->synthesis = o.synthesis != 0;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "transforms/ilayers.h"
+#include "util/fixed.h"
 
 /* Kernel ids for lic_iconv2d_kernel (tests pick one explicitly). */
 enum lic_iconv_kernel {
@@ -46,16 +47,6 @@ void lic_iconv_avx2_task(const lic_iconv_call *c, int task);
 int lic_iconv_avx512_tasks(const lic_iconv_call *c);
 void lic_iconv_avx512_task(const lic_iconv_call *c, int task);
 
-/* floor(v / 2^s) for 0 <= s <= 62 without shifting a negative value (implementation-defined in C):
- * with m = 0 for v >= 0 and m = -1 (all ones) for v < 0, v ^ m is v or ~v = -v - 1, both >= 0, and
- * floor(v / 2^s) = ~(~v >> s) for v < 0. Branch-free, so the sign of v costs no mispredictions;
- * compilers emit an arithmetic shift or a few ALU ops. */
-static inline int64_t lic_iconv_floor_shr(int64_t v, int s)
-{
-    const int64_t m = -(int64_t)(v < 0);
-    return ((v ^ m) >> s) ^ m;
-}
-
 /* Inputs are documented to be in int16 range; anything outside is saturated to it, in every kernel,
  * so out-of-contract inputs give deterministic results and never overflow. */
 static inline int32_t lic_iconv_sat16(int32_t x)
@@ -67,15 +58,13 @@ static inline int32_t lic_iconv_sat16(int32_t x)
  * No overflow: |acc| < 2^49 (lic_iconv_validate), so acc + 2^61 and v * 255 stay below 2^63. */
 static inline int32_t lic_iconv_finish(int64_t acc, int shift, int relu, int slope_q8, int out_bits)
 {
-    int64_t v = lic_iconv_floor_shr(acc + ((int64_t)1 << (shift - 1)), shift);
-    const int64_t leak = lic_iconv_floor_shr(v * slope_q8 + 128, 8);
+    int64_t v = lic_round_shr(acc, shift);
+    const int64_t leak = lic_round_shr(v * slope_q8, 8);
     /* Select by mask, not by branch: the sign of v is data-dependent and would mispredict. */
     const int64_t take = -(int64_t)(relu & (v < 0));
     v = (leak & take) | (v & ~take);
     const int64_t hi = ((int64_t)1 << (out_bits - 1)) - 1;
-    const int64_t lo = -hi - 1;
-    v = v < lo ? lo : v;
-    return (int32_t)(v > hi ? hi : v);
+    return (int32_t)lic_clamp_i64(v, -hi - 1, hi);
 }
 
 #endif /* LIC_TRANSFORMS_CPU_ICONV_H */

@@ -1,5 +1,5 @@
-/* lic codec: allocator plumbing. */
-#include "codec/mem.h"
+/* lic util: allocator plumbing. */
+#include "util/mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +35,22 @@ void *lic_mem_alloc(const lic_allocator *a, size_t size)
     if (size == 0)
         return NULL;
     return a->alloc(a->opaque, size, LIC_ALIGN);
+}
+
+void *lic_mem_zalloc(const lic_allocator *a, size_t size)
+{
+    void *p = lic_mem_alloc(a, size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+void *lic_mem_alloc_array(const lic_allocator *a, size_t n, size_t elem)
+{
+    size_t size;
+    if (lic_size_mul(n, elem, &size) < 0)
+        return NULL;
+    return lic_mem_alloc(a, size);
 }
 
 void lic_mem_free(const lic_allocator *a, void *p)
