@@ -139,6 +139,31 @@ def gaussian_likelihood(v, sigma):
     return upper - lower
 
 
+def gg_likelihood(v, sigma, beta):
+    """As gaussian_likelihood, under a generalized Gaussian of shape beta whose standard deviation
+    is sigma (beta = 2 is the Gaussian). The mass beyond |t| is Q(t) = gammaincc(1/beta,
+    (|t|/alpha)^beta) / 2 with alpha = sigma * sqrt(G(1/beta) / G(3/beta)); tails are taken as
+    differences of Q (never 1 - CDF) so small probabilities keep their precision."""
+    a = 1.0 / beta
+    alpha = sigma * math.sqrt(math.exp(math.lgamma(a) - math.lgamma(3.0 * a)))
+    av = torch.as_tensor(a, dtype=v.dtype, device=v.device)
+    v = torch.abs(v)
+
+    def q(t):
+        return 0.5 * torch.special.gammaincc(av, (torch.abs(t) / alpha) ** beta)
+
+    t_up, t_lo = 0.5 - v, -0.5 - v  # t_lo < 0 always
+    q_up, q_lo = q(t_up), q(t_lo)
+    return torch.where(t_up < 0, q_up - q_lo, 1.0 - q_up - q_lo)
+
+
+def likelihood(v, sigma, beta=None):
+    """The y likelihood of the model: Gaussian (beta None or 2) or generalized Gaussian."""
+    if beta is None or beta == 2.0:
+        return gaussian_likelihood(v, sigma)
+    return gg_likelihood(v, sigma, beta)
+
+
 class Config:
     def __init__(self, N=64, M=128, groups=(16, 16, 32, 64), C_h=128, C_cc=64, C_sp=32, C_ep=96, gs_up=1,
                  relu_slope_q8=26, n_gains=8):
@@ -219,12 +244,25 @@ class TrainModel(nn.Module):
                 ep.layers()[2].bias[g:] += 1.0
             self.ep[str(k)] = ep
         self.eb = EntropyBottleneck(N)
+        # training options that do not change the exported graph: the y likelihood's shape (None:
+        # Gaussian) and bf16 autocast of the transforms g_a, h_a, h_s, g_s (the context model, the
+        # likelihoods, their logs and the z density stay in fp32)
+        self.lik_beta = None
+        self.amp = False
         # per-quality gains, initialized to follow sqrt(lambda) (quantizer step ~ 1/sqrt(lambda))
         lg = torch.tensor([0.5 * math.log(l / math.sqrt(LAMBDAS[0] * LAMBDAS[-1])) for l in LAMBDAS[:c.n_gains]])
         self.gain_log = nn.Parameter(lg.view(-1, 1).repeat(1, M))
         self.gain_inv_log = nn.Parameter(-lg.view(-1, 1).repeat(1, M))
 
     # ---- pieces ----
+
+    def _t(self, fn, x):
+        """Runs one transform under bf16 autocast when self.amp is set; returns fp32."""
+        if not self.amp:
+            return fn(x)
+        with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16):
+            out = fn(x)
+        return out.float()
 
     def analysis(self, x):
         for i in range(4):
@@ -274,19 +312,20 @@ class TrainModel(nn.Module):
                 v = yk + torch.empty_like(yk).uniform_(-0.5, 0.5) - mu
             else:
                 v = torch.round(yk - mu)
-            lik_parts.append(lower_bound(gaussian_likelihood(v, sigma), LIK_MIN))
+            lik_parts.append(lower_bound(likelihood(v, sigma, self.lik_beta), LIK_MIN))
             yhat_parts.append(yhat)
             if record is not None:
                 record.append((k, mu.detach(), sraw.detach()))
         return torch.cat(yhat_parts, dim=1), torch.cat(lik_parts, dim=1)
 
     def forward(self, x, j, noise=True):
-        """x: [B, 3, H, W] in [0, 1] (H, W multiples of 64); j: gain index (int).
+        """x: [B, 3, H, W] in [0, 1] (H, W multiples of 64); j: gain index (int or 0-d long tensor,
+        so that one traced or captured graph serves every quality).
         Returns dict(x_hat, lik_y, lik_z, y, z)."""
         gain = torch.exp(self.gain_log[j]).view(1, -1, 1, 1)
         gain_inv = torch.exp(self.gain_inv_log[j]).view(1, -1, 1, 1)
-        y = self.analysis(x) * gain
-        z = self.h_a(y)
+        y = self._t(self.analysis, x) * gain
+        z = self._t(self.h_a, y)
         med = self.eb.medians().view(1, -1, 1, 1)
         if noise:
             z_t = z + torch.empty_like(z).uniform_(-0.5, 0.5)
@@ -294,9 +333,9 @@ class TrainModel(nn.Module):
             z_t = torch.round(z - med) + med
         lik_z = lower_bound(self.eb.likelihood(z_t), LIK_MIN)
         zhat = ste_round(z - med) + med
-        H = self.h_s(zhat)
+        H = self._t(self.h_s, zhat)
         yhat, lik_y = self.context(y, H, noise)
-        x_hat = self.synthesis(yhat * gain_inv)
+        x_hat = self._t(self.synthesis, yhat * gain_inv)
         return dict(x_hat=x_hat, lik_y=lik_y, lik_z=lik_z, y=y, z=z)
 
 

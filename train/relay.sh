@@ -1,0 +1,43 @@
+#!/bin/sh
+# The training relay in one command per leg (docs/MODEL.md §9; train/relay.py does the work).
+#
+#   train/relay.sh gpu-leg --minutes 8.5 --out "$OUT"   on the GPU machine (`run`, carry the pack that
+#                                                       `train/relay.sh next-pack` names)
+#   train/relay.sh gpu-bench --out "$OUT"               steps/s, samples/s, TFLOP/s: eager, then compiled
+#   train/relay.sh cpu-leg --minutes 60 [--out DIR]     a CPU leg here (niced, jemalloc, all packs)
+#   train/relay.sh land DIR [--codec BUILD/bin]         checkpoint into the repo, export, Kodak RD, leg table
+#   train/relay.sh next-pack                            the pack the next GPU leg should carry
+#   train/relay.sh packs                                build the packs (train/DATA.md)
+# Extra arguments go to train/relay.py.
+set -eu
+HERE=$(cd "$(dirname "$0")" && pwd)
+cmd=${1:?usage: train/relay.sh gpu-leg|gpu-bench|cpu-leg|land|next-pack|packs [args]}
+shift
+PY=/usr/bin/python3
+[ -x "$PY" ] && "$PY" -c "import torch" 2>/dev/null || PY=python3
+case "$cmd" in
+gpu-leg)
+    # checkpoint parts of <= 15 MiB (the machine returns files of <= 16 MiB); no full checkpoint
+    # (optimizer moments) in OUT; the leg log is OUT/leg.log
+    PYTHONUNBUFFERED=1 exec "$PY" "$HERE/relay.py" leg --device cuda --split-mb 15 --no-full "$@" ;;
+gpu-bench)
+    PYTHONUNBUFFERED=1 "$PY" "$HERE/relay.py" leg --device cuda --compile none --bench 100 "$@"
+    PYTHONUNBUFFERED=1 exec "$PY" "$HERE/relay.py" leg --device cuda --bench 200 --bench-warmup 30 "$@" ;;
+cpu-leg)
+    JE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+    [ -f "$JE" ] || { echo "relay.sh: no $JE (apt-get install libjemalloc2): the CPU leg is ~3x slower without" >&2; JE=; }
+    exec nice -n 19 env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 ${JE:+LD_PRELOAD=$JE} \
+        MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 PYTHONUNBUFFERED=1 \
+        "$PY" "$HERE/relay.py" leg --device cpu "$@" ;;
+land)
+    exec "$PY" "$HERE/relay.py" land "$@" ;;
+next-pack)
+    exec "$PY" "$HERE/relay.py" next-pack "$@" ;;
+packs)
+    [ -f "$HERE/work/debian/photos.txt" ] || sh "$HERE/fetch_debian_photos.sh" "$HERE/work/debian"
+    [ -f "$HERE/work/data/train_320.npy" ] || "$PY" "$HERE/dataset.py" --out "$HERE/work/data" --tile 320 \
+        "$HERE/../../shared/train" --list "$HERE/work/debian/photos.txt"
+    exec "$PY" "$HERE/packs.py" build --data "$HERE/work/data" --out "$HERE/work/packs" "$@" ;;
+*)
+    echo "relay.sh: unknown command $cmd" >&2; exit 1 ;;
+esac
