@@ -38,10 +38,15 @@ static void wr64(uint8_t *p, uint64_t v)
     wr32(p + 4, (uint32_t)(v >> 32));
 }
 
+int lic_container_has_magic(const uint8_t *data, size_t size)
+{
+    return data && size >= sizeof(k_magic) && memcmp(data, k_magic, sizeof(k_magic)) == 0;
+}
+
 int lic_container_parse_header(lic_container *c, const uint8_t *data, size_t size)
 {
     memset(c, 0, sizeof(*c));
-    if (!data || size < FIXED_HEADER || memcmp(data, k_magic, 4) != 0)
+    if (!data || size < FIXED_HEADER || !lic_container_has_magic(data, size))
         return LIC_EBITSTREAM;
     lic_stream_info *info = &c->info;
     info->version = data[4];

@@ -24,6 +24,9 @@ typedef struct lic_container {
     size_t stream_size[LIC_MAX_STREAMS];
 } lic_container;
 
+/* 1 if data (size bytes, may be NULL when size is 0) starts with the .lic magic, else 0. */
+int lic_container_has_magic(const uint8_t *data, size_t size);
+
 /* Parses the fixed header and the stream table only (what lic_peek_info reports): magic, version,
  * pixel format, quality, sizes, stream ids; payload pointers stay NULL. Returns 0 or LIC_EBITSTREAM. */
 int lic_container_parse_header(lic_container *c, const uint8_t *data, size_t size);

@@ -54,6 +54,13 @@ int lic_peek_info(const uint8_t *data, size_t size, lic_stream_info *info)
     return LIC_OK;
 }
 
+int lic_check_magic(const uint8_t *data, size_t size)
+{
+    if (!data && size)
+        return LIC_EINVAL;
+    return lic_container_has_magic(data, size) ? LIC_OK : LIC_EBITSTREAM;
+}
+
 static uint8_t to_u8(float v)
 {
     float s = v * 255.0f;
@@ -142,6 +149,13 @@ int lic_decode(lic_decoder *d, const uint8_t *data, size_t size, lic_image *out)
         return ret;
     st->t_synthesis = lic_now() - t0;
     return LIC_OK;
+}
+
+int lic_decoder_check_size(const lic_decoder *d, uint32_t width, uint32_t height, lic_size_check *out)
+{
+    if (!d || !out)
+        return LIC_EINVAL;
+    return lic_engine_check_size(&d->eng, width, height, out);
 }
 
 int lic_decoder_get_stats(const lic_decoder *d, lic_stats *stats)

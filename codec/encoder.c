@@ -123,6 +123,13 @@ int lic_encode(lic_encoder *e, const lic_image *img, int quality, uint8_t **out,
     return LIC_OK;
 }
 
+int lic_encoder_check_size(const lic_encoder *e, uint32_t width, uint32_t height, lic_size_check *out)
+{
+    if (!e || !out)
+        return LIC_EINVAL;
+    return lic_engine_check_size(&e->eng, width, height, out);
+}
+
 int lic_encoder_get_stats(const lic_encoder *e, lic_stats *stats)
 {
     if (!e || !stats)

@@ -202,25 +202,56 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, ws_plan *p)
               3 * px + (256u << 10);
 }
 
-int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height)
+/* The limit checks of lic_engine_prepare; fills *p (the plan for the padded size) when the sides and
+ * pixel count are within bounds. */
+static int check_size(const lic_engine *e, uint32_t width, uint32_t height, lic_size_check *out, ws_plan *p)
 {
     const lic_config *c = &e->cfg;
     if (width == 0 || height == 0)
         return LIC_EINVAL;
-    if (width > c->max_side || height > c->max_side || (uint64_t)width * height > c->max_pixels)
-        return LIC_ELIMIT;
-    if (width > (1u << 20) || height > (1u << 20)) /* absolute bound behind the configurable ones */
-        return LIC_ELIMIT;
-    int ph = (int)((height + 63) / 64 * 64), pw = (int)((width + 63) / 64 * 64);
-    ws_plan p;
-    plan_workspace(e, ph, pw, &p);
-    if (c->max_memory && p.peak > c->max_memory) {
-        lic_log(&c->logger, LIC_LOG_ERROR, "image %ux%u needs about %llu MB, above the %llu MB cap", width,
-                height, (unsigned long long)(p.peak >> 20), (unsigned long long)(c->max_memory >> 20));
+    memset(out, 0, sizeof(*out));
+    const uint64_t side = width > height ? width : height, px = (uint64_t)width * height;
+    /* The absolute bound behind the configurable one keeps plan_workspace free of overflow. */
+    const uint64_t max_side = c->max_side < (1u << 20) ? c->max_side : (1u << 20);
+    if (side > max_side) {
+        *out = (lic_size_check){LIC_LIMIT_SIDE, side, max_side, 0};
         return LIC_ELIMIT;
     }
-    if (p.peak > SIZE_MAX / 2)
+    if (px > c->max_pixels) {
+        *out = (lic_size_check){LIC_LIMIT_PIXELS, px, c->max_pixels, 0};
         return LIC_ELIMIT;
+    }
+    plan_workspace(e, (int)((height + 63) / 64 * 64), (int)((width + 63) / 64 * 64), p);
+    out->memory = p->peak;
+    if (c->max_memory && p->peak > c->max_memory) {
+        *out = (lic_size_check){LIC_LIMIT_MEMORY, p->peak, c->max_memory, p->peak};
+        return LIC_ELIMIT;
+    }
+    if (p->peak > SIZE_MAX / 2) { /* only reachable with no cap on a 32-bit machine */
+        *out = (lic_size_check){LIC_LIMIT_MEMORY, p->peak, SIZE_MAX / 2, p->peak};
+        return LIC_ELIMIT;
+    }
+    return LIC_OK;
+}
+
+int lic_engine_check_size(const lic_engine *e, uint32_t width, uint32_t height, lic_size_check *out)
+{
+    ws_plan p;
+    return check_size(e, width, height, out, &p);
+}
+
+int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height)
+{
+    const lic_config *c = &e->cfg;
+    lic_size_check chk;
+    ws_plan p;
+    int ret = check_size(e, width, height, &chk, &p);
+    if (ret == LIC_ELIMIT && chk.exceeded == LIC_LIMIT_MEMORY)
+        lic_log(&c->logger, LIC_LOG_ERROR, "image %ux%u needs about %llu MB, above the %llu MB cap", width,
+                height, (unsigned long long)(chk.value >> 20), (unsigned long long)(chk.limit >> 20));
+    if (ret < 0)
+        return ret;
+    const int ph = (int)((height + 63) / 64 * 64), pw = (int)((width + 63) / 64 * 64);
 
     /* Buffers are reused while large enough: index arithmetic always uses the new size. */
     if (!e->fbuf[0] || p.fcount > e->ws_float_count || p.ycount > e->ws_y_count || p.icount > e->iarena_count) {

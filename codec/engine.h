@@ -46,6 +46,10 @@ int lic_engine_open(lic_engine **out, size_t size, lic_model *m, const lic_confi
 /* Releases the engine's resources and frees the context allocated by lic_engine_open. Safe on NULL. */
 void lic_engine_close(lic_engine *e);
 
+/* Checks an image size against the limits (side, pixels, memory estimate) without allocating;
+ * fills *out (lic_encoder_check_size). Returns 0, LIC_ELIMIT, or LIC_EINVAL for a zero side. */
+int lic_engine_check_size(const lic_engine *e, uint32_t width, uint32_t height, lic_size_check *out);
+
 /* Validates an image size against the limits (side, pixels, memory estimate) and makes the
  * workspace fit it. Nothing is allocated when a limit is exceeded. Returns 0, LIC_ELIMIT, LIC_ENOMEM. */
 int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height);

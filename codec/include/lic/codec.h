@@ -153,6 +153,30 @@ LIC_API int lic_encode(lic_encoder *e, const lic_image *img, int quality, uint8_
 /* Closes the encoder, releases its model reference and sets *e to NULL. Safe on NULL. */
 LIC_API void lic_encoder_close(lic_encoder **e);
 
+/* Which limit of lic_config an image size exceeds. Values are ABI. */
+typedef enum lic_limit {
+    LIC_LIMIT_NONE = 0,   /* the size fits every limit */
+    LIC_LIMIT_SIDE = 1,   /* width or height above max_side (or above 2^20, the library's own bound) */
+    LIC_LIMIT_PIXELS = 2, /* width * height above max_pixels */
+    LIC_LIMIT_MEMORY = 3, /* estimated peak working memory above max_memory */
+} lic_limit;
+
+/* The result of a size check, for messages that say which limit, by how much, and what lifts it. */
+typedef struct lic_size_check {
+    lic_limit exceeded; /* the first limit exceeded, in the order side, pixels, memory */
+    uint64_t value;     /* what was compared: the longer side, width * height, or bytes of memory */
+    uint64_t limit;     /* the limit it exceeded (same unit as value); 0 when none is exceeded */
+    uint64_t memory;    /* estimated peak working memory in bytes for this context (its model and
+                         * thread count); 0 when a side or pixel limit is exceeded */
+} lic_size_check;
+
+/* Checks whether lic_encode of a width x height image would pass the encoder's limits, exactly as
+ * lic_encode itself checks them, without allocating anything: lets a caller refuse an image from its
+ * file header, before reading its pixels. *out is filled in every case except LIC_EINVAL.
+ * @return 0 if the size fits; LIC_ELIMIT if a limit is exceeded; LIC_EINVAL on NULL arguments or a
+ *         zero width or height. */
+LIC_API int lic_encoder_check_size(const lic_encoder *e, uint32_t width, uint32_t height, lic_size_check *out);
+
 /* ---- decoding -------------------------------------------------------------------------------- */
 
 /* What a .lic header says. */
@@ -171,6 +195,12 @@ typedef struct lic_stream_info {
  * @return 0; LIC_EBITSTREAM if the header is malformed or truncated; LIC_EINVAL. */
 LIC_API int lic_peek_info(const uint8_t *data, size_t size, lic_stream_info *info);
 
+/* Tells a .lic file from any other kind of file: checks only the magic bytes at its start, so a
+ * damaged or truncated .lic, or one of another container version, still counts as a .lic.
+ * @return 0 if data starts with the .lic magic; LIC_EBITSTREAM if it does not (or size is below 4);
+ *         LIC_EINVAL if data is NULL and size is not 0. */
+LIC_API int lic_check_magic(const uint8_t *data, size_t size);
+
 /* Opens a decoder on a model; same rules and return codes as lic_encoder_open. */
 LIC_API int lic_decoder_open(lic_decoder **out, lic_model *m, const lic_config *cfg);
 
@@ -183,6 +213,10 @@ LIC_API int lic_decode(lic_decoder *d, const uint8_t *data, size_t size, lic_ima
 
 /* Closes the decoder, releases its model reference and sets *d to NULL. Safe on NULL. */
 LIC_API void lic_decoder_close(lic_decoder **d);
+
+/* The decoder's counterpart of lic_encoder_check_size: whether lic_decode of a stream whose header
+ * (lic_peek_info) declares width x height would pass this decoder's limits. Same return codes. */
+LIC_API int lic_decoder_check_size(const lic_decoder *d, uint32_t width, uint32_t height, lic_size_check *out);
 
 /* ---- results of the last call ---------------------------------------------------------------- */
 
