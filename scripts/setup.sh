@@ -3,12 +3,13 @@
 # is already installed it changes nothing and does not touch the network.
 #
 #   scripts/setup.sh                 build + test dependencies (C toolchain, CMake, libpng, libjpeg, cmocka)
-#   scripts/setup.sh --with-python   also PyTorch, NumPy, Pillow (training and benchmarks only; the
-#                                    library and CLIs never need Python). They are Debian's packages,
-#                                    so use /usr/bin/python3, not another python3 on PATH.
+#   scripts/setup.sh --with-python   also PyTorch, NumPy, Pillow: the Python tests (the PyTorch mirror
+#                                    that checks the conformance vectors; CI runs them), training and
+#                                    benchmarks. The library and CLIs never need Python. They are
+#                                    Debian's packages, so use /usr/bin/python3, not another python3 on PATH.
 set -euo pipefail
 
-usage() { sed -n '2,8s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,9s/^# \{0,1\}//p' "$0"; }
 
 with_python=0
 for arg in "$@"; do

@@ -25,7 +25,7 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 start=$(date +%s)
 cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLIC_SANITIZE=ON -DLIC_BUILD_TESTS=ON ${extra[@]+"${extra[@]}"}
 cmake --build "$build" -j "$jobs"
-(cd "$build" && ctest --output-on-failure -j "$jobs")
+"$repo/scripts/ctest_run.sh" test_sanitize.sh "$build" -j "$jobs"
 echo "test_sanitize: ASan/UBSan build and tests took $(($(date +%s) - start)) s"
 
 if [ "${LIC_NO_TSAN:-0}" != 1 ]; then

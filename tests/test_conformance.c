@@ -1,8 +1,15 @@
 /* Conformance of the C codec with the PyTorch mirror (train/lic_model.py), on the vectors in
  * testdata/conformance/ (format and regeneration command: testdata/conformance/README.md).
  *
- * For every case (model, image, quality) of the manifest, stage by stage through the engine
- * (codec/engine.h), on the CPU backend:
+ *   test_conformance [--cpu ref|avx2|avx512] [DIR]
+ * DIR (default testdata/conformance, relative to the repository root) holds manifest.txt. --cpu pins
+ * the CPU kernels through lic_config.cpu_features: ref = the C kernels (mask 0), avx2 = LIC_CPU_AVX2,
+ * avx512 = LIC_CPU_ALL (AVX-512 float kernels and the AVX-512 VNNI integer kernel). The test checks
+ * that exactly those kernels were selected and says which ran; when the build or the CPU lacks them
+ * it exits with LIC_TEST_SKIP, which ctest reports as skipped (tests/conformance.cmake).
+ *
+ * For every case (model, image, quality; RGB or gray) of the manifest, stage by stage through the
+ * engine (codec/engine.h), on the CPU backend:
  *  - gains: lic_engine_gains equals the PyTorch gains bit for bit.
  *  - float stages y = g_a(x), y' = y * gain, z = h_a(y'), and x_s = g_s(y-hat) (fed the exact same
  *    y-hat as PyTorch) within FLOAT_TOL_* (below). They cannot be bit-exact: the fast C kernels use
@@ -35,16 +42,19 @@
 
 #include "codec/engine.h"
 #include "lic/codec.h"
+#include "test_support.h"
+#include "transforms/ilayers.h"
 
-#ifndef CONF_DIR
-#define CONF_DIR "testdata/conformance" /* relative to the repo root, where ctest runs the tests */
-#endif
+/* Set by main from the command line. */
+static const char *conf_dir = "testdata/conformance"; /* relative to the repo root, where ctest runs */
+static uint32_t cpu_mask = LIC_CPU_ALL;
+static const char *want_float_kernel, *want_int_kernel; /* NULL: whatever the default config picks */
 
 /* Float tolerances, relative to the reference tensor's largest magnitude (max |c - p| / max |p|)
- * and as NMSE (sum (c - p)^2 / sum p^2). Measured with the AVX-512 kernels: tiny.licw (these
- * vectors) rel <= 1.3e-6, NMSE <= 6e-13; a trained model (N 64, M 128; checkpoint of step 5720)
- * on 17x33, 130x70 and 768x512 at q 20/50/90 rel <= 1.9e-6, NMSE <= 6.6e-13 (y, y', z and g_s).
- * The bounds leave a margin of 25x (rel) and 150x (NMSE) for other ISAs, compilers and thread counts. */
+ * and as NMSE (sum (c - p)^2 / sum p^2). Measured on the vectors of testdata/conformance (the
+ * shipped default model) and testdata/conformance/tiny_deconv (an untrained model with transposed-conv
+ * g_s), with the reference, AVX2 and AVX-512 kernels: see testdata/conformance/README.md. The bounds
+ * leave a margin of more than 25x (rel) and 100x (NMSE) for other ISAs, compilers and thread counts. */
 #define FLOAT_TOL_REL 5e-5
 #define FLOAT_TOL_NMSE 1e-10
 
@@ -103,8 +113,11 @@ static size_t dtype_size(const char *d)
 static void load_manifest(conformance *cf)
 {
     memset(cf, 0, sizeof(*cf));
-    FILE *f = fopen(CONF_DIR "/manifest.txt", "r");
-    assert_non_null(f);
+    char mpath[512];
+    snprintf(mpath, sizeof(mpath), "%s/manifest.txt", conf_dir);
+    FILE *f = fopen(mpath, "r");
+    if (!f)
+        fail_msg("cannot open %s", mpath);
     char line[512];
     conf_case *c = NULL;
     int saw_format = 0;
@@ -115,7 +128,7 @@ static void load_manifest(conformance *cf)
         if (!strcmp(key, "format")) {
             int version = 0;
             assert_int_equal(sscanf(line, "format lic-conformance %d", &version), 1);
-            assert_int_equal(version, 1);
+            assert_int_equal(version, 2); /* 2: "channels" per case (gray cases) */
             saw_format = 1;
         } else if (!c && !strcmp(key, "model")) {
             snprintf(cf->model, sizeof(cf->model), "%s", val);
@@ -186,8 +199,8 @@ static void *tensor(conf_case *c, const char *name, const char *dtype, int ndims
             if (want[k])
                 assert_int_equal(t->dims[k], want[k]);
         if (!t->data) {
-            char path[256];
-            snprintf(path, sizeof(path), CONF_DIR "/%s", t->file);
+            char path[512];
+            snprintf(path, sizeof(path), "%s/%s", conf_dir, t->file);
             FILE *f = fopen(path, "rb");
             assert_non_null(f);
             size_t bytes = t->count * dtype_size(t->dtype);
@@ -289,7 +302,14 @@ static int setup(void **state)
     assert_int_equal(lic_config_init(&cfg), 0);
     cfg.backend = LIC_BACKEND_CPU; /* the tolerances are those of the CPU kernels */
     cfg.n_threads = 2;
+    cfg.cpu_features = cpu_mask;
     assert_int_equal(lic_engine_open(&h->eng, sizeof(lic_engine), h->model, &cfg), 0);
+    const char *fk = lic_xf_ctx_kernel_name(h->eng->xf), *ik = lic_iconv_kernel_name(h->eng->ikernel);
+    print_message("  kernels: float %s, integer %s (cpu_features 0x%x)\n", fk, ik, (unsigned)cpu_mask);
+    if (want_float_kernel) { /* the mask must select exactly the kernels this run is meant to test */
+        assert_string_equal(fk, want_float_kernel);
+        assert_string_equal(ik, want_int_kernel);
+    }
     const lic_allocator *a = &h->eng->cfg.allocator;
     assert_int_equal(lic_symbol_writer_create(&h->zw, a), 0);
     assert_int_equal(lic_symbol_writer_create(&h->yw, a), 0);
@@ -311,7 +331,7 @@ static int teardown(void **state)
 
 /* Sizes of a case, checked against the engine after lic_engine_prepare. */
 typedef struct dims {
-    int w, h, q, ph, pw, lh, lw, zh, zw, M, N, Ch;
+    int w, h, ch, q, ph, pw, lh, lw, zh, zw, M, N, Ch; /* ch: image channels, 3 (RGB) or 1 (gray) */
     size_t yn, zn;
 } dims;
 
@@ -319,8 +339,9 @@ static dims prepare(harness *h, conf_case *c)
 {
     lic_engine *e = h->eng;
     const struct lic_model_arch *a = &e->md->arch;
-    dims d = {.w = ivalue(c, "width"), .h = ivalue(c, "height"), .q = ivalue(c, "quality"), .M = a->M, .N = a->N,
-              .Ch = a->C_h};
+    dims d = {.w = ivalue(c, "width"), .h = ivalue(c, "height"), .ch = ivalue(c, "channels"),
+              .q = ivalue(c, "quality"), .M = a->M, .N = a->N, .Ch = a->C_h};
+    assert_true(d.ch == 1 || d.ch == 3);
     assert_int_equal(lic_engine_prepare(e, (uint32_t)d.w, (uint32_t)d.h), 0);
     assert_int_equal(e->ph, ivalue(c, "padded_height"));
     assert_int_equal(e->pw, ivalue(c, "padded_width"));
@@ -330,11 +351,17 @@ static dims prepare(harness *h, conf_case *c)
     return d;
 }
 
+/* The image of a case: [H, W, 3] RGB or [H, W] gray. */
+static uint8_t *image_of(conf_case *c, int w, int h, int ch)
+{
+    return ch == 3 ? tensor(c, "image", "u8", 3, h, w, 3) : tensor(c, "image", "u8", 2, h, w, 0);
+}
+
 /* Fills the engine's input from x_pad (x = value * float32(1/255), as codec/encoder.c computes it) after
- * checking that x_pad is the image padded by edge replication. */
+ * checking that x_pad is the image padded by edge replication (a gray image in all three planes). */
 static void load_input(harness *h, conf_case *c, const dims *d)
 {
-    const uint8_t *img = tensor(c, "image", "u8", 3, d->h, d->w, 3);
+    const uint8_t *img = image_of(c, d->w, d->h, d->ch);
     const uint8_t *xp = tensor(c, "x_pad", "u8", 3, 3, d->ph, d->pw);
     size_t plane = (size_t)d->ph * d->pw;
     for (int ch = 0; ch < 3; ch++)
@@ -342,7 +369,7 @@ static void load_input(harness *h, conf_case *c, const dims *d)
             for (int x = 0; x < d->pw; x++) {
                 int sy = y < d->h ? y : d->h - 1, sx = x < d->w ? x : d->w - 1;
                 size_t i = ch * plane + (size_t)y * d->pw + x;
-                assert_int_equal(xp[i], img[((size_t)sy * d->w + sx) * 3 + ch]);
+                assert_int_equal(xp[i], img[((size_t)sy * d->w + sx) * d->ch + (d->ch == 3 ? ch : 0)]);
                 h->eng->fbuf[0][i] = xp[i] * (1.0f / 255.0f);
             }
 }
@@ -573,16 +600,18 @@ static void test_codec_api(void **state)
     assert_int_equal(lic_config_init(&cfg), 0);
     cfg.backend = LIC_BACKEND_CPU;
     cfg.n_threads = 2;
+    cfg.cpu_features = cpu_mask;
     lic_encoder *enc = NULL;
     lic_decoder *dec = NULL;
     assert_int_equal(lic_encoder_open(&enc, h->model, &cfg), 0);
     assert_int_equal(lic_decoder_open(&dec, h->model, &cfg), 0);
     for (int ci = 0; ci < h->cf.n_cases; ci++) {
         conf_case *c = &h->cf.cases[ci];
-        int w = ivalue(c, "width"), hh = ivalue(c, "height"), q = ivalue(c, "quality");
-        uint8_t *px = tensor(c, "image", "u8", 3, hh, w, 3);
-        const uint8_t *ref = tensor(c, "recon", "u8", 3, hh, w, 3);
-        lic_image img = {(uint32_t)w, (uint32_t)hh, LIC_PIXFMT_RGB8, px, (ptrdiff_t)w * 3};
+        int w = ivalue(c, "width"), hh = ivalue(c, "height"), q = ivalue(c, "quality"), ch = ivalue(c, "channels");
+        uint8_t *px = image_of(c, w, hh, ch);
+        const uint8_t *ref = ch == 3 ? tensor(c, "recon", "u8", 3, hh, w, 3) : tensor(c, "recon", "u8", 2, hh, w, 0);
+        lic_pixfmt fmt = ch == 3 ? LIC_PIXFMT_RGB8 : LIC_PIXFMT_GRAY8;
+        lic_image img = {(uint32_t)w, (uint32_t)hh, fmt, px, (ptrdiff_t)w * ch};
         uint8_t *bits = NULL;
         size_t n = 0;
         assert_int_equal(lic_encode(enc, &img, q, &bits, &n), 0);
@@ -615,13 +644,13 @@ static void test_codec_api(void **state)
         assert_int_equal(lic_decode(dec, bits, n, &out), 0);
         assert_int_equal(out.width, (uint32_t)w);
         assert_int_equal(out.height, (uint32_t)hh);
-        assert_int_equal(out.fmt, LIC_PIXFMT_RGB8);
-        size_t nv = (size_t)w * hh * 3, ndiff = 0;
+        assert_int_equal(out.fmt, fmt);
+        size_t nv = (size_t)w * hh * ch, ndiff = 0;
         double sse = 0;
         int maxd = 0;
         for (int y = 0; y < hh; y++)
-            for (int x = 0; x < 3 * w; x++) {
-                int dd = abs((int)out.data[(size_t)y * out.stride + x] - (int)ref[(size_t)y * 3 * w + x]);
+            for (int x = 0; x < ch * w; x++) {
+                int dd = abs((int)out.data[(size_t)y * out.stride + x] - (int)ref[(size_t)y * ch * w + x]);
                 ndiff += dd != 0;
                 sse += (double)dd * dd;
                 if (dd > maxd)
@@ -666,8 +695,53 @@ static void test_rate_estimate(void **state)
     }
 }
 
-int main(void)
+/* --cpu NAME: the mask, the kernels it must select, and the features the CPU needs for them. */
+static int pick_cpu_path(const char *name)
 {
+    static const struct {
+        const char *name, *float_kernel, *int_kernel;
+        uint32_t mask;
+        unsigned needs; /* LIC_XF_FEAT_* bits */
+    } paths[] = {
+        {"ref", "c", "ref", 0, 0},
+        {"avx2", "avx2", "avx2", LIC_CPU_AVX2, LIC_XF_FEAT_AVX2},
+        {"avx512", "avx512", "avx512vnni", LIC_CPU_ALL, LIC_XF_FEAT_AVX512 | LIC_XF_FEAT_AVX512VNNI},
+    };
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        if (strcmp(name, paths[i].name))
+            continue;
+        unsigned have = lic_xf_cpu_features();
+        if ((have & paths[i].needs) != paths[i].needs) {
+            printf("test_conformance: SKIPPED --cpu %s: this build or CPU lacks its kernels (has 0x%x, needs 0x%x)\n",
+                   name, have, paths[i].needs);
+            return LIC_TEST_SKIP;
+        }
+        cpu_mask = paths[i].mask;
+        want_float_kernel = paths[i].float_kernel;
+        want_int_kernel = paths[i].int_kernel;
+        printf("test_conformance: --cpu %s: float kernels %s, integer kernel %s\n", name, want_float_kernel,
+               want_int_kernel);
+        return 0;
+    }
+    fprintf(stderr, "test_conformance: unknown --cpu %s (ref, avx2, avx512)\n", name);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--cpu") && i + 1 < argc) {
+            int ret = pick_cpu_path(argv[++i]);
+            if (ret)
+                return ret;
+        } else if (argv[i][0] != '-') {
+            conf_dir = argv[i];
+        } else {
+            fprintf(stderr, "usage: test_conformance [--cpu ref|avx2|avx512] [DIR]\n");
+            return 2;
+        }
+    }
+    printf("test_conformance: vectors %s\n", conf_dir);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rate_estimate),
         cmocka_unit_test(test_stages),

@@ -1,6 +1,10 @@
 /* Tests of gpu/ (the CUDA/cuDNN backend, docs/GPU.md).
  *
- * Without a device (CI, the development machines) the GPU tests are cmocka skips, and what runs is:
+ *   test_gpu            what needs no device (below); always runs
+ *   test_gpu --device   what needs a CUDA device; without one it prints why and exits with
+ *                       LIC_TEST_SKIP, which ctest reports as skipped (tests/gpu.cmake)
+ *
+ * Without a device (CI, the development machines) what runs is:
  *   - device queries: built in or not, 0 devices means every request is LIC_EUNSUPPORTED, no crash;
  *   - the memory planner: whole image when it fits, tiles under a budget (8000x6000 with the default
  *     model), tiles partition the image, windows aligned;
@@ -462,8 +466,6 @@ static void gdn_case(lic_xf_ctx *xf, const char *name, int c, int inverse, int h
 static void test_op_parity(void **state)
 {
     (void)state;
-    if (!have_gpu())
-        skip();
     lic_xf_ctx *xf = NULL;
     assert_int_equal(lic_xf_ctx_create(&xf, LIC_KERNELS_REFERENCE, NULL, &test_alloc), 0);
     rng = 4242;
@@ -575,8 +577,6 @@ static void model_parity(lic_model *m, const char *name)
 static void test_model_parity(void **state)
 {
     (void)state;
-    if (!have_gpu())
-        skip();
     lic_model *m = load(TINY_MODEL);
     model_parity(m, "tiny");
     lic_model_free(&m);
@@ -592,8 +592,6 @@ static void test_model_parity(void **state)
 static void test_large_image(void **state)
 {
     (void)state;
-    if (!have_gpu())
-        skip();
     lic_model *m = NULL;
     assert_int_equal(lic_model_load_default(&m, NULL), 0);
     const lic_model_data *md = &m->data;
@@ -680,8 +678,6 @@ static double psnr8(const lic_image *a, const lic_image *b)
 static void test_cross_device(void **state)
 {
     (void)state;
-    if (!have_gpu())
-        skip();
     lic_model *m = NULL;
     assert_int_equal(lic_model_load_default(&m, NULL), 0);
     lic_config gcfg, ccfg;
@@ -765,9 +761,7 @@ static double psnr_planes(const float *x, const float *ref, int ph, int pw, int 
 static void test_bench(void **state)
 {
     (void)state;
-    const char *env = getenv("LIC_GPU_BENCH");
-    if (!have_gpu() || !env)
-        skip();
+    const char *env = getenv("LIC_GPU_BENCH"); /* main runs this test only when it is set */
     int runs = atoi(env) > 0 ? atoi(env) : 10;
     lic_model *m = NULL;
     assert_int_equal(lic_model_load_default(&m, NULL), 0);
@@ -837,12 +831,11 @@ static void test_bench(void **state)
     lic_model_free(&m);
 }
 
-/* Without a usable GPU, --backend cuda is a clean LIC_EUNSUPPORTED and AUTO runs on the CPU. */
+/* Without a usable GPU, --backend cuda is a clean LIC_EUNSUPPORTED and AUTO runs on the CPU
+ * (main runs it only when there is no device). */
 static void test_backend_selection_without_gpu(void **state)
 {
     (void)state;
-    if (have_gpu())
-        skip();
     lic_model *m = load(TINY_MODEL);
     lic_config cfg;
     assert_int_equal(lic_config_init(&cfg), 0);
@@ -861,18 +854,35 @@ static void test_backend_selection_without_gpu(void **state)
     lic_model_free(&m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_device_query),
-        cmocka_unit_test(test_plan),
-        cmocka_unit_test(test_tiling_exact_on_cpu),
-        cmocka_unit_test(test_backend_selection_without_gpu),
-        cmocka_unit_test(test_op_parity),
-        cmocka_unit_test(test_model_parity),
-        cmocka_unit_test(test_large_image),
-        cmocka_unit_test(test_cross_device),
-        cmocka_unit_test(test_bench),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int device = argc == 2 && !strcmp(argv[1], "--device");
+    if (argc > 1 && !device) {
+        fprintf(stderr, "usage: test_gpu [--device]\n");
+        return 2;
+    }
+    struct CMUnitTest tests[8];
+    size_t n = 0;
+    if (!device) {
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_device_query);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tiling_exact_on_cpu);
+        if (!have_gpu())
+            tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_backend_selection_without_gpu);
+        else
+            printf("test_gpu: a CUDA device is present: the no-device backend selection test does not apply\n");
+    } else {
+        if (!have_gpu()) {
+            printf("test_gpu: SKIPPED --device: %s\n", lic_gpu_built_in() ? "no usable CUDA device"
+                                                                            : "built without CUDA");
+            return LIC_TEST_SKIP;
+        }
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_op_parity);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_model_parity);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_large_image);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_cross_device);
+        if (getenv("LIC_GPU_BENCH"))
+            tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_bench);
+    }
+    return _cmocka_run_group_tests(device ? "test_gpu --device" : "test_gpu", tests, n, NULL, NULL);
 }

@@ -179,6 +179,19 @@ static void naive_iconv(const lic_iconv_layer *L, const lic_itensor *in, lic_ite
     free(acc);
 }
 
+/* The fast kernel this run tests against the reference and the naive sums (main: --kernel); with
+ * LIC_ICONV_KERNEL_REF the reference alone. */
+static int run_kernel = LIC_ICONV_KERNEL_REF;
+
+/* Whether kernel id `kern` (or LIC_ICONV_KERNEL_BEST) is part of this run. BEST belongs to the run of
+ * the kernel it resolves to, so that each run tests only its own kernel and the reference. */
+static int kernel_in_run(int kern)
+{
+    if (kern == LIC_ICONV_KERNEL_BEST)
+        return lic_iconv_kernel_for(LIC_XF_FEAT_ALL) == run_kernel;
+    return (kern == LIC_ICONV_KERNEL_REF || kern == run_kernel) && lic_iconv_kernel_available(kern);
+}
+
 /* ---- hand-computed cases ------------------------------------------------------------------------ */
 
 /* Runs a one-input-channel layer on `x` (1 x h x w) with every kernel and checks `expect` (cout planes). */
@@ -188,7 +201,7 @@ static void check_hand(const lic_iconv_layer *L, const int32_t *x, int h, int w,
     out_shape(L, h, w, &oh, &ow);
     lic_itensor in = { L->cin, h, w, (int32_t *)x };
     for (int kern = LIC_ICONV_KERNEL_BEST; kern <= LIC_ICONV_KERNEL_LAST; kern++) {
-        if (kern != LIC_ICONV_KERNEL_BEST && !lic_iconv_kernel_available(kern))
+        if (!kernel_in_run(kern))
             continue;
         lic_itensor out = itensor_new(L->cout, oh, ow);
         assert_int_equal(lic_iconv2d_kernel(NULL, L, &in, &out, kern), 0);
@@ -327,7 +340,7 @@ static void check_all_kernels(const lic_iconv_layer *L, const lic_itensor *in, c
     naive_iconv(L, in, &want);
     size_t bytes = sizeof(int32_t) * (size_t)L->cout * oh * ow;
     for (int kern = LIC_ICONV_KERNEL_BEST; kern <= LIC_ICONV_KERNEL_LAST; kern++) {
-        if (kern != LIC_ICONV_KERNEL_BEST && !lic_iconv_kernel_available(kern))
+        if (!kernel_in_run(kern))
             continue;
         lic_itensor out = itensor_new(L->cout, oh, ow);
         memset(out.data, 0x5a, bytes); /* every element must be written */
@@ -372,12 +385,11 @@ static void test_random_vs_naive(void **state)
     run_random(60, 0, 1, 48, "small-inputs");
 }
 
-/* Fast kernel against the reference (and the naive one) with extreme weights and inputs. */
+/* The kernels of this run against the naive sums with extreme weights and inputs, and the worst case
+ * of the accumulators; the reference kernel's int64 sums are checked by this too (every run). */
 static void test_fast_vs_ref_extremes(void **state)
 {
     (void)state;
-    if (!lic_iconv_kernel_available(LIC_ICONV_KERNEL_AVX2) && !lic_iconv_kernel_available(LIC_ICONV_KERNEL_AVX512))
-        skip();
     rng_state = 777;
     run_random(150, 2, 2, 64, "extreme");
 
@@ -426,7 +438,7 @@ static void test_saturation(void **state)
         int oh, ow;
         out_shape(&t.L, h, w, &oh, &ow);
         for (int kern = LIC_ICONV_KERNEL_REF; kern <= LIC_ICONV_KERNEL_LAST; kern++) {
-            if (!lic_iconv_kernel_available(kern))
+            if (!kernel_in_run(kern))
                 continue;
             lic_itensor a = itensor_new(t.L.cout, oh, ow), b = itensor_new(t.L.cout, oh, ow);
             assert_int_equal(lic_iconv2d_kernel(NULL, &t.L, &wild, &a, kern), 0);
@@ -470,7 +482,7 @@ static void test_threads(void **state)
         lic_itensor first = itensor_new(t.L.cout, oh, ow);
         naive_iconv(&t.L, &in, &first);
         for (int kern = LIC_ICONV_KERNEL_REF; kern <= LIC_ICONV_KERNEL_LAST; kern++) {
-            if (!lic_iconv_kernel_available(kern))
+            if (!kernel_in_run(kern))
                 continue;
             for (int p = 0; p < 4; p++) {
                 lic_itensor out = itensor_new(t.L.cout, oh, ow);
@@ -649,9 +661,9 @@ static void time_layer(const char *name, int cin, int cout, int k, int s, int tr
     for (int kern = LIC_ICONV_KERNEL_REF; kern <= LIC_ICONV_KERNEL_LAST; kern++) {
         out[kern] = itensor_new(cout, oh, ow);
         best[kern] = -1.0;
-        if (!lic_iconv_kernel_available(kern))
+        if (!kernel_in_run(kern))
             continue;
-        for (int rep = 0; rep < (kern == LIC_ICONV_KERNEL_REF ? 2 : 5); rep++) {
+        for (int rep = 0; rep < (kern == LIC_ICONV_KERNEL_REF ? 1 : 3); rep++) {
             double t0 = now_s();
             assert_int_equal(lic_iconv2d_kernel(NULL, &t.L, &in, &out[kern], kern), 0);
             double dt = now_s() - t0;
@@ -689,8 +701,23 @@ static void test_timing(void **state)
     time_layer("ep.2 1x1 128->128 @48x32", 128, 128, 1, 1, 0, 32, 48);
 }
 
-int main(void)
+/* test_ilayers [--kernel avx2|avx512]: without it the reference kernel alone; with it also that fast
+ * kernel. A kernel this build or CPU lacks: LIC_TEST_SKIP, reported by ctest as skipped
+ * (tests/ilayers.cmake). */
+int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "--kernel") && (!strcmp(argv[2], "avx2") || !strcmp(argv[2], "avx512"))) {
+        run_kernel = !strcmp(argv[2], "avx2") ? LIC_ICONV_KERNEL_AVX2 : LIC_ICONV_KERNEL_AVX512;
+        if (!lic_iconv_kernel_available(run_kernel)) {
+            printf("test_ilayers: SKIPPED --kernel %s: not built in or this CPU lacks it\n", argv[2]);
+            return LIC_TEST_SKIP;
+        }
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: test_ilayers [--kernel avx2|avx512]\n");
+        return 2;
+    }
+    printf("test_ilayers: integer kernels tested: ref%s%s\n", run_kernel ? " and " : "",
+           run_kernel ? lic_iconv_kernel_name(run_kernel) : "");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_pointwise),
         cmocka_unit_test(test_hand_spatial),
@@ -700,7 +727,10 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_shapes),
-        cmocka_unit_test(test_timing),
+        cmocka_unit_test(test_timing), /* last: left out of the reference-only run */
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* The timing lines compare a fast kernel with the reference; alone, the slow reference kernel on
+     * model-sized layers would only cost seconds. */
+    size_t n = sizeof(tests) / sizeof(tests[0]) - (run_kernel == LIC_ICONV_KERNEL_REF);
+    return _cmocka_run_group_tests("test_ilayers", tests, n, NULL, NULL);
 }

@@ -6,11 +6,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "tests/test_support.h"
 #include "transforms/cpu/xf_cpu.h"
 #include "transforms/layers.h"
 #include "transforms/threadpool.h"
@@ -35,7 +37,7 @@ static void t_free(void *opaque, void *p)
     free(p);
 }
 
-static const lic_allocator test_alloc = {NULL, t_alloc, t_free};
+static const lic_allocator counting_alloc = {NULL, t_alloc, t_free};
 
 static uint32_t rng_state = 12345;
 
@@ -80,21 +82,25 @@ static void assert_close(const float *ref, const float *got, size_t n)
         fail_msg("max diff %g, max |ref| %g", (double)maxdiff, (double)maxref);
 }
 
-/* Fast kernel tables that this build and CPU can run. */
+/* The fast kernels this run tests against the reference (main: --kernel; "c" tests the reference
+ * alone), and the feature mask that makes a FAST context pick exactly them. */
+static const char *run_kernel = "c";
+static unsigned run_mask = 0;
+
+/* The fast kernel table of this run: 0 or 1 of them. */
 static int fast_tables(lic_xf_kernels *tabs)
 {
-    int n = 0;
-    if (lic_xf_cpu_has_avx512() && lic_xf_kernels_init_avx512(&tabs[n]) == LIC_OK)
-        n++;
-    if (lic_xf_cpu_has_avx2() && lic_xf_kernels_init_avx2(&tabs[n]) == LIC_OK)
-        n++;
-    return n;
+    if (!strcmp(run_kernel, "avx512"))
+        return lic_xf_kernels_init_avx512(&tabs[0]) == LIC_OK;
+    if (!strcmp(run_kernel, "avx2"))
+        return lic_xf_kernels_init_avx2(&tabs[0]) == LIC_OK;
+    return 0;
 }
 
 static lic_xf_ctx *ctx_new(enum lic_kernel_path path, lic_threadpool *pool)
 {
     lic_xf_ctx *ctx = NULL;
-    assert_int_equal(lic_xf_ctx_create(&ctx, path, pool, &test_alloc), 0);
+    assert_int_equal(lic_xf_ctx_create_masked(&ctx, path, run_mask, pool, &counting_alloc), 0);
     return ctx;
 }
 
@@ -205,7 +211,7 @@ static void test_pixel_shuffle_formula(void **state)
 {
     (void)state;
     lic_threadpool *tp = NULL;
-    assert_int_equal(lic_threadpool_create(&tp, 2, &test_alloc), 0);
+    assert_int_equal(lic_threadpool_create(&tp, 2, &counting_alloc), 0);
     lic_xf_ctx *ctx = ctx_new(LIC_KERNELS_FAST, tp);
     for (int r = 1; r <= 3; r++) {
         const int c = 3, h = 5, w = 7;
@@ -346,7 +352,7 @@ static void run_threads(const lic_conv_layer *L, const lic_gdn_layer *G, const l
     assert_non_null(first);
     for (int nth = 1; nth <= 3; nth++) {
         lic_threadpool *tp = NULL;
-        assert_int_equal(lic_threadpool_create(&tp, nth, &test_alloc), 0);
+        assert_int_equal(lic_threadpool_create(&tp, nth, &counting_alloc), 0);
         lic_xf_ctx *ctx = ctx_new(LIC_KERNELS_FAST, tp);
         if (G) {
             memcpy(out->data, in->data, sizeof(float) * n);
@@ -409,7 +415,7 @@ static void test_scratch_reuse(void **state)
     counting cnt = {0};
     const lic_allocator a = {&cnt, t_alloc, t_free};
     lic_xf_ctx *ctx = NULL;
-    assert_int_equal(lic_xf_ctx_create(&ctx, LIC_KERNELS_FAST, NULL, &a), 0);
+    assert_int_equal(lic_xf_ctx_create_masked(&ctx, LIC_KERNELS_FAST, run_mask, NULL, &a), 0);
     float *w = rand_buf(16 * 8 * 25), *w2 = rand_buf(8 * 4 * 9);
     lic_conv_layer big = {16, 8, 5, 2, 0, w, NULL}, small = {8, 4, 3, 1, 0, w2, NULL};
     lic_tensor in = tensor_new(16, 40, 40), mid = tensor_new(8, 20, 20), o2 = tensor_new(4, 20, 20);
@@ -467,16 +473,37 @@ static void test_path_names(void **state)
     lic_xf_ctx *r = ctx_new(LIC_KERNELS_REFERENCE, NULL), *f = ctx_new(LIC_KERNELS_FAST, NULL);
     assert_int_equal(lic_xf_ctx_path(r), LIC_KERNELS_REFERENCE);
     assert_string_equal(lic_xf_ctx_kernel_name(r), "c");
-    if (lic_xf_cpu_has_avx512()) {
-        assert_int_equal(lic_xf_ctx_path(f), LIC_KERNELS_FAST);
-        assert_string_equal(lic_xf_ctx_kernel_name(f), "avx512");
-    }
+    /* The mask of this run selects exactly the kernels under test, or the reference for none. */
+    assert_int_equal(lic_xf_ctx_path(f), run_mask ? LIC_KERNELS_FAST : LIC_KERNELS_REFERENCE);
+    assert_string_equal(lic_xf_ctx_kernel_name(f), run_kernel);
+    /* And the default (all features) picks the best this CPU runs. */
+    lic_xf_ctx *best = NULL;
+    assert_int_equal(lic_xf_ctx_create(&best, LIC_KERNELS_FAST, NULL, &counting_alloc), 0);
+    assert_string_equal(lic_xf_ctx_kernel_name(best), lic_xf_cpu_has_avx512() ? "avx512"
+                                                      : lic_xf_cpu_has_avx2() ? "avx2" : "c");
+    lic_xf_ctx_free(&best);
     lic_xf_ctx_free(&r);
     lic_xf_ctx_free(&f);
 }
 
-int main(void)
+/* test_layers [--kernel avx2|avx512]: without it the reference kernels alone (the hand-computed
+ * cases); with it also that fast kernel table against the reference. A kernel this build or CPU
+ * lacks: LIC_TEST_SKIP, which ctest reports as skipped (tests/transforms.cmake). */
+int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "--kernel") && (!strcmp(argv[2], "avx2") || !strcmp(argv[2], "avx512"))) {
+        run_kernel = argv[2];
+        int avx512 = !strcmp(run_kernel, "avx512");
+        if (!(avx512 ? lic_xf_cpu_has_avx512() : lic_xf_cpu_has_avx2())) {
+            printf("test_layers: SKIPPED --kernel %s: not built in or this CPU lacks it\n", run_kernel);
+            return LIC_TEST_SKIP;
+        }
+        run_mask = avx512 ? LIC_XF_FEAT_AVX512 : LIC_XF_FEAT_AVX2;
+    } else if (argc != 1) {
+        fprintf(stderr, "usage: test_layers [--kernel avx2|avx512]\n");
+        return 2;
+    }
+    printf("test_layers: float kernels tested: c%s%s\n", run_mask ? " and " : "", run_mask ? run_kernel : "");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ref_conv_hand),
         cmocka_unit_test(test_ref_tconv_hand),

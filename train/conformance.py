@@ -3,15 +3,17 @@
 
     /usr/bin/python3 train/conformance.py --model testdata/models/tiny.licw \
         --image testdata/images/17x33.png --image testdata/images/768x512.png@300,200,130x70 \
-        -q 50 -q 90 --out testdata/conformance
+        -q 50 -q 90 --case testdata/images/gray_17x33.png=60 --out testdata/conformance
 
-For every (image, quality) pair this runs the PyTorch pipeline of docs/FORMAT.md §1.3 and writes one
+For every (image, quality) pair (each --image at each -q, plus each --case SPEC=Q) this runs the PyTorch pipeline of docs/FORMAT.md §1.3 and writes one
 raw little-endian file per intermediate tensor into OUT/<case>/, plus OUT/manifest.txt (one line per
 fact, trivially parseable from C: tests/test_conformance.c) and OUT/manifest.json (the same, for
 people and scripts). The file format is described in OUT/README.md.
 
-An image argument is PATH or PATH@X,Y,WxH (a crop of the image at column X, row Y). The model can be
-any lic-ctx1 .licw (the trained one too); the manifest records its FNV-1a fingerprint.
+An image argument is PATH or PATH@X,Y,WxH (a crop of the image at column X, row Y). A gray image stays
+gray (channels 1): the encoder codes it as three equal planes and the decoder returns the mean of the
+three decoded planes (codec/encoder.c, codec/decoder.c), which this mirror reproduces in float32. The
+model can be any lic-ctx1 .licw (the trained one too); the manifest records its FNV-1a fingerprint.
 
 The estimated rate is computed from the model's integer CDF tables: -log2(freq / 65536) per symbol,
 and for an escape the escape symbol plus 4 + 4 * nc bypass bits (docs/FORMAT.md §2.3), plus the
@@ -34,7 +36,7 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lic_model  # noqa: E402
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: "channels" key per case; gray images
 HEADER_BYTES = 24 + 5 * 2  # container header with two streams (z, y)
 ESC_CHUNK_BITS = 4
 CDF_PRECISION = 16
@@ -76,9 +78,10 @@ def cost_bits(cdf, length, offset, rows, values):
 # inputs
 
 def load_image(spec):
-    """PATH or PATH@X,Y,WxH -> (uint8 [H, W, 3], description)."""
+    """PATH or PATH@X,Y,WxH -> (uint8 [H, W, 3] or, for a gray image, [H, W], description)."""
     path, crop = (spec.split("@", 1) + [None])[:2]
-    rgb = np.array(Image.open(path).convert("RGB"))  # gray images are coded as RGB (FORMAT.md §1.3)
+    im = Image.open(path)
+    rgb = np.array(im.convert("L" if im.mode in ("L", "I;16", "I") else "RGB"))
     if crop:
         x, y, wh = crop.split(",")
         w, h = (int(v) for v in wh.lower().split("x"))
@@ -115,9 +118,19 @@ def as_i32(t):
     return a.astype(np.int32)
 
 
+def gray_from_planes(xs, h, w):
+    """codec/decoder.c for a gray stream: to_u8((r + g + b) * (1.0f / 3.0f)), all float32, the sum
+    left to right, then x * 255 rounded half-even and clamped. uint8 [h, w]."""
+    p = xs[0, :, :h, :w]
+    m = ((p[0] + p[1]) + p[2]) * torch.tensor(1.0 / 3.0, dtype=torch.float32)
+    s = torch.nan_to_num(m * 255.0, nan=0.0)
+    return torch.round(s).clamp(0, 255).to(torch.uint8).numpy()
+
+
 def run_case(model, rgb, q, case):
     a = model.arch
     h, w = rgb.shape[:2]
+    gray = rgb.ndim == 2
     x = lic_model.image_to_tensor(rgb)
     ph, pw = x.shape[2], x.shape[3]
     gain = model.gains(q)
@@ -140,7 +153,7 @@ def run_case(model, rgb, q, case):
     s_inv = torch.from_numpy(gain_inv * np.float32(1.0 / 256.0)).view(1, -1, 1, 1)
     yhat = yq.to(torch.float32) * s_inv                # decoder-side y-hat (float32)
     xs = model.g_s(yhat)                               # g_s output, padded size
-    recon = lic_model.tensor_to_image(xs, h, w)        # uint8 [h, w, 3]
+    recon = gray_from_planes(xs, h, w) if gray else lic_model.tensor_to_image(xs, h, w)  # [h, w(, 3)]
 
     # Rate from the integer tables.
     t = model.tables
@@ -153,7 +166,7 @@ def run_case(model, rgb, q, case):
     x_pad = torch.round(x[0] * 255.0).to(torch.uint8).numpy()  # x == x_pad * float32(1/255) exactly
     assert torch.equal(torch.from_numpy(x_pad.astype(np.float32)) * np.float32(1.0 / 255.0), x[0])
 
-    case.put("image", rgb, "u8")                 # [H, W, 3] RGB8, as given to lic_encode
+    case.put("image", rgb, "u8")                 # [H, W, 3] RGB8 or [H, W] GRAY8, as given to lic_encode
     case.put("x_pad", x_pad, "u8")               # [3, PH, PW] padded input, x = value * float32(1/255)
     case.put("gain", gain, "f32")                # [M]
     case.put("gain_inv", gain_inv, "f32")        # [M]
@@ -169,11 +182,11 @@ def run_case(model, rgb, q, case):
     case.put("y_hat_q", as_i32(yq[0]), "i32")    # [M, PH/16, PW/16] y-hat' in 1/256 units
     case.put("y_hat", yhat[0].detach(), "f32")   # [M, PH/16, PW/16] y-hat'/256 * gain_inv
     case.put("g_s", xs[0, :, :h, :w].detach(), "f32")  # [3, H, W] g_s output, cropped to the image
-    case.put("recon", recon, "u8")               # [H, W, 3] final reconstruction
+    case.put("recon", recon, "u8")               # [H, W, 3] or [H, W]: final reconstruction
 
     est_bytes = HEADER_BYTES + (z_bits + y_bits) / 8.0
     case.values.update({
-        "width": w, "height": h, "quality": q,
+        "width": w, "height": h, "channels": 1 if gray else 3, "quality": q,
         "padded_width": pw, "padded_height": ph,
         "symbols_hash": "%016x" % sym_hash, "params_hash": "%016x" % par_hash,
         "n_symbols": int(zs.numel() + order["y_symbols"].size),
@@ -190,12 +203,21 @@ def main():
     ap.add_argument("--model", default="testdata/models/tiny.licw")
     ap.add_argument("--image", action="append", help="PATH or PATH@X,Y,WxH (repeatable)")
     ap.add_argument("-q", "--quality", type=int, action="append", help="repeatable")
+    ap.add_argument("--case", action="append", default=[], metavar="SPEC=Q",
+                    help="one image (PATH or PATH@X,Y,WxH) at one quality (repeatable)")
     ap.add_argument("--out", default="testdata/conformance")
     ap.add_argument("--prefix", help="case name prefix (default: the model's file name)")
     args = ap.parse_args()
-    images = args.image or ["testdata/images/17x33.png", "testdata/images/768x512.png@300,200,130x70"]
+    images = args.image if args.image is not None else (
+        [] if args.case else ["testdata/images/17x33.png", "testdata/images/768x512.png@300,200,130x70"])
     qualities = args.quality or [50, 90]
-    if any(not 1 <= q <= 100 for q in qualities):
+    pairs = [(spec, q) for spec in images for q in qualities]
+    for c in args.case:
+        spec, _, q = c.rpartition("=")
+        if not spec or not q.isdigit():
+            ap.error("--case wants SPEC=Q, got %r" % c)
+        pairs.append((spec, int(q)))
+    if any(not 1 <= q <= 100 for _, q in pairs):
         ap.error("quality in 1..100")
 
     torch.set_num_threads(1)
@@ -206,17 +228,16 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     cases = []
     with torch.inference_mode():
-        for spec in images:
+        for spec, q in pairs:
             rgb, desc = load_image(spec)
-            for q in qualities:
-                name = "%s_%dx%d_q%d" % (prefix, rgb.shape[1], rgb.shape[0], q)
-                c = Case(name, args.out)
-                c.values["source"] = desc
-                run_case(model, rgb, q, c)
-                cases.append(c)
-                print("%s: est %.1f bytes (%d escapes), %d symbols" % (
-                    name, c.values["est_bytes"], c.values["z_escapes"] + c.values["y_escapes"],
-                    c.values["n_symbols"]))
+            name = "%s_%s%dx%d_q%d" % (prefix, "gray_" if rgb.ndim == 2 else "", rgb.shape[1], rgb.shape[0], q)
+            c = Case(name, args.out)
+            c.values["source"] = desc
+            run_case(model, rgb, q, c)
+            cases.append(c)
+            print("%s: est %.1f bytes (%d escapes), %d symbols" % (
+                name, c.values["est_bytes"], c.values["z_escapes"] + c.values["y_escapes"],
+                c.values["n_symbols"]))
 
     model_path = os.path.relpath(os.path.abspath(args.model), os.getcwd())
     common = {"format": "lic-conformance", "version": FORMAT_VERSION, "model": model_path,

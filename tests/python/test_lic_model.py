@@ -134,20 +134,27 @@ class _CTensor(ctypes.Structure):
 
 ISA_FLAGS = {"_avx2.c": ["-mavx2", "-mfma"],  # the per-file flags of transforms/CMakeLists.txt
              "_avx512.c": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mfma"]}
+# The module-wide definitions transforms/CMakeLists.txt sets on x86-64 with gcc, so that the SIMD
+# kernels are built in and selected where the CPU has them (LIC_XF_HAVE_AVX512VNNI as well).
+SIMD_DEFS = ["-DLIC_XF_HAVE_AVX2", "-DLIC_XF_HAVE_AVX512", "-DLIC_XF_HAVE_AVX512VNNI"] \
+    if os.uname().machine in ("x86_64", "amd64") else []
 
 
 def transforms_sources():
     import glob
+    # transforms/ and what it links: util/ (allocator, logging helpers) where the tree has it.
     return sorted(glob.glob(os.path.join(ROOT, "transforms", "*.c")) +
-                  glob.glob(os.path.join(ROOT, "transforms", "cpu", "*.c")))
+                  glob.glob(os.path.join(ROOT, "transforms", "cpu", "*.c")) +
+                  glob.glob(os.path.join(ROOT, "util", "*.c")))
 
 
 @unittest.skipUnless(shutil.which("gcc") and os.path.exists(os.path.join(ROOT, "transforms", "ilayers.c")),
                      "gcc or transforms sources missing")
 class TestAgainstC(unittest.TestCase):
-    """Builds the whole transforms module (it depends only on lic/common.h) into a throw-away shared
-    object and compares lic_iconv2d (whichever kernel it picks on this CPU) with IConv. Skipped when
-    the module does not build on its own at the moment (another engineer's files in flux)."""
+    """Builds the transforms module (with util/, which it links) into a throw-away shared object and
+    compares every integer kernel this CPU runs (lic_iconv2d_kernel: reference, AVX2, AVX-512 VNNI)
+    with IConv. A module that does not build is a failure, not a skip: this is the C side of the
+    mirror's independent check."""
 
     @classmethod
     def setUpClass(cls):
@@ -157,7 +164,7 @@ class TestAgainstC(unittest.TestCase):
         try:
             for n, src in enumerate(transforms_sources()):
                 obj = os.path.join(cls.tmp, "%d.o" % n)
-                flags = next((f for suffix, f in ISA_FLAGS.items() if src.endswith(suffix)), [])
+                flags = next((f for suffix, f in ISA_FLAGS.items() if src.endswith(suffix)), []) + SIMD_DEFS
                 r = subprocess.run(["gcc", "-O1", "-fPIC", "-c", src, "-o", obj] + flags + inc,
                                    capture_output=True, text=True)
                 if r.returncode != 0:
@@ -171,13 +178,13 @@ class TestAgainstC(unittest.TestCase):
             cls.lib = ctypes.CDLL(so)
         except OSError as e:
             shutil.rmtree(cls.tmp, ignore_errors=True)
-            raise unittest.SkipTest("cannot build or load the transforms module: %s" % e)
+            raise AssertionError("cannot build or load the transforms module: %s" % e)
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def run_c(self, w, b, s, x, k, stride, tr, relu, slope, ob):
+    def run_c(self, w, b, s, x, k, stride, tr, relu, slope, ob, kernel):
         cin, h, wd = x.shape
         cout = w.shape[1] if tr else w.shape[0]
         oh, ow = (h * stride, wd * stride) if tr else ((h + stride - 1) // stride, (wd + stride - 1) // stride)
@@ -188,19 +195,27 @@ class TestAgainstC(unittest.TestCase):
                         s.ctypes.data)
         tin = _CTensor(cin, h, wd, xi.ctypes.data)
         tout = _CTensor(cout, oh, ow, out.ctypes.data)
-        ret = self.lib.lic_iconv2d(None, ctypes.byref(layer), ctypes.byref(tin), ctypes.byref(tout))
+        ret = self.lib.lic_iconv2d_kernel(None, ctypes.byref(layer), ctypes.byref(tin), ctypes.byref(tout),
+                                          kernel)
         self.assertEqual(ret, 0)
         return out.astype(np.int64)
 
     def test_matches_lic_iconv2d(self):
+        # Kernel ids of transforms/cpu/iconv.h: 0 reference, 1 AVX2, 2 AVX-512 VNNI.
+        kernels = [kid for kid in (0, 1, 2) if self.lib.lic_iconv_kernel_available(kid)]
+        self.assertIn(0, kernels)
+        sys.stderr.write("\nTestAgainstC: integer kernels compared with IConv: %s (not on this CPU/build: %s)\n" % (
+            [("ref", "avx2", "avx512vnni")[kid] for kid in kernels],
+            [("ref", "avx2", "avx512vnni")[kid] for kid in (0, 1, 2) if kid not in kernels]))
         rng = np.random.default_rng(2)
         for cin, cout, k, stride, tr, relu, ob in CASES:
             w, b, s = random_layer(rng, cin, cout, k, tr)
             x = rng.integers(-32768, 32768, size=(cin, 9, 8))
             slope = 26 if relu else 0
             got = run_iconv(w, b, s, x, stride=stride, transposed=tr, relu=relu, slope_q8=slope, out_bits=ob)
-            want = self.run_c(w, b, s, x, k, stride, tr, relu, slope, ob)
-            np.testing.assert_array_equal(got, want, err_msg=str((cin, cout, k, stride, tr, relu, ob)))
+            for kid in kernels:
+                want = self.run_c(w, b, s, x, k, stride, tr, relu, slope, ob, kid)
+                np.testing.assert_array_equal(got, want, err_msg=str((kid, cin, cout, k, stride, tr, relu, ob)))
 
 
 class TestQuantizers(unittest.TestCase):
