@@ -118,11 +118,38 @@ def pack_rows(rows):
     return cdf, np.array([len(r) for r in rows], np.int32)
 
 
-def y_tables(smax=Y_SMAX):
+def gg_row(scale, beta, max_length=4095):
+    """A row of the generalized Gaussian of shape beta and standard deviation `scale`, by the rules of
+    gaussian_row: the same tail mass as the Gaussian rows (2 * Phi(-6.109)) beyond the centre,
+    except that the row is cut at max_length entries (the C coder's limit, LIC_CDF_MAX_LENGTH 4096
+    incl. the escape); the mass beyond goes to the escape symbol either way."""
+    a = 1.0 / beta
+    alpha = scale * math.sqrt(math.exp(math.lgamma(a) - math.lgamma(3.0 * a)))
+    at = torch.tensor(a, dtype=torch.float64)
+
+    def q(t):  # mass beyond |t|, one side
+        return 0.5 * float(torch.special.gammaincc(at, torch.tensor((abs(t) / alpha) ** beta, dtype=torch.float64)))
+
+    tail_target = 2.0 * std_normal_cdf(-GAUSS_TAIL_MULT)
+    lo, hi = 0.0, scale * 64.0
+    for _ in range(60):  # the t with 2 q(t) = tail_target
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if 2.0 * q(mid) > tail_target else (lo, mid)
+    center = min(int(math.ceil(hi)), (max_length - 2) // 2)
+    n = 2 * center + 1
+    pmf = []
+    for i in range(n):
+        k = abs(float(i - center))
+        pmf.append(1.0 - q(0.5 - k) - q(-0.5 - k) if k < 0.5 else q(k - 0.5) - q(k + 0.5))
+    return cdf_from_pmf(pmf, 2.0 * q(center + 0.5)), -center
+
+
+def y_tables(smax=Y_SMAX, beta=None):
+    """The y CDF rows (Gaussian, or generalized Gaussian of shape beta), offsets and thresholds."""
     scales = scale_table(smax=smax)
     rows, offs = [], []
     for s in scales:
-        r, o = gaussian_row(s)
+        r, o = gaussian_row(s) if beta is None or beta == 2.0 else gg_row(s, beta)
         rows.append(r)
         offs.append(o)
     cdf, length = pack_rows(rows)
@@ -357,7 +384,7 @@ def export(model, crops, description="", yf=None, log=print):
         ee0 = put(lm.ep[str(k)][0], ep[0], np.concatenate(in_exp), a["ep.%d.0" % k])
         ee1 = put(lm.ep[str(k)][1], ep[1], full(cfg.C_ep, ee0), a["ep.%d.1" % k])
         put(lm.ep[str(k)][2], ep[2], full(cfg.C_ep, ee1), 8, fixed=True)
-    ycdf, ylen, yoff, thr = y_tables()
+    ycdf, ylen, yoff, thr = y_tables(beta=getattr(model, "lik_beta", None))
     zcdf, zlen, zoff, zmed = z_tables(model.eb)
     lm.tables = {
         "entropy.z.cdf": zcdf, "entropy.z.length": zlen, "entropy.z.offset": zoff, "entropy.z.median": zmed,

@@ -322,6 +322,7 @@ def run_leg(model, state, data, args, device, fh, full_path=None, trainer_state=
     acc = torch.zeros(4, device=device)
     t_log, n_log, t_ck = time.time(), 0, time.time()
     cpu = device.type == "cpu"
+    thr = ThreadProbe(args.threads, args.adapt_threads, fh)
     if not cpu:
         torch.manual_seed(state["seed"] * 1000003 + state["step"])
     while True:
@@ -335,6 +336,8 @@ def run_leg(model, state, data, args, device, fh, full_path=None, trainer_state=
         if leg.get("decay_step") is None and decay_t is not None and now >= decay_t:
             leg["decay_step"] = step
             log(fh, "lr x0.1 from step %d" % step)
+        if cpu and args.adapt_threads and args.threads > 1:
+            thr.probe(step - leg["start"])
         x, j = data.at(step)
         if cpu:
             torch.manual_seed(state["seed"] * 1000003 + step)  # the noise of step s, reproducible
@@ -364,6 +367,33 @@ def run_leg(model, state, data, args, device, fh, full_path=None, trainer_state=
     leg["end"] = state["step"]
     leg["seconds"] = round(leg.get("seconds", 0) + time.time() - t0, 1)
     return tr
+
+
+class ThreadProbe:
+    """On a shared CPU, n OpenMP threads lose badly to 1 when another process holds a core: every
+    `every` steps, time 3 steps at n threads and 3 at 1, and keep the faster count until the next
+    probe (the results do not depend on the thread count beyond float summation order)."""
+
+    def __init__(self, n, every, fh):
+        self.n, self.every, self.fh, self.cur, self.t = n, every, fh, n, 0.0
+
+    def probe(self, k):
+        ph = k % self.every
+        if ph == 0:
+            torch.set_num_threads(self.n)
+        elif ph == 1:
+            self.t = time.time()
+        elif ph == 4:
+            self.tn = (time.time() - self.t) / 3
+            torch.set_num_threads(1)
+            self.t = time.time()
+        elif ph == 7:
+            t1 = (time.time() - self.t) / 3
+            best = 1 if t1 < self.tn else self.n
+            torch.set_num_threads(best)
+            if best != self.cur:
+                log(self.fh, "threads: %d (%.3f s/step at %d, %.3f at 1)" % (best, self.tn, self.n, t1))
+            self.cur = best
 
 
 def save_full(path, model, state, tr):
@@ -546,8 +576,6 @@ def export_licw(model, data, path, desc):
     rng = np.random.default_rng(7)
     idx = np.sort(rng.choice(data.n, size=min(32, data.n), replace=False))
     crops = data.bank[torch.from_numpy(idx).to(data.bank.device)].cpu().numpy()[:, :256, :256]
-    if model.lik_beta:
-        raise SystemExit("export: the generalized-Gaussian y tables are not implemented in export.py")
     blob = E.export(model, np.ascontiguousarray(crops), desc)
     model.amp = amp
     with open(path + ".tmp", "wb") as f:
@@ -655,6 +683,7 @@ def main(argv=None):
     b.add_argument("--lik-beta", type=float, default=None, help="generalized-Gaussian shape (2: Gaussian)")
     b.add_argument("--compile", default=None, help="torch.compile mode, or none (default: reduce-overhead on CUDA)")
     b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--adapt-threads", type=int, default=500, help="CPU: probe 1 thread vs --threads every N steps (0: off)")
     b.add_argument("--log-every", type=int, default=100)
     b.add_argument("--ckpt-every", type=float, default=300)
     b.add_argument("--split-mb", type=float, default=0, help="write the checkpoint as parts of this many MiB")

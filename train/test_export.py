@@ -33,6 +33,18 @@ class CdfTest(unittest.TestCase):
         np.testing.assert_array_equal(offset, f.tensors["entropy.y.offset"])
         np.testing.assert_array_equal(thr, f.tensors["entropy.y.scale_thresholds"])
 
+    def test_gg_rows(self):
+        """beta = 2 reproduces every Gaussian row; beta = 1.5 rows are valid and fit the C coder."""
+        for s in E.scale_table():
+            self.assertEqual(E.gg_row(s, 2.0), E.gaussian_row(s))
+            cdf, off = E.gg_row(s, 1.5)
+            self.assertLessEqual(len(cdf), 4096)  # LIC_CDF_MAX_LENGTH
+            self.assertEqual(cdf[-1], 65536)
+            self.assertTrue(all(b > a for a, b in zip(cdf, cdf[1:])))
+            self.assertEqual(off, -((len(cdf) - 3) // 2))
+        # heavier tails than the Gaussian of the same standard deviation: a wider row
+        self.assertGreater(len(E.gg_row(10.0, 1.5)[0]), len(E.gaussian_row(10.0)[0]))
+
     def test_cdf_rules(self):
         cdf = E.cdf_from_pmf([0.5, 0.0, 0.5 - 1e-9, 0.0], 1e-12)
         self.assertEqual(cdf[0], 0)
