@@ -1,5 +1,4 @@
 /* apps: shared CLI helpers. See cli_common.h. */
-#define _XOPEN_SOURCE 700 /* realpath() */
 #include "apps/cli_common.h"
 
 #include <errno.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "apps/image_io.h"
+#include "apps/notes.h"
 
 int app_exit_from_lic(int status)
 {
@@ -240,198 +240,13 @@ int app_load_model(const char *prog, const app_lib_opts *o, const lic_config *cf
     int r = o->model_path ? lic_model_load_file(model, o->model_path, cfg) : lic_model_load_default(model, cfg);
     if (!r)
         return APP_EXIT_OK;
+    /* The library says only "I/O error"; the OS knows which: no such file, no permission, ... */
+    const char *why = r == LIC_EIO && o->model_path ? app_unreadable_reason(o->model_path) : NULL;
     if (o->model_path)
-        app_err(prog, "cannot load model '%s': %s", o->model_path, lic_strerror(r));
+        app_err(prog, "cannot load model '%s': %s", o->model_path, why ? why : lic_strerror(r));
     else
         app_err(prog, "cannot load the built-in model: %s", lic_strerror(r));
     return app_exit_from_lic(r);
-}
-
-/* ---- atomic output ------------------------------------------------------------------------------ */
-
-/* The temporary file being written, for the signal handler. The tools write one output at a time. */
-static char g_tmp_path[4096];
-static volatile sig_atomic_t g_tmp_live;
-
-static void on_fatal_signal(int sig)
-{
-    if (g_tmp_live)
-        unlink(g_tmp_path); /* async-signal-safe */
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static void watch_tmp(const char *path)
-{
-    static int installed;
-    if (!installed) {
-        static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-            struct sigaction sa;
-            memset(&sa, 0, sizeof(sa));
-            sa.sa_handler = on_fatal_signal;
-            sigemptyset(&sa.sa_mask);
-            sigaction(sigs[i], &sa, NULL);
-        }
-        installed = 1;
-    }
-    if (path && strlen(path) < sizeof(g_tmp_path)) {
-        memcpy(g_tmp_path, path, strlen(path) + 1);
-        g_tmp_live = 1;
-    } else {
-        g_tmp_live = 0;
-    }
-}
-
-static void out_reset(app_out *o)
-{
-    free(o->target);
-    free(o->tmp);
-    memset(o, 0, sizeof(*o));
-}
-
-static int out_open_resolved(app_out *o, const char *path, char *msg, size_t msg_size)
-{
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-        if (S_ISDIR(st.st_mode)) {
-            snprintf(msg, msg_size, "cannot write '%s': is a directory", path);
-            return APP_EXIT_IO;
-        }
-        /* A device or FIFO cannot be replaced atomically (and must never be renamed over). */
-        o->f = fopen(path, "wb");
-        if (!o->f) {
-            snprintf(msg, msg_size, "cannot open '%s': %s", path, strerror(errno));
-            return APP_EXIT_IO;
-        }
-        o->target = strdup(path);
-        if (!o->target) {
-            fclose(o->f);
-            o->f = NULL;
-            return APP_EXIT_FAILURE;
-        }
-        return 0;
-    }
-    /* "<dir>/.<name>.tmp-XXXXXX": same directory as the target, hidden, unique. */
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    const char *base = path + dirlen;
-    size_t n = strlen(path) + 16;
-    o->target = strdup(path);
-    o->tmp = malloc(n);
-    if (!o->target || !o->tmp) {
-        out_reset(o);
-        snprintf(msg, msg_size, "out of memory");
-        return APP_EXIT_FAILURE;
-    }
-    snprintf(o->tmp, n, "%.*s.%s.tmp-XXXXXX", (int)dirlen, path, base);
-    int fd = mkstemp(o->tmp);
-    if (fd < 0) {
-        snprintf(msg, msg_size, "cannot create a file next to '%s': %s", path, strerror(errno));
-        out_reset(o);
-        return APP_EXIT_IO;
-    }
-    watch_tmp(o->tmp);
-    /* mkstemp makes 0600; give the result the mode a plain fopen() would have given it. */
-    mode_t mask = umask(0);
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
-    o->f = fdopen(fd, "wb");
-    if (!o->f) {
-        snprintf(msg, msg_size, "cannot open '%s': %s", o->tmp, strerror(errno));
-        close(fd);
-        app_out_abort(o);
-        return APP_EXIT_IO;
-    }
-    return 0;
-}
-
-void app_out_abort(app_out *o)
-{
-    if (o->f && o->f != stdout)
-        fclose(o->f);
-    if (o->tmp) {
-        unlink(o->tmp);
-        watch_tmp(NULL);
-    }
-    out_reset(o);
-}
-
-int app_out_commit(app_out *o, char *msg, size_t msg_size)
-{
-    if (!o->f) {
-        snprintf(msg, msg_size, "no output open");
-        return APP_EXIT_FAILURE;
-    }
-    const char *name = o->target ? o->target : "standard output";
-    if (fflush(o->f) != 0 || ferror(o->f)) {
-        snprintf(msg, msg_size, "cannot write '%s': %s", name, strerror(errno));
-        app_out_abort(o);
-        return APP_EXIT_IO;
-    }
-    if (o->f == stdout) {
-        memset(o, 0, sizeof(*o));
-        return 0;
-    }
-    /* fsync before rename: after a crash the target holds either the old or the new bytes. */
-    if (o->tmp && fsync(fileno(o->f)) != 0 && errno != EINVAL) {
-        snprintf(msg, msg_size, "cannot write '%s': %s", name, strerror(errno));
-        app_out_abort(o);
-        return APP_EXIT_IO;
-    }
-    FILE *f = o->f;
-    o->f = NULL;
-    if (fclose(f) != 0) {
-        snprintf(msg, msg_size, "cannot write '%s': %s", name, strerror(errno));
-        app_out_abort(o);
-        return APP_EXIT_IO;
-    }
-    if (o->tmp && rename(o->tmp, o->target) != 0) {
-        snprintf(msg, msg_size, "cannot replace '%s': %s", name, strerror(errno));
-        app_out_abort(o);
-        return APP_EXIT_IO;
-    }
-    if (o->tmp)
-        watch_tmp(NULL);
-    out_reset(o);
-    return 0;
-}
-
-int app_out_open(app_out *o, const char *path, char *msg, size_t msg_size)
-{
-    memset(o, 0, sizeof(*o));
-    if (!strcmp(path, "-")) {
-        o->f = stdout;
-        return 0;
-    }
-    /* A symbolic link is followed: the temporary file goes next to its target and the rename replaces
-     * the target, not the link. */
-    struct stat lst;
-    if (lstat(path, &lst) != 0 || !S_ISLNK(lst.st_mode))
-        return out_open_resolved(o, path, msg, msg_size);
-    char *real = realpath(path, NULL);
-    if (!real) {
-        snprintf(msg, msg_size, "cannot resolve the symbolic link '%s': %s", path, strerror(errno));
-        return APP_EXIT_IO;
-    }
-    int r = out_open_resolved(o, real, msg, msg_size);
-    free(real);
-    return r;
-}
-
-int app_out_write_all(const char *path, const void *data, size_t size, char *msg, size_t msg_size)
-{
-    app_out o;
-    int r = app_out_open(&o, path, msg, msg_size);
-    if (r)
-        return r;
-    if (size && fwrite(data, 1, size, o.f) != size) {
-        snprintf(msg, msg_size, "cannot write '%s': %s", strcmp(path, "-") ? path : "standard output",
-                 strerror(errno));
-        app_out_abort(&o);
-        return APP_EXIT_IO;
-    }
-    return app_out_commit(&o, msg, msg_size);
 }
 
 void app_print_coding_stats(const char *prog, const lic_stats *st)

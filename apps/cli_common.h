@@ -126,30 +126,6 @@ int app_lib_config(const char *prog, const app_lib_opts *o, int log_level, lic_c
 /* Loads the --model file, or the built-in model. On failure prints why and returns the exit code. */
 int app_load_model(const char *prog, const app_lib_opts *o, const lic_config *cfg, lic_model **model);
 
-/* ---- atomic output -------------------------------------------------------------------------- */
-
-/* An output being written. For a regular file path, bytes go to a temporary file created next to
- * the target (same directory, so rename() is atomic) and the target is replaced only by
- * app_out_commit; every failure path removes the temporary file, also on SIGINT/SIGTERM/SIGHUP.
- * "-" writes standard output; an existing non-regular target (/dev/null, a FIFO) is written in
- * place, since it cannot be replaced. */
-typedef struct app_out {
-    FILE *f;
-    char *target; /* malloc'd copy of the path; NULL for stdout */
-    char *tmp;    /* malloc'd temporary path; NULL when writing in place */
-} app_out;
-
-/* Returns 0 or an APP_EXIT_* code with msg filled. */
-int app_out_open(app_out *o, const char *path, char *msg, size_t msg_size);
-/* Flushes, syncs, closes and renames over the target. On failure the target is untouched, the
- * temporary file removed, and an APP_EXIT_* code returned. */
-int app_out_commit(app_out *o, char *msg, size_t msg_size);
-/* Abandons the output: closes and removes the temporary file. Safe to call twice. */
-void app_out_abort(app_out *o);
-
-/* open + write all bytes + commit. */
-int app_out_write_all(const char *path, const void *data, size_t size, char *msg, size_t msg_size);
-
 /* Prints the stream sizes and the hashes of the coded symbols and of the entropy parameters (means,
  * scale indexes): equal hashes from lic-encode -v and lic-decode -v prove the decoder reproduced
  * exactly what the encoder coded. */

@@ -18,14 +18,11 @@
 #include <jerror.h>
 #include <png.h>
 
-#if defined(__GNUC__)
-#define APP_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define APP_PRINTF(a, b)
-#endif
+#include "apps/image_formats.h"
 
-static void set_msg(char *msg, size_t msg_size, const char *fmt, ...) APP_PRINTF(3, 4);
-static void set_msg(char *msg, size_t msg_size, const char *fmt, ...)
+#define set_msg app_img_msg
+
+void app_img_msg(char *msg, size_t msg_size, const char *fmt, ...)
 {
     if (!msg || !msg_size)
         return;
@@ -58,9 +55,8 @@ void app_image_free(app_image *img)
     memset(img, 0, sizeof(*img));
 }
 
-/* Checks the declared size against the limits; returns 0 or APP_IMG_ELIMIT / APP_IMG_ECORRUPT. */
-static int check_dims(const char *kind, uint64_t w, uint64_t h, const app_read_opts *o, char *msg,
-                      size_t msg_size)
+int app_img_check_dims(const char *kind, uint64_t w, uint64_t h, const app_read_opts *o, char *msg,
+                       size_t msg_size)
 {
     if (w == 0 || h == 0) {
         set_msg(msg, msg_size, "%s: zero width or height", kind);
@@ -84,8 +80,7 @@ static int check_dims(const char *kind, uint64_t w, uint64_t h, const app_read_o
     return 0;
 }
 
-/* Allocates out->data for a w x h image of ch channels (sizes already checked by check_dims). */
-static int alloc_image(app_image *out, uint32_t w, uint32_t h, int ch, char *msg, size_t msg_size)
+int app_img_alloc(app_image *out, uint32_t w, uint32_t h, int ch, char *msg, size_t msg_size)
 {
     size_t stride = (size_t)w * (size_t)ch;
     out->data = malloc(stride * h);
@@ -187,9 +182,19 @@ app_img_format app_image_detect(const uint8_t *d, size_t n)
         return APP_FMT_PNG;
     if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF)
         return APP_FMT_JPEG;
-    if (n >= 3 && d[0] == 'P' && (d[1] == '5' || d[1] == '6') && (is_pnm_space(d[2]) || d[2] == '#'))
+    if (n >= 3 && d[0] == 'P' && d[1] >= '2' && d[1] <= '6' && d[1] != '4' && (is_pnm_space(d[2]) || d[2] == '#'))
         return APP_FMT_PNM;
     return APP_FMT_UNKNOWN;
+}
+
+const char *app_img_format_name(app_img_format f)
+{
+    switch (f) {
+    case APP_FMT_PNG: return "PNG";
+    case APP_FMT_JPEG: return "JPEG";
+    case APP_FMT_PNM: return "PGM/PPM";
+    default: return "unknown";
+    }
 }
 
 /* 16-bit sample to 8 bits, rounded to nearest. */
@@ -229,16 +234,43 @@ static void png_on_warning(png_structp png, png_const_charp m)
     (void)m; /* warnings (bad ancillary chunks, ...) are recoverable: ignored */
 }
 
-static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, app_image *out,
-                    char *msg, size_t msg_size)
+/* Records the metadata chunks libpng parsed into `info`. srgb: an sRGB chunk was seen, which makes
+ * gAMA and cHRM mere fallbacks for sRGB (libpng also sets them from sRGB itself). */
+static void png_note_meta(png_structp png, png_infop info, int srgb, app_image_info *ii)
+{
+    if (png_get_valid(png, info, PNG_INFO_iCCP))
+        ii->meta |= APP_META_ICC;
+    if (!srgb && png_get_valid(png, info, PNG_INFO_gAMA))
+        ii->meta |= APP_META_GAMA;
+    if (!srgb && png_get_valid(png, info, PNG_INFO_cHRM))
+        ii->meta |= APP_META_CHRM;
+#ifdef PNG_eXIf_SUPPORTED
+    png_bytep exif = NULL;
+    png_uint_32 n_exif = 0;
+    if (png_get_eXIf_1(png, info, &n_exif, &exif) && exif) {
+        ii->meta |= APP_META_EXIF;
+        ii->orientation = app_exif_orientation(exif, n_exif);
+    }
+#endif
+    png_textp text = NULL;
+    int n_text = 0;
+    png_get_text(png, info, &text, &n_text);
+    for (int i = 0; i < n_text; i++)
+        if (text[i].key && !strcmp(text[i].key, "XML:com.adobe.xmp"))
+            ii->meta |= APP_META_XMP;
+}
+
+static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
+                    app_image *out, app_image_info *ii, char *msg, size_t msg_size)
 {
     png_src src = {data, size, {0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, src.err, png_on_error, png_on_warning);
     if (!png)
         return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
     png_infop info = png_create_info_struct(png);
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
+    png_infop end_info = info ? png_create_info_struct(png) : NULL;
+    if (!end_info) {
+        png_destroy_read_struct(&png, &info, NULL);
         return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
     }
     /* Modified after setjmp and read after longjmp: volatile. */
@@ -259,9 +291,19 @@ static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, ap
     png_uint_32 w, h;
     int depth, ctype, interlace;
     png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
-    if ((status = check_dims("PNG", w, h, o, msg, msg_size)))
-        goto done;
     const int has_alpha = (ctype & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS);
+    const int srgb = png_get_valid(png, info, PNG_INFO_sRGB) != 0;
+    ii->format = APP_FMT_PNG;
+    ii->width = w;
+    ii->height = h;
+    ii->channels = (ctype & PNG_COLOR_MASK_COLOR) ? 3 : 1;
+    ii->alpha = has_alpha;
+    ii->bit_depth = depth;
+    png_note_meta(png, info, srgb, ii);
+    if (header_only)
+        goto done;
+    if ((status = app_img_check_dims("PNG", w, h, o, msg, msg_size)))
+        goto done;
     if (has_alpha && !o->drop_alpha) {
         set_msg(msg, msg_size, "PNG has an alpha channel (transparency); use --drop-alpha to discard it");
         status = APP_IMG_EALPHA;
@@ -298,10 +340,11 @@ static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, ap
     for (png_uint_32 y = 0; y < h; y++)
         rows[y] = raw + (size_t)y * rowbytes;
     png_read_image(png, rows);
-    png_read_end(png, NULL); /* reaches IEND: a file cut after the image data is still an error */
+    png_read_end(png, end_info); /* reaches IEND: a file cut after the image data is still an error */
+    png_note_meta(png, end_info, srgb, ii);
 
     const int och = ch >= 3 ? 3 : 1;
-    if ((status = alloc_image(&img, w, h, och, msg, msg_size)))
+    if ((status = app_img_alloc(&img, w, h, och, msg, msg_size)))
         goto done;
     for (png_uint_32 y = 0; y < h; y++) {
         const uint8_t *s = rows[y];
@@ -318,7 +361,7 @@ done:
     free(img.data);
     free(rows);
     free(raw);
-    png_destroy_read_struct(&png, &info, NULL);
+    png_destroy_read_struct(&png, &info, &end_info);
     return status;
 }
 
@@ -375,8 +418,45 @@ static void jpeg_on_progress(j_common_ptr c)
     }
 }
 
-static int read_jpeg(const uint8_t *data, size_t size, const app_read_opts *o, app_image *out,
-                     char *msg, size_t msg_size)
+/* Records the metadata markers saved by jpeg_save_markers. */
+static void jpeg_note_meta(j_decompress_ptr c, app_image_info *ii)
+{
+    static const char exif_id[6] = {'E', 'x', 'i', 'f', 0, 0};
+    static const char xmp_id[] = "http://ns.adobe.com/xap/1.0/"; /* with its NUL: 29 bytes */
+    static const char icc_id[] = "ICC_PROFILE";                  /* with its NUL: 12 bytes */
+    for (jpeg_saved_marker_ptr m = c->marker_list; m; m = m->next) {
+        if (m->marker == JPEG_APP0 + 2 && m->data_length >= sizeof(icc_id) &&
+            !memcmp(m->data, icc_id, sizeof(icc_id))) {
+            ii->meta |= APP_META_ICC;
+        } else if (m->marker == JPEG_APP0 + 1 && m->data_length >= sizeof(exif_id) &&
+                   !memcmp(m->data, exif_id, sizeof(exif_id))) {
+            ii->meta |= APP_META_EXIF;
+            if (!ii->orientation)
+                ii->orientation = app_exif_orientation(m->data + 6, m->data_length - 6);
+        } else if (m->marker == JPEG_APP0 + 1 && m->data_length >= sizeof(xmp_id) &&
+                   !memcmp(m->data, xmp_id, sizeof(xmp_id))) {
+            ii->meta |= APP_META_XMP;
+        }
+    }
+}
+
+/* After a progressive image is absorbed: 1 if every coefficient of every component got its last
+ * refinement (coef_bits 0), which tells a complete file from one that stops between scans. */
+static int jpeg_progressive_complete(j_decompress_ptr c)
+{
+    if (!c->progressive_mode)
+        return 1;
+    if (!c->coef_bits)
+        return 0;
+    for (int ci = 0; ci < c->num_components; ci++)
+        for (int k = 0; k < DCTSIZE2; k++)
+            if (c->coef_bits[ci][k] != 0)
+                return 0;
+    return 1;
+}
+
+static int read_jpeg(const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
+                     app_image *out, app_image_info *ii, char *msg, size_t msg_size)
 {
     struct jpeg_decompress_struct cinfo;
     jpeg_err err;
@@ -388,6 +468,7 @@ static int read_jpeg(const uint8_t *data, size_t size, const app_read_opts *o, a
     err.mgr.emit_message = jpeg_on_message;
     err.mgr.output_message = jpeg_silent;
     uint8_t *volatile pixels = NULL; /* set after setjmp, freed after a longjmp: volatile */
+    uint8_t *volatile with_eoi = NULL;
     app_image img = {0};
     volatile int status = 0;
 
@@ -399,15 +480,41 @@ static int read_jpeg(const uint8_t *data, size_t size, const app_read_opts *o, a
     jpeg_create_decompress(&cinfo);
     prog.progress_monitor = jpeg_on_progress;
     cinfo.progress = &prog;
-    if (size > ULONG_MAX) {
+    if (size > ULONG_MAX - 2) {
         set_msg(msg, msg_size, "JPEG: file too large");
         status = APP_IMG_ELIMIT;
         goto done;
     }
-    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    /* libjpeg's tools read a file that lacks its end-of-image marker with a warning. We give it its
+     * marker: if the image then decodes without any warning, all that was missing was the marker,
+     * and info->missing_eoi says so; a file cut inside its image data still fails (a warning). */
+    const int eoi_present = size >= 2 && data[size - 2] == 0xFF && data[size - 1] == JPEG_EOI;
+    unsigned long src_size = (unsigned long)size;
+    const uint8_t *src = data;
+    if (!header_only && !eoi_present) {
+        with_eoi = malloc(size + 2);
+        if (!with_eoi) {
+            set_msg(msg, msg_size, "JPEG: out of memory");
+            status = APP_IMG_ENOMEM;
+            goto done;
+        }
+        memcpy(with_eoi, data, size);
+        with_eoi[size] = 0xFF;
+        with_eoi[size + 1] = JPEG_EOI;
+        src = with_eoi;
+        src_size += 2;
+    }
+    jpeg_mem_src(&cinfo, src, src_size);
+    /* Enough of each APP1 for the EXIF IFD0 or the XMP name, of each APP2 for the ICC name. */
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 4096);
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 2, 16);
     jpeg_read_header(&cinfo, TRUE);
-    if ((status = check_dims("JPEG", cinfo.image_width, cinfo.image_height, o, msg, msg_size)))
-        goto done;
+    ii->format = APP_FMT_JPEG;
+    ii->width = cinfo.image_width;
+    ii->height = cinfo.image_height;
+    ii->channels = cinfo.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
+    ii->bit_depth = cinfo.data_precision;
+    jpeg_note_meta(&cinfo, ii);
     switch (cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE:
         cinfo.out_color_space = JCS_GRAYSCALE;
@@ -426,6 +533,10 @@ static int read_jpeg(const uint8_t *data, size_t size, const app_read_opts *o, a
         status = APP_IMG_EUNSUPPORTED;
         goto done;
     }
+    if (header_only)
+        goto done;
+    if ((status = app_img_check_dims("JPEG", cinfo.image_width, cinfo.image_height, o, msg, msg_size)))
+        goto done;
     cinfo.dct_method = JDCT_ISLOW; /* the accurate IDCT: same pixels on every machine */
     jpeg_start_decompress(&cinfo);
     const int ch = cinfo.output_components;
@@ -435,130 +546,82 @@ static int read_jpeg(const uint8_t *data, size_t size, const app_read_opts *o, a
         status = APP_IMG_ECORRUPT;
         goto done;
     }
-    if ((status = alloc_image(&img, cinfo.output_width, cinfo.output_height, ch, msg, msg_size)))
+    if ((status = app_img_alloc(&img, cinfo.output_width, cinfo.output_height, ch, msg, msg_size)))
         goto done;
     pixels = img.data;
     while (cinfo.output_scanline < cinfo.output_height) {
         JSAMPROW row = pixels + (size_t)cinfo.output_scanline * (size_t)img.stride;
         jpeg_read_scanlines(&cinfo, &row, 1);
     }
+    /* coef_bits lives in the image pool, which jpeg_finish_decompress releases: look first. */
+    const int complete = jpeg_progressive_complete(&cinfo);
     jpeg_finish_decompress(&cinfo); /* reads up to EOI: truncation shows up as a warning */
     if (err.corrupt) {
         set_msg(msg, msg_size, "JPEG: %s", err.text);
         status = APP_IMG_ECORRUPT;
         goto done;
     }
+    /* Our marker was the one reached (nothing left after it): the file had none of its own. */
+    if (with_eoi && cinfo.src->bytes_in_buffer == 0) {
+        if (!complete) {
+            set_msg(msg, msg_size, "JPEG: the file ends before its last progressive scan (truncated)");
+            status = APP_IMG_ECORRUPT;
+            goto done;
+        }
+        ii->missing_eoi = 1;
+    }
     *out = img;
     out->data = pixels;
     pixels = NULL;
 done:
     free(pixels);
+    free(with_eoi);
     jpeg_destroy_decompress(&cinfo);
     return status;
 }
 
-/* ---- PGM / PPM --------------------------------------------------------------------------------- */
-
-/* Reads one unsigned decimal header field, skipping whitespace and '#' comments before it.
- * Returns 0, or -1 when the header ends early or the field is not a number in 1..limit. */
-static int pnm_field(const uint8_t *d, size_t n, size_t *pos, uint32_t limit, uint32_t *val)
-{
-    size_t p = *pos;
-    for (;;) {
-        if (p >= n)
-            return -1;
-        if (d[p] == '#') {
-            while (p < n && d[p] != '\n' && d[p] != '\r')
-                p++;
-        } else if (is_pnm_space(d[p])) {
-            p++;
-        } else {
-            break;
-        }
-    }
-    uint64_t v = 0;
-    size_t start = p;
-    while (p < n && d[p] >= '0' && d[p] <= '9') {
-        v = v * 10 + (uint64_t)(d[p] - '0');
-        if (v > limit)
-            return -1;
-        p++;
-    }
-    if (p == start || v == 0)
-        return -1;
-    *val = (uint32_t)v;
-    *pos = p;
-    return 0;
-}
-
-static int read_pnm(const uint8_t *d, size_t n, const app_read_opts *o, app_image *out, char *msg,
-                    size_t msg_size)
-{
-    const int ch = d[1] == '6' ? 3 : 1;
-    const char *kind = ch == 3 ? "PPM" : "PGM";
-    size_t pos = 2;
-    uint32_t w, h, maxval;
-    if (pnm_field(d, n, &pos, UINT32_MAX, &w) || pnm_field(d, n, &pos, UINT32_MAX, &h)) {
-        set_msg(msg, msg_size, "%s: bad or truncated header (width, height)", kind);
-        return APP_IMG_ECORRUPT;
-    }
-    int status = check_dims(kind, w, h, o, msg, msg_size);
-    if (status)
-        return status;
-    if (pnm_field(d, n, &pos, 65535, &maxval)) {
-        set_msg(msg, msg_size, "%s: bad or truncated header (maxval must be 1..65535)", kind);
-        return APP_IMG_ECORRUPT;
-    }
-    /* Exactly one whitespace byte separates the header from the samples. */
-    if (pos >= n || !is_pnm_space(d[pos])) {
-        set_msg(msg, msg_size, "%s: truncated header", kind);
-        return APP_IMG_ECORRUPT;
-    }
-    pos++;
-    const size_t bps = maxval > 255 ? 2 : 1;
-    const uint64_t need = (uint64_t)w * h * (uint64_t)ch * bps; /* < 2^64: w*h checked above */
-    if (need > n - pos) {
-        set_msg(msg, msg_size, "%s: truncated pixel data (%zu of %llu bytes)", kind, n - pos,
-                (unsigned long long)need);
-        return APP_IMG_ECORRUPT;
-    }
-    app_image img = {0};
-    if ((status = alloc_image(&img, w, h, ch, msg, msg_size)))
-        return status;
-    const uint8_t *s = d + pos;
-    const size_t count = (size_t)w * h * (size_t)ch;
-    for (size_t i = 0; i < count; i++) {
-        unsigned v = bps == 2 ? ((unsigned)s[2 * i] << 8 | s[2 * i + 1]) : s[i];
-        if (v > maxval) {
-            set_msg(msg, msg_size, "%s: sample %u exceeds maxval %u", kind, v, maxval);
-            app_image_free(&img);
-            return APP_IMG_ECORRUPT;
-        }
-        img.data[i] = maxval == 255 ? (uint8_t)v : (uint8_t)((v * 255u + maxval / 2) / maxval);
-    }
-    *out = img;
-    return 0;
-}
-
 /* ---- entry points ------------------------------------------------------------------------------ */
 
-int app_image_decode(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
-                     char *msg, size_t msg_size)
+/* Probe (header_only) or decode; info always non-NULL here. */
+static int read_any(const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
+                    app_image *out, app_image_info *info, char *msg, size_t msg_size)
 {
-    if (!out || (!data && size))
-        return APP_IMG_EINVAL;
-    memset(out, 0, sizeof(*out));
-    app_read_opts none = {0, 0, 0, 0};
-    const app_read_opts *o = opts ? opts : &none;
+    memset(info, 0, sizeof(*info));
     switch (app_image_detect(data, size)) {
-    case APP_FMT_PNG: return read_png(data, size, o, out, msg, msg_size);
-    case APP_FMT_JPEG: return read_jpeg(data, size, o, out, msg, msg_size);
-    case APP_FMT_PNM: return read_pnm(data, size, o, out, msg, msg_size);
+    case APP_FMT_PNG: return read_png(data, size, o, header_only, out, info, msg, msg_size);
+    case APP_FMT_JPEG: return read_jpeg(data, size, o, header_only, out, info, msg, msg_size);
+    case APP_FMT_PNM: return app_pnm_read(data, size, o, header_only, out, info, msg, msg_size);
     default:
         set_msg(msg, msg_size, size ? "unrecognized image format (expected PNG, JPEG, PGM or PPM)"
                                     : "empty file");
         return APP_IMG_ECORRUPT;
     }
+}
+
+int app_image_probe(const uint8_t *data, size_t size, app_image_info *info, char *msg, size_t msg_size)
+{
+    if (!info || (!data && size))
+        return APP_IMG_EINVAL;
+    app_read_opts none = {0, 0, 0, 0};
+    app_image unused = {0};
+    return read_any(data, size, &none, 1, &unused, info, msg, msg_size);
+}
+
+int app_image_decode_info(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
+                          app_image_info *info, char *msg, size_t msg_size)
+{
+    if (!out || (!data && size))
+        return APP_IMG_EINVAL;
+    memset(out, 0, sizeof(*out));
+    app_read_opts none = {0, 0, 0, 0};
+    app_image_info scratch;
+    return read_any(data, size, opts ? opts : &none, 0, out, info ? info : &scratch, msg, msg_size);
+}
+
+int app_image_decode(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
+                     char *msg, size_t msg_size)
+{
+    return app_image_decode_info(data, size, opts, out, NULL, msg, msg_size);
 }
 
 int app_image_read(const char *path, const app_read_opts *opts, app_image *out, char *msg,

@@ -52,9 +52,43 @@ typedef enum app_img_format {
     APP_FMT_UNKNOWN = 0,
     APP_FMT_PNG = 1,
     APP_FMT_JPEG = 2,
-    APP_FMT_PNM = 3, /* binary PGM (P5) or PPM (P6) */
+    APP_FMT_PNM = 3, /* PGM or PPM, binary (P5, P6) or plain ASCII (P2, P3) */
 } app_img_format;
 app_img_format app_image_detect(const uint8_t *data, size_t size);
+
+/* "PNG", "JPEG", "PGM/PPM" or "unknown": for messages. */
+const char *app_img_format_name(app_img_format f);
+
+/* Metadata found in a source file. lic cannot store any of it yet, so the tools warn about it
+ * instead of dropping it silently. */
+enum {
+    APP_META_ICC = 1,  /* an ICC colour profile (PNG iCCP, JPEG APP2 ICC_PROFILE) */
+    APP_META_GAMA = 2, /* PNG gAMA without sRGB: a gamma other than sRGB's may be meant */
+    APP_META_CHRM = 4, /* PNG cHRM without sRGB: primaries other than sRGB's may be meant */
+    APP_META_EXIF = 8, /* EXIF (PNG eXIf, JPEG APP1 Exif) */
+    APP_META_XMP = 16, /* XMP (PNG iTXt XML:com.adobe.xmp, JPEG APP1 XMP) */
+};
+#define APP_META_COLOUR (APP_META_ICC | APP_META_GAMA | APP_META_CHRM)
+
+/* What a reader learned about the source besides its pixels. */
+typedef struct app_image_info {
+    app_img_format format;
+    uint32_t width, height;
+    int channels;     /* of the decoded image: 1 (gray) or 3 (RGB) */
+    int alpha;        /* the source has an alpha channel or a transparent colour (tRNS) */
+    int bit_depth;    /* bits per source sample, 1..16 (PGM/PPM: the bits needed for maxval) */
+    int pnm_ascii;    /* a plain (ASCII) PGM/PPM: P2 or P3 */
+    unsigned meta;    /* APP_META_* bits */
+    int orientation;  /* EXIF orientation 1..8; 0 when there is none or it could not be read */
+    int missing_eoi;  /* a JPEG without its end-of-image marker, read anyway (as libjpeg's tools do) */
+} app_image_info;
+
+/* Reads only the header of an image held in memory (PNG: the chunks before the image data; JPEG:
+ * the markers before the first scan; PGM/PPM: the header) and fills *info with its size, channels,
+ * bit depth and the metadata seen so far. Applies no limits, allocates nothing per pixel: lets a
+ * caller refuse an image by its size before decoding it.
+ * Returns 0, APP_IMG_ECORRUPT, APP_IMG_EUNSUPPORTED (CMYK JPEG), APP_IMG_ENOMEM or APP_IMG_EINVAL. */
+int app_image_probe(const uint8_t *data, size_t size, app_image_info *info, char *msg, size_t msg_size);
 
 /* Reads a whole file ("-" = standard input) into a malloc'd buffer. Fails with APP_IMG_ELIMIT
  * (without reading further) once the size would exceed max_bytes (0: APP_IMG_DEFAULT_MAX_FILE).
@@ -64,9 +98,16 @@ int app_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *out
 
 /* Decodes an image held in memory. opts may be NULL (no limits, alpha is an error).
  * 16-bit samples become 8-bit as (v * 255 + 32767) / 65535; PNM samples of maxval m become
- * (v * 255 + m / 2) / m. Palette images become RGB; gray stays gray. */
+ * (v * 255 + m / 2) / m. Palette images become RGB; gray stays gray. A JPEG that lacks only its
+ * end-of-image marker is decoded (info->missing_eoi); one cut inside its image data is an error.
+ * Metadata (ICC, EXIF, XMP) is not kept; EXIF orientation is not applied. */
 int app_image_decode(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
                      char *msg, size_t msg_size);
+
+/* app_image_decode that also fills *info (when info is not NULL), metadata found after the image
+ * data included. On failure *info holds what was learned before the error. */
+int app_image_decode_info(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
+                          app_image_info *info, char *msg, size_t msg_size);
 
 /* app_read_file + app_image_decode. */
 int app_image_read(const char *path, const app_read_opts *opts, app_image *out, char *msg,

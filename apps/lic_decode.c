@@ -6,6 +6,8 @@
 
 #include "apps/cli_common.h"
 #include "apps/image_io.h"
+#include "apps/notes.h"
+#include "apps/output.h"
 
 static const char *const PROG = "lic-decode";
 
@@ -14,11 +16,17 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: lic-decode IN.lic -o OUT [options]\n"
             "       lic-decode IN.lic --info\n"
-            "Decompresses a .lic file. IN \"-\" reads standard input.\n"
+            "Decompresses a .lic file. IN \"-\" reads standard input; a file that is not a .lic file\n"
+            "is refused as such (exit 3).\n"
             "OUT ending in .png, .ppm, .pgm or .pnm picks the format (.pnm: PGM for gray, PPM for\n"
-            "color); OUT \"-\" writes standard output in the --format format. Gray streams decode to\n"
-            "gray PNG/PGM; .ppm expands gray to RGB, .pgm converts color to luma. An existing OUT is\n"
-            "replaced only on success.\n"
+            "color); OUT \"-\" or /dev/stdout writes standard output in the --format format. Gray\n"
+            "streams decode to gray PNG/PGM; .ppm expands gray to RGB, .pgm converts color to luma.\n"
+            "A file OUT is written to a temporary file next to it and renamed over OUT only on\n"
+            "success, so a failure never leaves a partial file; devices and pipes are written in\n"
+            "place. OUT must not be the input file (also not through a link): that is a usage error.\n"
+            "An existing OUT keeps its permissions (and its owner, where allowed) and is refused,\n"
+            "untouched, if you may not write it. The image size in the .lic header is checked against\n"
+            "the limits before anything is decoded.\n"
             "\n"
             "Options:\n"
             "  -o, --output FILE   output image (required unless --info)\n"
@@ -109,6 +117,8 @@ int main(int argc, char **argv)
     }
     if (!in_path)
         return app_usage_error(PROG, "no input file");
+    if (!*in_path)
+        return app_usage_error(PROG, "the input file name is empty");
     if (info && out_path)
         return app_usage_error(PROG, "--info prints the header only; it does not take -o");
     if (!info && !out_path)
@@ -116,11 +126,14 @@ int main(int argc, char **argv)
     app_out_format ofmt = APP_OUT_NONE;
     if (!info) {
         /* Decided before any work, so a bad name fails fast. */
+        int r = app_out_check(out_path, &in_path, 1, msg, sizeof(msg));
+        if (r)
+            return r == APP_EXIT_USAGE ? app_usage_error(PROG, msg) : (app_err(PROG, "%s", msg), r);
         if (format_name) {
             ofmt = app_out_format_from_name(format_name);
             if (ofmt == APP_OUT_NONE)
                 return app_usage_error(PROG, "--format must be png, ppm, pgm or pnm");
-        } else if (!strcmp(out_path, "-")) {
+        } else if (app_out_is_stdout(out_path)) {
             ofmt = APP_OUT_PNG;
         } else {
             ofmt = app_out_format_from_path(out_path);
@@ -149,8 +162,19 @@ int main(int argc, char **argv)
     int code = APP_EXIT_OK;
     /* The header is checked first: a file that is not a .lic at all needs no model to reject. */
     lic_stream_info si;
+    if (lic_check_magic(data, size) != LIC_OK) {
+        app_img_format f = app_image_detect(data, size);
+        if (f != APP_FMT_UNKNOWN)
+            app_err(PROG, "'%s' is not a .lic file: it is a %s image (lic-encode compresses images)", in_name,
+                    app_img_format_name(f));
+        else
+            app_err(PROG, "'%s' is not a .lic file%s", in_name, size ? "" : " (it is empty)");
+        code = APP_EXIT_INVALID;
+        goto done;
+    }
     if ((r = lic_peek_info(data, size, &si))) {
-        app_err(PROG, "cannot read '%s': %s", in_name, lic_strerror(r));
+        app_err(PROG, "cannot read '%s': a .lic file with a damaged, truncated or unsupported header (%s)",
+                in_name, lic_strerror(r));
         code = app_exit_from_lic(r);
         goto done;
     }
@@ -166,6 +190,15 @@ int main(int argc, char **argv)
         goto done;
     if ((r = lic_decoder_open(&dec, model, &cfg))) {
         app_err(PROG, "cannot open the decoder: %s", lic_strerror(r));
+        code = app_exit_from_lic(r);
+        goto done;
+    }
+    lic_size_check chk;
+    if ((r = lic_decoder_check_size(dec, si.width, si.height, &chk))) {
+        if (r == LIC_ELIMIT)
+            app_print_size_limit(PROG, in_name, si.width, si.height, &chk);
+        else
+            app_err(PROG, "cannot decode '%s': %s", in_name, lic_strerror(r));
         code = app_exit_from_lic(r);
         goto done;
     }
@@ -188,7 +221,7 @@ int main(int argc, char **argv)
         goto done;
     }
     if ((r = app_image_write(o.f, &img, ofmt, msg, sizeof(msg)))) {
-        app_err(PROG, "cannot write '%s': %s", strcmp(out_path, "-") ? out_path : "standard output", msg);
+        app_err(PROG, "cannot write '%s': %s", o.target ? o.target : "standard output", msg);
         app_out_abort(&o);
         code = app_exit_from_img(r);
         goto done;

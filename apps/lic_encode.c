@@ -6,6 +6,8 @@
 
 #include "apps/cli_common.h"
 #include "apps/image_io.h"
+#include "apps/notes.h"
+#include "apps/output.h"
 
 static const char *const PROG = "lic-encode";
 
@@ -14,16 +16,32 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: lic-encode IN -o OUT.lic [options]\n"
             "Compresses an image into a .lic file with a learned codec.\n"
-            "IN is a PNG (8/16-bit gray, gray+alpha, RGB, RGBA, palette), JPEG (gray or color) or\n"
-            "binary PGM/PPM (P5/P6) file, recognized by its content; \"-\" reads standard input.\n"
-            "OUT \"-\" writes standard output. An existing OUT is replaced only on success.\n"
+            "\n"
+            "IN is recognized by its content; \"-\" reads standard input:\n"
+            "  PNG   gray, gray+alpha, RGB, RGBA or palette, 1 to 16 bits per sample\n"
+            "  JPEG  gray or colour (not CMYK); one that lacks only its end-of-image marker is read\n"
+            "        with a warning, as libjpeg's tools do; one cut inside its image data is an error\n"
+            "  PGM/PPM  binary (P5, P6) or plain ASCII (P2, P3), maxval 1 to 65535\n"
+            "lic codes 8 bits per sample: 16-bit input is rounded to 8 bits, with a warning (-v prints\n"
+            "the source's bit depth). lic cannot store metadata yet: an ICC profile, gAMA or cHRM\n"
+            "(colour metadata) and an EXIF orientation are reported by a warning and not carried, and\n"
+            "the orientation is not applied to the pixels; EXIF and XMP are dropped (-v says so).\n"
+            "\n"
+            "OUT \"-\" or /dev/stdout writes standard output; other devices and pipes are written in\n"
+            "place. A file OUT is written to a temporary file next to it and renamed over OUT only on\n"
+            "success, so a failure never leaves a partial file. OUT must not be the input file (also\n"
+            "not through a link): that is a usage error. An existing OUT keeps its permissions (and its\n"
+            "owner, where allowed) and is refused, untouched, if you may not write it.\n"
+            "The image's size is checked against the limits from its header, before its pixels are\n"
+            "decoded.\n"
             "\n"
             "Options:\n"
             "  -o, --output FILE   output .lic file (required)\n"
             "  -q, --quality Q     quality 1 (smallest) .. 100 (best); default 75\n"
             APP_LIB_OPT_HELP
             "      --drop-alpha    discard an alpha channel (otherwise alpha is an error)\n"
-            "  -v, --verbose       print size, bpp and stage times; -vv adds library debug messages\n"
+            "  -v, --verbose       print the source kind, size, bpp and stage times; -vv adds library\n"
+            "                      debug messages\n"
             "  -h, --help          print this help and exit\n"
             "      --version       print the version and exit\n"
             "\n" APP_EXIT_HELP);
@@ -49,6 +67,7 @@ int main(int argc, char **argv)
     app_lib_opts lib_opts = APP_LIB_OPTS_INIT;
     int drop_alpha = 0, verbose = 0;
     char msg[512];
+    int r;
 
     app_args args;
     app_args_init(&args, argc, argv);
@@ -83,28 +102,34 @@ int main(int argc, char **argv)
     }
     if (!in_path)
         return app_usage_error(PROG, "no input file");
+    if (!*in_path)
+        return app_usage_error(PROG, "the input file name is empty");
     if (!out_path)
         return app_usage_error(PROG, "no output file (-o)");
+    /* Everything about the output that can be known now is checked before any work. */
+    if ((r = app_out_check(out_path, &in_path, 1, msg, sizeof(msg))))
+        return r == APP_EXIT_USAGE ? app_usage_error(PROG, msg) : (app_err(PROG, "%s", msg), r);
 
     lic_config cfg;
-    int r = app_lib_config(PROG, &lib_opts, app_log_level(verbose), &cfg);
-    if (r)
+    if ((r = app_lib_config(PROG, &lib_opts, app_log_level(verbose), &cfg)))
         return r;
 
-    /* The library's limits also bound the image reader, so a huge header fails before allocation. */
-    app_read_opts ropts = {cfg.max_side, cfg.max_pixels, 0, drop_alpha};
-    app_image img;
-    r = app_image_read(in_path, &ropts, &img, msg, sizeof(msg));
-    if (r) {
-        app_err(PROG, "%s", msg);
-        return app_exit_from_img(r);
-    }
-
+    const char *in_name = strcmp(in_path, "-") ? in_path : "standard input";
+    uint8_t *file = NULL;
+    size_t file_size = 0;
     lic_model *model = NULL;
     lic_encoder *enc = NULL;
     uint8_t *bits = NULL;
     size_t nbits = 0;
+    app_image img = {0};
+    app_image_info info;
     int code = APP_EXIT_OK;
+    if ((r = app_read_file(in_path, 0, &file, &file_size, msg, sizeof(msg))) ||
+        (r = app_image_probe(file, file_size, &info, msg, sizeof(msg)))) {
+        app_err(PROG, "cannot read '%s': %s", in_name, msg);
+        code = app_exit_from_img(r);
+        goto done;
+    }
     if ((code = app_load_model(PROG, &lib_opts, &cfg, &model)))
         goto done;
     if ((r = lic_encoder_open(&enc, model, &cfg))) {
@@ -112,11 +137,32 @@ int main(int argc, char **argv)
         code = app_exit_from_lic(r);
         goto done;
     }
+    /* Refused from the header: a huge image costs neither the time nor the memory of its pixels. */
+    lic_size_check chk;
+    if ((r = lic_encoder_check_size(enc, info.width, info.height, &chk))) {
+        if (r == LIC_ELIMIT)
+            app_print_size_limit(PROG, in_name, info.width, info.height, &chk);
+        else
+            app_err(PROG, "cannot encode '%s': %s", in_name, lic_strerror(r));
+        code = app_exit_from_lic(r);
+        goto done;
+    }
+    /* The library's limits also bound the image reader. */
+    app_read_opts ropts = {cfg.max_side, cfg.max_pixels, 0, drop_alpha};
+    if ((r = app_image_decode_info(file, file_size, &ropts, &img, &info, msg, sizeof(msg)))) {
+        app_err(PROG, "cannot read '%s': %s", in_name, msg);
+        code = app_exit_from_img(r);
+        goto done;
+    }
+    free(file);
+    file = NULL;
+    app_print_image_notes(PROG, in_name, &info, verbose);
+
     lic_image limg = {img.width, img.height, img.channels == 1 ? LIC_PIXFMT_GRAY8 : LIC_PIXFMT_RGB8,
                       img.data, img.stride};
     double t0 = app_now();
     if ((r = lic_encode(enc, &limg, (int)quality, &bits, &nbits))) {
-        app_err(PROG, "cannot encode '%s': %s", in_path, lic_strerror(r));
+        app_err(PROG, "cannot encode '%s': %s", in_name, lic_strerror(r));
         code = app_exit_from_lic(r);
         goto done;
     }
@@ -127,8 +173,11 @@ int main(int argc, char **argv)
     }
     if (verbose) {
         const double pixels = (double)img.width * (double)img.height;
-        fprintf(stderr, "%s: %ux%u %s, quality %ld -> %zu bytes, %.4f bpp\n", PROG, (unsigned)img.width,
-                (unsigned)img.height, img.channels == 1 ? "gray" : "RGB", quality, nbits, (double)nbits * 8.0 / pixels);
+        char src[64];
+        app_describe_source(&info, src, sizeof(src));
+        fprintf(stderr, "%s: %ux%u %s (source: %s), quality %ld -> %zu bytes, %.4f bpp\n", PROG,
+                (unsigned)img.width, (unsigned)img.height, img.channels == 1 ? "gray" : "RGB", src, quality,
+                nbits, (double)nbits * 8.0 / pixels);
         lic_stats st;
         if (lic_encoder_get_stats(enc, &st) == 0) {
             fprintf(stderr,
@@ -139,6 +188,7 @@ int main(int argc, char **argv)
         }
     }
 done:
+    free(file);
     lic_free(bits);
     lic_encoder_close(&enc);
     lic_model_free(&model);

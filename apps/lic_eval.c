@@ -15,6 +15,8 @@
 #include "apps/cli_common.h"
 #include "apps/image_io.h"
 #include "apps/metrics.h"
+#include "apps/notes.h"
+#include "apps/output.h"
 
 static const char *const PROG = "lic-eval";
 
@@ -36,7 +38,12 @@ static void usage(FILE *f)
             "                      each image R more times and report the median times\n"
             "      --csv FILE      write per-image rows and per-quality means as CSV\n"
             "      --json FILE     write the same as JSON (\"points\" holds the means, as in the anchors)\n"
+            "                      Both are checked before the run (writable, not an input, not each\n"
+            "                      other) and written at its end, each completely or not at all.\n"
             "      --drop-alpha    discard an alpha channel (otherwise alpha is an error)\n"
+            "  -k, --keep-going    when an image fails (unreadable, over a limit, ...), report it on stderr\n"
+            "                      and in the CSV/JSON (its \"error\" field) and go on with the others;\n"
+            "                      the means cover the images that succeeded\n"
             "  -v, --verbose       print one line per image and quality to stderr; -vv adds library logs\n"
             "  -h, --help          print this help and exit\n"
             "      --version       print the version and exit\n"
@@ -51,12 +58,16 @@ static void usage(FILE *f)
             "Without --time they are those of the single run; with --time R each value (stages and totals\n"
             "independently) is the median of the R timed runs. Every decode is checked against its encode\n"
             "(symbols and parameters hashes) and every repeated encode against the first (same bytes).\n"
+            "Inputs are read as by lic-encode (PNG, JPEG, binary or ASCII PGM/PPM; 16-bit input is coded at\n"
+            "8 bits; metadata is not carried): the same warnings name the image. Every error names it too.\n"
             "\n" APP_EXIT_HELP
-            "  A hash mismatch or a non-deterministic encode exits with 6 after all images are measured.\n");
+            "  A hash mismatch or a non-deterministic encode exits with 6 after all images are measured.\n"
+            "  With --keep-going, a failed image makes the exit status that of the first failure, after\n"
+            "  the others are measured and the outputs written.\n");
 }
 
 enum {
-    OPT_Q = 1, OPT_TIME, OPT_CSV, OPT_JSON, OPT_DROP_ALPHA,
+    OPT_Q = 1, OPT_TIME, OPT_CSV, OPT_JSON, OPT_DROP_ALPHA, OPT_KEEP_GOING,
     OPT_VERBOSE, OPT_HELP, OPT_VERSION
 };
 
@@ -68,6 +79,7 @@ static const app_opt OPTS[] = {
     {"csv", 0, 1, OPT_CSV},
     {"json", 0, 1, OPT_JSON},
     {"drop-alpha", 0, 0, OPT_DROP_ALPHA},
+    {"keep-going", 'k', 0, OPT_KEEP_GOING},
     {"verbose", 'v', 0, OPT_VERBOSE},
     {"help", 'h', 0, OPT_HELP},
     {"version", 0, 0, OPT_VERSION},
@@ -94,6 +106,7 @@ typedef struct row {
     uint64_t symbols_hash, params_hash;
     int hashes_match;  /* decoder reproduced the encoder's symbols and parameters */
     int deterministic; /* every repeated encode gave the same bytes */
+    char error[256];   /* why this image failed at this quality (--keep-going); empty if it did not */
 } row;
 
 typedef struct mean_row {
@@ -304,7 +317,7 @@ static int decode_once(eval_ctx *c, const char *path, const uint8_t *bits, size_
     }
     lic_stats dst;
     if ((r = lic_decoder_get_stats(c->dec, &dst))) {
-        app_err(PROG, "cannot read the decoder statistics: %s", lic_strerror(r));
+        app_err(PROG, "'%s': cannot read the decoder statistics: %s", path, lic_strerror(r));
         lic_image_free(out);
         return app_exit_from_lic(r);
     }
@@ -332,7 +345,7 @@ static int eval_one(eval_ctx *c, const char *path, const lic_image *img, int q, 
         return app_exit_from_lic(r);
     }
     if ((r = lic_encoder_get_stats(c->enc, &est))) {
-        app_err(PROG, "cannot read the encoder statistics: %s", lic_strerror(r));
+        app_err(PROG, "'%s': cannot read the encoder statistics: %s", path, lic_strerror(r));
         lic_free(bits);
         return app_exit_from_lic(r);
     }
@@ -420,15 +433,20 @@ static void scale_times(times *t, double k)
         t->stage[s] *= k;
 }
 
-/* Means over images for each quality. A NaN MS-SSIM (image too small) makes its mean NaN too. */
+/* Means over the images that succeeded, for each quality. A NaN MS-SSIM (image too small) makes its
+ * mean NaN too. */
 static void compute_means(const row *rows, size_t n_img, const int *qs, int n_q, mean_row *means)
 {
     for (int j = 0; j < n_q; j++) {
         mean_row *m = &means[j];
         memset(m, 0, sizeof(*m));
         m->q = qs[j];
+        int n = 0;
         for (size_t i = 0; i < n_img; i++) {
             const row *rw = &rows[i * (size_t)n_q + (size_t)j];
+            if (rw->error[0])
+                continue;
+            n++;
             m->bytes += (double)rw->bytes;
             m->bpp += rw->bpp;
             m->psnr += rw->psnr;
@@ -436,8 +454,8 @@ static void compute_means(const row *rows, size_t n_img, const int *qs, int n_q,
             add_times(&m->enc, &rw->enc);
             add_times(&m->dec, &rw->dec);
         }
-        double k = 1.0 / (double)n_img;
-        m->n = (int)n_img;
+        double k = n ? 1.0 / (double)n : NAN; /* no image succeeded: null means */
+        m->n = n;
         m->bytes *= k;
         m->bpp *= k;
         m->psnr *= k;
@@ -487,6 +505,7 @@ typedef struct run_info {
     lic_model_info model;
     const char *backend;
     int threads, time_runs;
+    size_t n_failed; /* images that failed (--keep-going) */
 } run_info;
 
 static void write_json(FILE *f, const run_info *ri, const row *rows, size_t n_rows, const mean_row *means, int n_q)
@@ -506,6 +525,7 @@ static void write_json(FILE *f, const run_info *ri, const row *rows, size_t n_ro
     json_str(f, ri->backend ? ri->backend : "");
     fprintf(f, ",\n  \"threads\": %d,\n  \"time_runs\": %d,\n", ri->threads, ri->time_runs);
     fprintf(f, "  \"n_images\": %zu,\n", n_q ? n_rows / (size_t)n_q : 0);
+    fprintf(f, "  \"n_failed\": %zu,\n", ri->n_failed);
     fprintf(f, "  \"metric_notes\": \"bpp = whole .lic bytes*8/(W*H) per image; psnr = 8-bit RGB PSNR, one MSE over "
                "all channels, capped at 100 dB; ms_ssim = 5-scale MS-SSIM per channel on [0,255] averaged over "
                "channels (pytorch-msssim convention), null if a side < 161; points = plain means over images; "
@@ -534,6 +554,12 @@ static void write_json(FILE *f, const run_info *ri, const row *rows, size_t n_ro
         const row *rw = &rows[i];
         fprintf(f, "    {\"name\": ");
         json_str(f, rw->name);
+        if (rw->error[0]) { /* --keep-going: the image failed; no measurements */
+            fprintf(f, ", \"q\": %d, \"error\": ", rw->q);
+            json_str(f, rw->error);
+            fprintf(f, "}%s\n", i + 1 < n_rows ? "," : "");
+            continue;
+        }
         fprintf(f, ", \"w\": %u, \"h\": %u, \"q\": %d, \"bytes\": %zu, \"bpp\": ", (unsigned)rw->width,
                 (unsigned)rw->height, rw->q, rw->bytes);
         json_num(f, rw->bpp);
@@ -593,18 +619,24 @@ static void write_csv(FILE *f, const row *rows, size_t n_rows, const mean_row *m
     fputs(",dec_s", f);
     for (int s = 0; s < N_STAGES; s++)
         fprintf(f, ",dec_%s_s", STAGE_NAMES[s]);
-    fputs(",symbols_hash,params_hash,hashes_match\n", f);
+    fputs(",symbols_hash,params_hash,hashes_match,error\n", f);
     for (size_t i = 0; i < n_rows; i++) {
         const row *rw = &rows[i];
         fputs("image,", f);
         csv_str(f, rw->name);
+        if (rw->error[0]) { /* --keep-going: the image failed; its measurement columns stay empty */
+            fprintf(f, ",,,%d,,,,,,,,,,,,,,,,,,", rw->q);
+            csv_str(f, rw->error);
+            fputc('\n', f);
+            continue;
+        }
         fprintf(f, ",%u,%u,%d,%zu", (unsigned)rw->width, (unsigned)rw->height, rw->q, rw->bytes);
         csv_num(f, rw->bpp);
         csv_num(f, rw->psnr);
         csv_num(f, rw->ms_ssim);
         csv_times(f, &rw->enc);
         csv_times(f, &rw->dec);
-        fprintf(f, ",%016llx,%016llx,%d\n", (unsigned long long)rw->symbols_hash,
+        fprintf(f, ",%016llx,%016llx,%d,\n", (unsigned long long)rw->symbols_hash,
                 (unsigned long long)rw->params_hash, rw->hashes_match && rw->deterministic);
     }
     for (int j = 0; j < n_q; j++) {
@@ -616,7 +648,7 @@ static void write_csv(FILE *f, const row *rows, size_t n_rows, const mean_row *m
         csv_num(f, m->ms_ssim);
         csv_times(f, &m->enc);
         csv_times(f, &m->dec);
-        fputs(",,,\n", f);
+        fputs(",,,,\n", f);
     }
 }
 
@@ -668,6 +700,58 @@ static void print_summary(const run_info *ri, size_t n_img, const mean_row *mean
     fflush(stdout);
 }
 
+/* Reads one image, refusing it from its header when it is over a limit, and prints the warnings
+ * about it. On failure prints why, naming it, and copies the reason into why. Returns 0 or an
+ * APP_EXIT_* code. */
+static int read_image(const lic_encoder *enc, const char *path, const app_read_opts *ropts, int verbose,
+                      app_image *img, char *why, size_t why_size)
+{
+    uint8_t *file = NULL;
+    size_t size = 0;
+    app_image_info info;
+    lic_size_check chk;
+    char msg[200];
+    int r, code = 0;
+    memset(img, 0, sizeof(*img));
+    if ((r = app_read_file(path, 0, &file, &size, msg, sizeof(msg))) ||
+        (r = app_image_probe(file, size, &info, msg, sizeof(msg)))) {
+        snprintf(why, why_size, "cannot read it: %s", msg);
+        code = app_exit_from_img(r);
+    } else if ((r = lic_encoder_check_size(enc, info.width, info.height, &chk))) {
+        if (r == LIC_ELIMIT)
+            app_size_limit_message(why, why_size, info.width, info.height, &chk);
+        else
+            snprintf(why, why_size, "%s", lic_strerror(r));
+        code = app_exit_from_lic(r);
+    } else if ((r = app_image_decode_info(file, size, ropts, img, &info, msg, sizeof(msg)))) {
+        snprintf(why, why_size, "cannot read it: %s", msg);
+        code = app_exit_from_img(r);
+    } else {
+        app_print_image_notes(PROG, path, &info, verbose);
+    }
+    if (code)
+        app_err(PROG, "'%s': %s", path, why);
+    free(file);
+    return code;
+}
+
+/* The --json and --csv paths: each writable and not an input, and not both the same file. */
+static int check_outputs(const char *json_path, const char *csv_path, const file_list *files)
+{
+    const char *paths[2] = {json_path, csv_path};
+    char msg[512];
+    for (int k = 0; k < 2; k++) {
+        if (!paths[k])
+            continue;
+        int r = app_out_check(paths[k], (const char *const *)files->paths, files->n, msg, sizeof(msg));
+        if (r)
+            return r == APP_EXIT_USAGE ? app_usage_error(PROG, msg) : (app_err(PROG, "%s", msg), r);
+    }
+    if (json_path && csv_path && (!strcmp(json_path, csv_path) || app_same_file(json_path, csv_path)))
+        return app_usage_error(PROG, "--json and --csv name the same file");
+    return 0;
+}
+
 /* ---- main --------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -677,7 +761,7 @@ int main(int argc, char **argv)
     int n_q = 6;
     long time_runs = 0;
     app_lib_opts lib_opts = APP_LIB_OPTS_INIT;
-    int drop_alpha = 0, verbose = 0;
+    int drop_alpha = 0, verbose = 0, keep_going = 0;
     file_list files = {0};
     char msg[512];
     int code = APP_EXIT_OK;
@@ -712,6 +796,7 @@ int main(int argc, char **argv)
         case OPT_CSV: csv_path = arg; break;
         case OPT_JSON: json_path = arg; break;
         case OPT_DROP_ALPHA: drop_alpha = 1; break;
+        case OPT_KEEP_GOING: keep_going = 1; break;
         case OPT_VERBOSE: verbose++; break;
         case OPT_HELP: list_free(&files); usage(stdout); return APP_EXIT_OK;
         case OPT_VERSION:
@@ -728,6 +813,11 @@ int main(int argc, char **argv)
     }
     if (files.n == 0)
         return app_usage_error(PROG, "no input images");
+    /* The outputs are written after a run that may take hours: whatever would stop them is found now. */
+    if ((code = check_outputs(json_path, csv_path, &files))) {
+        list_free(&files);
+        return code;
+    }
 
     /* -v prints lic-eval's own per-image lines; only -vv turns on the library's messages. */
     lic_config cfg;
@@ -741,7 +831,7 @@ int main(int argc, char **argv)
     eval_ctx ctx = {0};
     row *rows = NULL;
     mean_row *means = NULL;
-    run_info ri = {lib_opts.model_path, {0}, NULL, (int)lib_opts.threads, (int)time_runs};
+    run_info ri = {lib_opts.model_path, {0}, NULL, (int)lib_opts.threads, (int)time_runs, 0};
     size_t n_rows = files.n * (size_t)n_q;
     int bad_hash = 0;
 
@@ -766,24 +856,37 @@ int main(int argc, char **argv)
     }
 
     app_read_opts ropts = {cfg.max_side, cfg.max_pixels, 0, drop_alpha};
-    for (size_t i = 0; i < files.n && !code; i++) {
-        app_image img;
+    int first_failure = 0;
+    for (size_t i = 0; i < files.n; i++) {
         const char *path = files.paths[i];
-        if ((r = app_image_read(path, &ropts, &img, msg, sizeof(msg)))) {
-            app_err(PROG, "%s", msg);
-            code = app_exit_from_img(r);
-            break;
+        row *img_rows = &rows[i * (size_t)n_q];
+        for (int j = 0; j < n_q; j++) {
+            img_rows[j].name = base_name(path);
+            img_rows[j].q = qs[j];
         }
-        lic_image limg = {img.width, img.height, img.channels == 1 ? LIC_PIXFMT_GRAY8 : LIC_PIXFMT_RGB8,
-                          img.data, img.stride};
-        for (int j = 0; j < n_q && !code; j++) {
-            row *rw = &rows[i * (size_t)n_q + (size_t)j];
-            rw->name = base_name(path);
+        app_image img;
+        char why[256];
+        if ((code = read_image(ctx.enc, path, &ropts, verbose, &img, why, sizeof(why)))) {
+            if (!keep_going)
+                goto done;
+            for (int j = 0; j < n_q; j++)
+                snprintf(img_rows[j].error, sizeof(img_rows[j].error), "%s", why);
+        }
+        for (int j = 0; j < n_q && !img_rows[j].error[0]; j++) {
+            row *rw = &img_rows[j];
             rw->width = img.width;
             rw->height = img.height;
-            rw->q = qs[j];
-            if ((code = eval_one(&ctx, path, &limg, qs[j], rw)))
+            lic_image limg = {img.width, img.height, img.channels == 1 ? LIC_PIXFMT_GRAY8 : LIC_PIXFMT_RGB8,
+                              img.data, img.stride};
+            if ((code = eval_one(&ctx, path, &limg, qs[j], rw))) {
+                if (!keep_going) {
+                    app_image_free(&img);
+                    goto done;
+                }
+                /* eval_one printed the reason; the outputs record that this quality failed. */
+                snprintf(rw->error, sizeof(rw->error), "failed at quality %d (exit status %d; see stderr)", qs[j], code);
                 break;
+            }
             bad_hash |= !rw->hashes_match || !rw->deterministic;
             if (!ri.backend) {
                 lic_stats st;
@@ -796,10 +899,18 @@ int main(int argc, char **argv)
                         isfinite(rw->ms_ssim) ? "" : " (image too small)", 1e3 * rw->enc.total,
                         1e3 * rw->dec.total, rw->hashes_match ? "" : " HASH MISMATCH");
         }
+        /* A quality that failed marks the ones after it as not measured. */
+        for (int j = 1; j < n_q; j++)
+            if (img_rows[j - 1].error[0] && !img_rows[j].error[0])
+                snprintf(img_rows[j].error, sizeof(img_rows[j].error), "not measured: %s", img_rows[j - 1].error);
+        if (img_rows[0].error[0] || img_rows[n_q - 1].error[0]) {
+            ri.n_failed++;
+            if (!first_failure)
+                first_failure = code;
+        }
+        code = 0;
         app_image_free(&img);
     }
-    if (code)
-        goto done;
 
     compute_means(rows, files.n, qs, n_q, means);
     print_summary(&ri, files.n, means, n_q);
@@ -811,6 +922,12 @@ int main(int argc, char **argv)
         app_err(PROG, "error: a decoder did not reproduce its encoder, or an encode was not repeatable "
                       "(see the messages above; hashes_match is false in the outputs)");
         code = APP_EXIT_FAILURE;
+    }
+    if (ri.n_failed) {
+        app_err(PROG, "%zu of %zu images failed (see the messages above; their \"error\" field in the outputs)",
+                ri.n_failed, files.n);
+        if (!code)
+            code = first_failure;
     }
 done:
     free(ctx.enc_runs);

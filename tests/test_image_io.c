@@ -13,6 +13,7 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include "apps/image_formats.h"
 #include "apps/image_io.h"
 
 #define IMG_DIR "testdata/images/"
@@ -139,7 +140,11 @@ static void test_detect(void **state)
     assert_int_equal(app_image_detect(jpg, sizeof(jpg)), APP_FMT_JPEG);
     assert_int_equal(app_image_detect((const uint8_t *)"P6\n1 1\n255\n", 11), APP_FMT_PNM);
     assert_int_equal(app_image_detect((const uint8_t *)"P5 1 1 255 ", 11), APP_FMT_PNM);
-    assert_int_equal(app_image_detect((const uint8_t *)"P3\n1 1\n255\n", 11), APP_FMT_UNKNOWN);
+    assert_int_equal(app_image_detect((const uint8_t *)"P3\n1 1\n255\n", 11), APP_FMT_PNM);
+    assert_int_equal(app_image_detect((const uint8_t *)"P2 1 1 255 ", 11), APP_FMT_PNM);
+    assert_int_equal(app_image_detect((const uint8_t *)"P4\n1 1\n", 7), APP_FMT_UNKNOWN); /* bitmaps: not read */
+    assert_int_equal(app_image_detect((const uint8_t *)"P1\n1 1\n", 7), APP_FMT_UNKNOWN);
+    assert_int_equal(app_image_detect((const uint8_t *)"P7\n", 3), APP_FMT_UNKNOWN);
     assert_int_equal(app_image_detect((const uint8_t *)"P6x", 3), APP_FMT_UNKNOWN);
     assert_int_equal(app_image_detect((const uint8_t *)"GIF89a", 6), APP_FMT_UNKNOWN);
 
@@ -475,6 +480,340 @@ static void test_pnm_parse(void **state)
     }
 }
 
+/* ---- ASCII PGM/PPM, 16-bit PPM (tests/cli/make_inputs.py) ------------------------------------------- */
+
+static int decode_info(const uint8_t *d, size_t n, const app_read_opts *o, app_image *img, app_image_info *info)
+{
+    char msg[256];
+    return app_image_decode_info(d, n, o, img, info, msg, sizeof(msg));
+}
+
+static void test_ascii_pnm(void **state)
+{
+    (void)state;
+    app_image img;
+    app_image_info info;
+    char msg[256];
+    /* ascii_4x3.ppm: R = 20x + 60y, G = 255 - 30x, B = 17(x + y), maxval 255, a comment line. */
+    assert_int_equal(app_image_read(IMG_DIR "ascii_4x3.ppm", NULL, &img, msg, sizeof(msg)), 0);
+    assert_int_equal(img.width, 4);
+    assert_int_equal(img.height, 3);
+    assert_int_equal(img.channels, 3);
+    for (uint32_t y = 0; y < 3; y++)
+        for (uint32_t x = 0; x < 4; x++) {
+            assert_int_equal(px(&img, x, y, 0), 20 * x + 60 * y);
+            assert_int_equal(px(&img, x, y, 1), 255 - 30 * x);
+            assert_int_equal(px(&img, x, y, 2), 17 * (x + y));
+        }
+    app_image_free(&img);
+    /* ascii_4x3.pgm: v = 100x + 250y with maxval 1000, scaled as (v * 255 + 500) / 1000. */
+    size_t n;
+    uint8_t *f = load(IMG_DIR "ascii_4x3.pgm", &n);
+    assert_int_equal(decode_info(f, n, NULL, &img, &info), 0);
+    assert_int_equal(img.channels, 1);
+    assert_int_equal(info.format, APP_FMT_PNM);
+    assert_int_equal(info.pnm_ascii, 1);
+    assert_int_equal(info.bit_depth, 10);
+    for (uint32_t y = 0; y < 3; y++)
+        for (uint32_t x = 0; x < 4; x++)
+            assert_int_equal(px(&img, x, y, 0), ((100 * x + 250 * y) * 255 + 500) / 1000);
+    app_image_free(&img);
+    free(f);
+
+    /* Comments and any whitespace between samples; maxval 65535; binary and ASCII agree. */
+    const char p3[] = "P3\n2 1 65535\n0 # first\n\t65535 32896\n33025\r\n128 257";
+    assert_int_equal(decode_info((const uint8_t *)p3, sizeof(p3) - 1, NULL, &img, &info), 0);
+    assert_int_equal(info.bit_depth, 16);
+    const uint8_t want[6] = {0, 255, 128, 129, 0, 1};
+    assert_memory_equal(img.data, want, 6);
+    app_image_free(&img);
+
+    const struct {
+        const char *s;
+        size_t n;
+    } bad[] = {
+#define BAD(lit) {lit, sizeof(lit) - 1}
+        BAD("P2 2 1 255\n1"),           /* a sample missing */
+        BAD("P2 2 1 255\n1 256"),       /* above maxval */
+        BAD("P2 2 1 255\n1 x"),         /* not a number */
+        BAD("P2 2 1 255\n1 -2"),        /* negative */
+        BAD("P2 2 1 255\n1 2x"),        /* trailing garbage in a number */
+        BAD("P3 1 1 255\n1 2"),         /* 2 of 3 samples */
+        BAD("P2 1 1 255\n99999999999"), /* overflows */
+        BAD("P2 1 1 0\n0"),             /* maxval 0 */
+#undef BAD
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(decode((const uint8_t *)bad[i].s, bad[i].n, NULL, &img), APP_IMG_ECORRUPT);
+        assert_null(img.data);
+    }
+    /* The size is checked before the (absent) samples are parsed. */
+    app_read_opts lim = {100, 0, 0, 0};
+    const char wide[] = "P2 101 1 255\n";
+    assert_int_equal(decode((const uint8_t *)wide, sizeof(wide) - 1, &lim, &img), APP_IMG_ELIMIT);
+}
+
+static void test_16bit_ppm_file(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *f = load(IMG_DIR "16bit_3x2.ppm", &n);
+    app_image img;
+    app_image_info info;
+    assert_int_equal(decode_info(f, n, NULL, &img, &info), 0);
+    assert_int_equal(info.bit_depth, 16);
+    assert_int_equal(info.pnm_ascii, 0);
+    for (uint32_t y = 0; y < 2; y++)
+        for (uint32_t x = 0; x < 3; x++)
+            for (int c = 0; c < 3; c++) {
+                unsigned v = 4096 * x + 16384 * y + 1000 * (unsigned)c + 7;
+                assert_int_equal(px(&img, x, y, c), (v * 255 + 32767) / 65535);
+            }
+    app_image_free(&img);
+    free(f);
+    /* The 16-bit PNG says so too; an 8-bit one does not. */
+    f = load(IMG_DIR "16bit_9x7.png", &n);
+    assert_int_equal(decode_info(f, n, NULL, &img, &info), 0);
+    assert_int_equal(info.bit_depth, 16);
+    app_image_free(&img);
+    free(f);
+    f = load(IMG_DIR "17x33.png", &n);
+    assert_int_equal(decode_info(f, n, NULL, &img, &info), 0);
+    assert_int_equal(info.bit_depth, 8);
+    assert_int_equal(info.meta, 0);
+    assert_int_equal(info.orientation, 0);
+    app_image_free(&img);
+    free(f);
+}
+
+/* ---- probing the header only ------------------------------------------------------------------- */
+
+static void test_probe(void **state)
+{
+    (void)state;
+    const struct {
+        const char *name;
+        app_img_format fmt;
+        uint32_t w, h;
+        int ch, depth;
+    } cases[] = {
+        {"17x33.png", APP_FMT_PNG, 17, 33, 3, 8},      {"gray_17x33.png", APP_FMT_PNG, 17, 33, 1, 8},
+        {"rgba_8x8.png", APP_FMT_PNG, 8, 8, 3, 8},     {"16bit_9x7.png", APP_FMT_PNG, 9, 7, 3, 16},
+        {"small.jpg", APP_FMT_JPEG, 32, 24, 3, 8},     {"small.ppm", APP_FMT_PNM, 23, 19, 3, 8},
+        {"small.pgm", APP_FMT_PNM, 23, 19, 1, 8},      {"ascii_4x3.ppm", APP_FMT_PNM, 4, 3, 3, 8},
+        {"huge_16384.png", APP_FMT_PNG, 16384, 16384, 3, 8},
+        {"huge_16384.jpg", APP_FMT_JPEG, 16384, 16384, 3, 8},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[256], msg[256] = "";
+        snprintf(path, sizeof(path), IMG_DIR "%s", cases[i].name);
+        size_t n;
+        uint8_t *f = load(path, &n);
+        app_image_info info;
+        int r = app_image_probe(f, n, &info, msg, sizeof(msg));
+        if (r)
+            fail_msg("%s: %s", cases[i].name, msg);
+        assert_int_equal(info.format, cases[i].fmt);
+        assert_int_equal(info.width, cases[i].w);
+        assert_int_equal(info.height, cases[i].h);
+        assert_int_equal(info.channels, cases[i].ch);
+        assert_int_equal(info.bit_depth, cases[i].depth);
+        free(f);
+    }
+    /* The huge headers have no image data behind them: only the probe succeeds. */
+    size_t n;
+    uint8_t *f = load(IMG_DIR "huge_16384.jpg", &n);
+    app_image img;
+    app_read_opts lim = {16384, (uint64_t)1 << 28, 0, 0};
+    assert_int_equal(decode(f, n, &lim, &img), APP_IMG_ECORRUPT);
+    free(f);
+    /* Probing garbage fails like decoding it; the probe allocates no pixels for a CMYK JPEG either. */
+    app_image_info info;
+    char msg[256];
+    assert_int_equal(app_image_probe((const uint8_t *)"GIF89a", 6, &info, msg, sizeof(msg)), APP_IMG_ECORRUPT);
+    assert_int_equal(app_image_probe((const uint8_t *)"P6 1", 4, &info, msg, sizeof(msg)), APP_IMG_ECORRUPT);
+    assert_int_equal(app_image_probe(NULL, 0, &info, msg, sizeof(msg)), APP_IMG_ECORRUPT);
+    assert_int_equal(app_image_probe(NULL, 0, NULL, msg, sizeof(msg)), APP_IMG_EINVAL);
+}
+
+/* ---- metadata that is reported, not carried ------------------------------------------------------ */
+
+static void expect_meta(const char *name, unsigned meta, int orientation, int probe_orientation)
+{
+    char path[256];
+    snprintf(path, sizeof(path), IMG_DIR "%s", name);
+    size_t n;
+    uint8_t *f = load(path, &n);
+    app_image img;
+    app_image_info info;
+    assert_int_equal(decode_info(f, n, NULL, &img, &info), 0);
+    if (info.meta != meta || info.orientation != orientation)
+        fail_msg("%s: meta %#x orientation %d, expected %#x and %d", name, info.meta, info.orientation, meta,
+                 orientation);
+    app_image_free(&img);
+    char msg[256];
+    assert_int_equal(app_image_probe(f, n, &info, msg, sizeof(msg)), 0);
+    assert_int_equal(info.orientation, probe_orientation);
+    free(f);
+}
+
+static void test_metadata(void **state)
+{
+    (void)state;
+    expect_meta("icc_4x3.png", APP_META_ICC, 0, 0);
+    expect_meta("gamma_4x3.png", APP_META_GAMA | APP_META_CHRM, 0, 0);
+    /* The eXIf chunk follows the image data: the decode sees it, the header-only probe does not. */
+    expect_meta("exif6_4x3.png", APP_META_EXIF, 6, 0);
+    expect_meta("exif6_32x24.jpg", APP_META_ICC | APP_META_EXIF | APP_META_XMP, 6, 6);
+    expect_meta("small.jpg", 0, 0, 0);
+    expect_meta("small.ppm", 0, 0, 0);
+
+    /* gAMA and cHRM beside an sRGB chunk only restate sRGB: nothing to warn about. */
+    const uint8_t rgb[3] = {1, 2, 3};
+    png_spec s = {1, 1, 8, PNG_COLOR_TYPE_RGB, 0, rgb, 3, NULL, 0, NULL, 0, NULL};
+    membuf m = {0};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop pi = png_create_info_struct(png);
+    if (setjmp(png_jmpbuf(png)))
+        fail_msg("libpng could not write the fixture");
+    png_set_write_fn(png, &m, membuf_write, membuf_flush);
+    png_set_IHDR(png, pi, 1, 1, 8, PNG_COLOR_TYPE_RGB, 0, 0, 0);
+    png_set_sRGB_gAMA_and_cHRM(png, pi, PNG_sRGB_INTENT_PERCEPTUAL);
+    png_write_info(png, pi);
+    png_write_row(png, (png_bytep)s.pixels);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &pi);
+    app_image img;
+    app_image_info info;
+    assert_int_equal(decode_info(m.p, m.n, NULL, &img, &info), 0);
+    assert_int_equal(info.meta, 0);
+    app_image_free(&img);
+    free(m.p);
+}
+
+static void test_exif_orientation(void **state)
+{
+    (void)state;
+    /* Little-endian: header, IFD0 at 8 with 2 entries (Make, Orientation = 3). */
+    uint8_t le[] = {'I', 'I', 42, 0, 8, 0, 0, 0, 2, 0,
+                    0x0F, 0x01, 2, 0, 4, 0, 0, 0, 'l', 'i', 'c', 0,
+                    0x12, 0x01, 3, 0, 1, 0, 0, 0, 3, 0, 0, 0,
+                    0, 0, 0, 0};
+    assert_int_equal(app_exif_orientation(le, sizeof(le)), 3);
+    /* Big-endian, one entry: Orientation = 8. */
+    const uint8_t be[] = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(app_exif_orientation(be, sizeof(be)), 8);
+    /* Every truncation is "no orientation", never a read past the end (ASan). */
+    for (size_t len = 0; len < 34; len++) {
+        uint8_t *cut = malloc(len ? len : 1);
+        memcpy(cut, le, len);
+        assert_int_equal(app_exif_orientation(cut, len), 0);
+        free(cut);
+    }
+    /* Out-of-range values, a wrong type, a wrong count, a bad magic, an IFD offset past the end. */
+    le[30] = 9;
+    assert_int_equal(app_exif_orientation(le, sizeof(le)), 0);
+    le[30] = 0;
+    assert_int_equal(app_exif_orientation(le, sizeof(le)), 0);
+    le[30] = 6;
+    assert_int_equal(app_exif_orientation(le, sizeof(le)), 6);
+    le[24] = 4; /* LONG */
+    assert_int_equal(app_exif_orientation(le, sizeof(le)), 0);
+    le[24] = 3;
+    le[26] = 2; /* two values */
+    assert_int_equal(app_exif_orientation(le, sizeof(le)), 0);
+    le[26] = 1;
+    le[2] = 43;
+    assert_int_equal(app_exif_orientation(le, sizeof(le)), 0);
+    le[2] = 42;
+    le[4] = 200;
+    assert_int_equal(app_exif_orientation(le, sizeof(le)), 0);
+    le[4] = 8;
+    assert_int_equal(app_exif_orientation(le, sizeof(le)), 6);
+    assert_int_equal(app_exif_orientation(NULL, 100), 0);
+}
+
+/* ---- JPEG without its end marker -------------------------------------------------------------- */
+
+static uint8_t *make_progressive_jpeg(uint32_t w, uint32_t h, const uint8_t *rgb, size_t *size)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    unsigned char *out = NULL;
+    unsigned long n = 0;
+    jpeg_mem_dest(&c, &out, &n);
+    c.image_width = w;
+    c.image_height = h;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < h) {
+        JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * w * 3);
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    *size = n;
+    return out;
+}
+
+static void test_jpeg_missing_eoi(void **state)
+{
+    (void)state;
+    size_t n;
+    uint8_t *f = load(IMG_DIR "small.jpg", &n);
+    app_image full, img;
+    app_image_info info;
+    assert_int_equal(decode_info(f, n, NULL, &full, &info), 0);
+    assert_int_equal(info.missing_eoi, 0);
+    /* Without FF D9: the same pixels, and the reader says the marker was missing. */
+    assert_int_equal(decode_info(f, n - 2, NULL, &img, &info), 0);
+    assert_int_equal(info.missing_eoi, 1);
+    assert_memory_equal(img.data, full.data, (size_t)full.stride * full.height);
+    app_image_free(&img);
+    /* Bytes after a real EOI are not a missing marker. */
+    uint8_t *tail = malloc(n + 5);
+    memcpy(tail, f, n);
+    memcpy(tail + n, "junk!", 5);
+    assert_int_equal(decode_info(tail, n + 5, NULL, &img, &info), 0);
+    assert_int_equal(info.missing_eoi, 0);
+    app_image_free(&img);
+    free(tail);
+    /* Cut inside the image data: an error, not a picture with invented blocks. */
+    char msg[256] = "";
+    assert_int_equal(app_image_decode_info(f, n - 40, NULL, &img, &info, msg, sizeof(msg)), APP_IMG_ECORRUPT);
+    assert_non_null(strstr(msg, "JPEG"));
+    app_image_free(&full);
+    free(f);
+
+    /* Progressive: complete but for the marker is read; stopping between scans is an error. */
+    enum { W = 24, H = 16 };
+    uint8_t rgb[W * H * 3];
+    for (size_t i = 0; i < sizeof(rgb); i++)
+        rgb[i] = (uint8_t)(i * 13 + (i / 72) * 5);
+    uint8_t *p = make_progressive_jpeg(W, H, rgb, &n);
+    assert_int_equal(decode_info(p, n, NULL, &full, &info), 0);
+    assert_int_equal(decode_info(p, n - 2, NULL, &img, &info), 0);
+    assert_int_equal(info.missing_eoi, 1);
+    assert_memory_equal(img.data, full.data, (size_t)full.stride * full.height);
+    app_image_free(&img);
+    app_image_free(&full);
+    /* Cut just before the last scan's SOS marker (FF DA): all earlier scans complete. */
+    size_t last_sos = 0;
+    for (size_t i = 2; i + 1 < n; i++)
+        if (p[i] == 0xFF && p[i + 1] == 0xDA)
+            last_sos = i;
+    assert_true(last_sos > 0);
+    assert_int_equal(app_image_decode_info(p, last_sos, NULL, &img, &info, msg, sizeof(msg)), APP_IMG_ECORRUPT);
+    assert_non_null(strstr(msg, "progressive"));
+    assert_null(img.data);
+    free(p);
+}
+
 /* ---- writers ----------------------------------------------------------------------------------- */
 
 /* Writes img as fmt into a temporary stream and decodes it back. */
@@ -559,9 +898,10 @@ static void test_out_format_names(void **state)
 
 /* ---- damaged input --------------------------------------------------------------------------- */
 
-/* Every proper prefix of a valid file must fail (each format detects the missing end), and every
- * single-byte corruption must return without crashing (run under ASan for the memory part). */
-static void damage_file(const char *path, int expect_prefix_errors)
+/* Every proper prefix of a valid file must fail (each format detects the missing end), except the
+ * last `eoi_bytes` ones of a JPEG (its end marker, which may be missing), and every single-byte
+ * corruption must return without crashing (run under ASan for the memory part). */
+static void damage_file(const char *path, int expect_prefix_errors, size_t eoi_bytes)
 {
     size_t n;
     uint8_t *good = load(path, &n);
@@ -572,9 +912,16 @@ static void damage_file(const char *path, int expect_prefix_errors)
     uint8_t *buf = malloc(n);
     for (size_t len = 0; len < n; len++) {
         memcpy(buf, good, len); /* exact-size copy so ASan sees any over-read */
-        int r = decode(buf, len, &drop, &img);
-        if (expect_prefix_errors && r == 0)
+        app_image_info info;
+        char msg[256];
+        int r = app_image_decode_info(buf, len, &drop, &img, &info, msg, sizeof(msg));
+        if (len + eoi_bytes >= n) {
+            if (r != 0 || !info.missing_eoi)
+                fail_msg("%s without its last %zu bytes: status %d, missing_eoi %d (%s)", path, n - len, r,
+                         info.missing_eoi, msg);
+        } else if (expect_prefix_errors && r == 0) {
             fail_msg("%s cut to %zu of %zu bytes decoded without error", path, len, n);
+        }
         if (r)
             assert_null(img.data);
         app_image_free(&img);
@@ -598,13 +945,15 @@ static void damage_file(const char *path, int expect_prefix_errors)
 static void test_truncated_and_corrupt(void **state)
 {
     (void)state;
-    damage_file(IMG_DIR "17x33.png", 1);
-    damage_file(IMG_DIR "gray_17x33.png", 1);
-    damage_file(IMG_DIR "rgba_8x8.png", 1);
-    damage_file(IMG_DIR "16bit_9x7.png", 1);
-    damage_file(IMG_DIR "small.jpg", 1);
-    damage_file(IMG_DIR "small.ppm", 1);
-    damage_file(IMG_DIR "small.pgm", 1);
+    damage_file(IMG_DIR "17x33.png", 1, 0);
+    damage_file(IMG_DIR "gray_17x33.png", 1, 0);
+    damage_file(IMG_DIR "rgba_8x8.png", 1, 0);
+    damage_file(IMG_DIR "16bit_9x7.png", 1, 0);
+    damage_file(IMG_DIR "small.jpg", 1, 2); /* FF D9 or D9 missing: read with missing_eoi */
+    damage_file(IMG_DIR "small.ppm", 1, 0);
+    damage_file(IMG_DIR "small.pgm", 1, 0);
+    damage_file(IMG_DIR "ascii_4x3.ppm", 0, 0); /* a prefix ending inside the last number still parses */
+    damage_file(IMG_DIR "ascii_4x3.pgm", 0, 0);
 
     /* A flipped byte inside PNG image data is caught by the chunk CRC. */
     size_t n;
@@ -694,6 +1043,12 @@ int main(void)
         cmocka_unit_test(test_truncated_and_corrupt),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_read_errors),
+        cmocka_unit_test(test_ascii_pnm),
+        cmocka_unit_test(test_16bit_ppm_file),
+        cmocka_unit_test(test_probe),
+        cmocka_unit_test(test_metadata),
+        cmocka_unit_test(test_exif_orientation),
+        cmocka_unit_test(test_jpeg_missing_eoi),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,36 @@
+/* apps: what the tools tell the user about an input beyond "it worked": warnings about what lic
+ * does not carry (colour metadata, EXIF orientation, 16-bit precision), size-limit refusals that
+ * name the limit and the option that lifts it, and why a --model file could not be loaded. */
+#ifndef LIC_APPS_NOTES_H
+#define LIC_APPS_NOTES_H
+
+#include <stddef.h>
+
+#include <lic/codec.h>
+
+#include "apps/image_io.h"
+
+/* Prints one "<prog>: warning: '<name>': ..." line per thing in info that the .lic file will not
+ * keep: 16-bit samples (coded at 8 bits), colour metadata (ICC profile, gAMA, cHRM), EXIF
+ * orientation other than 1 (not applied), and a JPEG read without its end marker. With verbose,
+ * also a note about EXIF/XMP that is dropped. Returns the number of warnings printed. */
+int app_print_image_notes(const char *prog, const char *name, const app_image_info *info, int verbose);
+
+/* "16-bit RGB PNG", "8-bit gray JPEG", "ASCII 8-bit RGB PPM": the source's kind, for -v. */
+void app_describe_source(const app_image_info *info, char *buf, size_t size);
+
+/* Why an image of width x height is refused, for app_print_size_limit and lic-eval's records:
+ * "<W>x<H> needs about N MB of working memory, more than the limit of M MB; ... --max-memory N". */
+void app_size_limit_message(char *buf, size_t size, uint32_t width, uint32_t height, const lic_size_check *chk);
+
+/* Prints "<prog>: '<name>' is refused: " + app_size_limit_message: why an image is refused: which limit (side, pixel count or working
+ * memory), the value and the limit, and what lifts it (--max-memory for memory). */
+void app_print_size_limit(const char *prog, const char *name, uint32_t width, uint32_t height,
+                          const lic_size_check *chk);
+
+/* Why the file `path` (a model) cannot be read, in the OS's words (no such file, permission denied)
+ * or "it is a directory" / "it is not a regular file"; NULL when it can be opened. Never blocks on a
+ * FIFO. */
+const char *app_unreadable_reason(const char *path);
+
+#endif /* LIC_APPS_NOTES_H */
