@@ -2,6 +2,14 @@
 # lic-encode and lic-decode executables, so only when libcodec is built).
 if(TARGET lic_imageio)
   lic_add_test(test_image_io SOURCES ${PROJECT_SOURCE_DIR}/tests/test_image_io.c LIBS lic_imageio)
+  # The output files of the CLIs (apps/output.c needs only the exit codes of cli_common.h).
+  lic_add_test(test_app_output SOURCES ${PROJECT_SOURCE_DIR}/tests/test_app_output.c
+               ${PROJECT_SOURCE_DIR}/apps/output.c)
+endif()
+
+# The library calls the CLIs use to refuse an input before work: size checks and the .lic magic.
+if(TARGET codec AND EXISTS ${PROJECT_SOURCE_DIR}/testdata/models/tiny.licw)
+  lic_add_test(test_size_check SOURCES ${PROJECT_SOURCE_DIR}/tests/test_size_check.c LIBS codec)
 endif()
 
 if(TARGET lic-encode AND TARGET lic-decode)
