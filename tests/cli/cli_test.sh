@@ -103,6 +103,14 @@ done
 expect_rc 0 "encode --version" "$ENC" --version
 expect_true "--version prints a version" grep -q "lic-encode [0-9]" "$T/stdout"
 expect_rc 0 "decode --version" "$DEC" --version
+# The help tells the truth about inputs, metadata and outputs (each claim is tested below).
+for word in "P2" "P3" "end-of-image" "16-bit" "ICC profile" "orientation" "/dev/stdout" "not be the input" \
+    "permissions" "before its pixels"; do
+    expect_true "encode --help mentions '$word'" grep -q -- "$word" "$T/enc_help"
+done
+for word in "not a .lic file" "/dev/stdout" "not be the input" "permissions" "before anything is decoded"; do
+    expect_true "decode --help mentions '$word'" grep -q -- "$word" "$T/dec_help"
+done
 
 # ---------------------------------------------------------------------------------------------------
 echo "== errors that need no model"
@@ -145,6 +153,45 @@ expect_true "existing .lic unchanged" test "$(sum "$T/keep.lic")" = "$before_lic
 expect_true "no temporary files left" test "$(listing "$T")" = "$files_before"
 
 # ---------------------------------------------------------------------------------------------------
+echo "== the input is never the output (1, before any work)"
+mkdir -p "$T/same"
+cp "$IMG/17x33.png" "$T/same/in.png"
+ln -s in.png "$T/same/sym.png"
+ln "$T/same/in.png" "$T/same/hard.png"
+in_sum=$(sum "$T/same/in.png")
+expect_rc 1 "encode: -o the input" "$ENC" "$T/same/in.png" -o "$T/same/in.png"
+expect_true "the message says it is the input" grep -q "is the input file" "$T/stderr"
+expect_rc 1 "encode: -o a symbolic link to the input" "$ENC" "$T/same/in.png" -o "$T/same/sym.png"
+expect_rc 1 "encode: -o a hard link to the input" "$ENC" "$T/same/in.png" -o "$T/same/hard.png"
+expect_rc 1 "encode: input through a link, -o the file" "$ENC" "$T/same/sym.png" -o "$T/same/in.png"
+expect_sh 1 "encode: stdin is the -o file" "'$ENC' - -o '$T/same/in.png' <'$T/same/in.png'"
+expect_true "the input is unchanged" test "$(sum "$T/same/in.png")" = "$in_sum"
+printf 'LIC-not-really\n' >"$T/same/x.png"
+expect_rc 1 "decode: a .lic named .png onto itself" "$DEC" "$T/same/x.png" -o "$T/same/x.png"
+expect_true "it is unchanged" test "$(cat "$T/same/x.png")" = "LIC-not-really"
+expect_true "no temporary files left" test "$(listing "$T/same")" = "hard.png in.png sym.png x.png "
+expect_rc 1 "encode: -o ''" "$ENC" "$IMG/1x1.png" -o ''
+expect_true "the message says the name is empty" grep -q "empty" "$T/stderr"
+expect_rc 1 "decode: -o ''" "$DEC" "$T/same/x.png" -o ''
+expect_rc 1 "encode: input ''" "$ENC" '' -o "$T/x.lic"
+expect_rc 2 "encode: -o a directory, before any work" "$ENC" "$IMG/1x1.png" -o "$T/same" --model "$T/missing.licw"
+expect_true "the message says it is a directory" grep -q "directory" "$T/stderr"
+
+echo "== messages that say what happened and what to do"
+printf 'this is not an image\n' >"$T/notlic.txt"
+expect_rc 3 "decode: a PNG is not a .lic" "$DEC" "$IMG/17x33.png" -o "$T/x.png"
+expect_true "it says 'not a .lic file' and that it is a PNG" grep -q "not a .lic file: it is a PNG image" "$T/stderr"
+expect_rc 3 "decode --info: a text file is not a .lic" "$DEC" "$T/notlic.txt" --info
+expect_true "it says 'not a .lic file'" grep -q "'.*notlic.txt' is not a .lic file" "$T/stderr"
+expect_rc 2 "encode: missing --model" "$ENC" "$IMG/1x1.png" -o "$T/x.lic" --model "$T/missing.licw"
+expect_true "it names the model and the OS reason" grep -q "missing.licw': No such file or directory" "$T/stderr"
+expect_rc 2 "encode: a directory as --model" "$ENC" "$IMG/1x1.png" -o "$T/x.lic" --model "$IMG"
+expect_true "it says the model is a directory" grep -q "images': it is a directory" "$T/stderr"
+expect_rc 4 "encode: a 20000x20000 header" "$ENC" "$T/huge.ppm" -o "$T/x.lic"
+expect_true "it names the side limit and says no option lifts it" \
+    grep -q "longer side, 20000 pixels, is above lic's limit of 16384 pixels (no option" "$T/stderr"
+
+# ---------------------------------------------------------------------------------------------------
 if [ ! -f "$MODEL" ]; then
     echo "SKIP: $MODEL not found: model-dependent checks not run ($checks checks, $fails failures)"
     [ "$fails" -eq 0 ] && exit 77
@@ -165,9 +212,7 @@ expect_rc 0 "decode to /dev/null (written in place, not replaced)" "$DEC" "$T/a.
 expect_true "/dev/null is still a character device" test -c /dev/null
 
 echo "== memory cap (4) and symbolic links"
-expect_rc 4 "encode: --max-memory below the estimate" "$ENC" "$IMG/768x512.png" -o "$T/x.lic" --max-memory 5 "${M[@]}"
 expect_rc 0 "encode 768x512 with the default cap" "$ENC" "$IMG/768x512.png" -o "$T/big.lic" "${M[@]}"
-expect_rc 4 "decode: --max-memory below the estimate" "$DEC" "$T/big.lic" -o "$T/x.png" --max-memory 5 "${M[@]}"
 expect_rc 0 "decode: --max-memory 0 means no cap" "$DEC" "$T/a.lic" -o "$T/x.png" --max-memory 0 "${M[@]}"
 echo old >"$T/link_target.png"
 ln -sf link_target.png "$T/link.png"
@@ -248,6 +293,130 @@ before_png=$(sum "$T/keep.png")
 expect_rc 0 "a successful decode replaces an existing file" "$DEC" "$T/a.lic" -o "$T/keep.png" "${M[@]}"
 expect_true "the replaced file is the decoded image" cmp -s "$T/keep.png" "$T/file.png"
 expect_true "-v prints bpp" bash -c "'$ENC' '$IMG/17x33.png' -o '$T/v.lic' -v --model '$MODEL' 2>&1 | grep -q bpp"
+
+echo "== size limits decided from the header, with the estimate and the flag that lifts it"
+expect_rc 4 "encode: --max-memory below the estimate" "$ENC" "$IMG/768x512.png" -o "$T/x.lic" --max-memory 5 "${M[@]}"
+expect_true "the message gives the estimate, the limit and the flag" \
+    grep -Eq "768x512 needs about [0-9]+ MB of working memory, more than the limit of 5 MB.*--max-memory [0-9]+" "$T/stderr"
+need=$(grep -Eo -- "--max-memory [0-9]+" "$T/stderr" | head -1 | cut -d' ' -f2)
+expect_rc 0 "encode with the --max-memory the message suggests ($need)" "$ENC" "$IMG/768x512.png" -o "$T/x.lic" --max-memory "$need" "${M[@]}"
+expect_rc 4 "decode: --max-memory below the estimate" "$DEC" "$T/x.lic" -o "$T/x.png" --max-memory 5 "${M[@]}"
+expect_true "the decode message gives the estimate and the flag" grep -q "more than the limit of 5 MB.*--max-memory" "$T/stderr"
+dneed=$(grep -Eo -- "--max-memory [0-9]+" "$T/stderr" | head -1 | cut -d' ' -f2)
+expect_rc 0 "decode with the --max-memory the message suggests ($dneed)" "$DEC" "$T/x.lic" -o "$T/x.png" --max-memory "$dneed" "${M[@]}"
+# The huge_16384 files hold only headers: reading their pixels would fail (3), so 4 proves the
+# refusal came from the header; a 16384x16384 image needs more than the default 4096 MB.
+for f in huge_16384.png huge_16384.jpg; do
+    expect_rc 4 "encode $f: refused from its header" "$ENC" "$IMG/$f" -o "$T/x.lic"
+    expect_true "$f: the message names the memory limit and --max-memory" \
+        grep -q "16384x16384 needs about [0-9]* MB of working memory, more than the limit of 4096 MB.*--max-memory" "$T/stderr"
+done
+expect_rc 3 "encode huge_16384.png without a cap: then its missing pixels are read (3)" \
+    "$ENC" "$IMG/huge_16384.png" -o "$T/x.lic" --max-memory 0 "${M[@]}"
+
+echo "== outputs: mode kept, long names, /dev/stdout, pipes, unwritable targets"
+expect_rc 0 "encode 17x33" "$ENC" "$IMG/17x33.png" -o "$T/ref.lic" "${M[@]}"
+printf 'old\n' >"$T/mode.lic"
+chmod 0640 "$T/mode.lic"
+expect_rc 0 "encode over an existing 0640 file" "$ENC" "$IMG/17x33.png" -o "$T/mode.lic" "${M[@]}"
+expect_true "its mode is still 0640" test "$(stat -c %a "$T/mode.lic")" = 640
+expect_true "and it holds the new stream" cmp -s "$T/mode.lic" "$T/ref.lic"
+long=$(printf 'n%.0s' $(seq 1 251)).lic
+expect_rc 0 "encode to a 255-byte name" "$ENC" "$IMG/17x33.png" -o "$T/$long" "${M[@]}"
+expect_true "the 255-byte file holds the stream" cmp -s "$T/$long" "$T/ref.lic"
+expect_rc 0 "encode over the existing 255-byte name" "$ENC" "$IMG/17x33.png" -o "$T/$long" "${M[@]}"
+long_png=$(printf 'n%.0s' $(seq 1 251)).png
+expect_rc 0 "decode to a 255-byte name" "$DEC" "$T/ref.lic" -o "$T/$long_png" "${M[@]}"
+rm -f "$T/$long" "$T/$long_png"
+expect_sh 0 "encode -o /dev/stdout into a pipe" "'$ENC' '$IMG/17x33.png' -o /dev/stdout --model '$MODEL' | cat >'$T/pipe.lic'"
+expect_true "the piped stream is the file's" cmp -s "$T/pipe.lic" "$T/ref.lic"
+expect_sh 0 "decode -o /dev/stdout into a pipe (PNG)" "'$DEC' '$T/ref.lic' -o /dev/stdout --model '$MODEL' | cat >'$T/pipe.png'"
+expect_rc 0 "decode the same to a file" "$DEC" "$T/ref.lic" -o "$T/ref.png" "${M[@]}"
+expect_true "the piped PNG is the file's" cmp -s "$T/pipe.png" "$T/ref.png"
+if mkfifo "$T/fifo" 2>/dev/null; then
+    cat "$T/fifo" >"$T/fifo.lic" &
+    reader=$!
+    expect_rc 0 "encode into a FIFO (written in place)" "$ENC" "$IMG/17x33.png" -o "$T/fifo" "${M[@]}"
+    wait "$reader"
+    expect_true "the FIFO carried the stream" cmp -s "$T/fifo.lic" "$T/ref.lic"
+    expect_true "the FIFO is still a FIFO" test -p "$T/fifo"
+    rm -f "$T/fifo"
+fi
+# A read-only file of another user in a world-writable directory: the rename would be allowed, the
+# write is not, so the file must be refused and left alone. Root may write anything: run as nobody.
+mkdir -p "$T/perm"
+chmod 0777 "$T/perm"
+chmod o+x "$T" # mktemp made it 0700: the other user must reach perm/
+printf 'precious\n' >"$T/perm/ro.lic"
+chmod 0444 "$T/perm/ro.lic"
+as_other=()
+if [ "$(id -u)" -eq 0 ]; then
+    if command -v setpriv >/dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+        as_other=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    elif command -v runuser >/dev/null && runuser -u nobody -- true 2>/dev/null; then
+        as_other=(runuser -u nobody --)
+    else
+        as_other=(none)
+    fi
+fi
+if [ "${as_other[0]:-}" = none ]; then
+    echo "SKIP: root without setpriv or runuser: the read-only-target check cannot run"
+else
+    expect_rc 2 "encode onto a read-only file (${as_other[*]:-as this user})" \
+        ${as_other[@]+"${as_other[@]}"} "$ENC" "$IMG/17x33.png" -o "$T/perm/ro.lic" "${M[@]}"
+    expect_true "the message says it is left as it is" grep -q "left as it is" "$T/stderr"
+    expect_rc 2 "decode onto a read-only file" ${as_other[@]+"${as_other[@]}"} "$DEC" "$T/ref.lic" -o "$T/perm/ro.lic" --format png "${M[@]}"
+    expect_true "the read-only file is untouched" test "$(cat "$T/perm/ro.lic")" = precious
+    expect_true "and still 0444" test "$(stat -c %a "$T/perm/ro.lic")" = 444
+    expect_true "no temporary files in its directory" test "$(listing "$T/perm")" = "ro.lic "
+    # The control: the same user may write a new file there, so the refusal above is the file's mode.
+    expect_rc 0 "the same user may create a new file there" \
+        ${as_other[@]+"${as_other[@]}"} "$ENC" "$IMG/17x33.png" -o "$T/perm/new.lic" "${M[@]}"
+    expect_true "only that file was added" test "$(listing "$T/perm")" = "new.lic ro.lic "
+fi
+
+echo "== inputs: ASCII PGM/PPM, JPEG without EOI, 16-bit, metadata warnings"
+# ascii_4x3.ppm as binary P6 (same formula): both must give the same .lic bytes.
+{
+    printf 'P6\n4 3\n255\n'
+    for y in 0 1 2; do for x in 0 1 2 3; do
+        printf "\\\\x%02x\\\\x%02x\\\\x%02x" $((20 * x + 60 * y)) $((255 - 30 * x)) $((17 * (x + y)))
+    done; done | xargs -0 printf
+} >"$T/bin_4x3.ppm"
+expect_rc 0 "encode ascii_4x3.ppm (P3)" "$ENC" "$IMG/ascii_4x3.ppm" -o "$T/p3.lic" "${M[@]}"
+expect_true "no warning for an 8-bit plain PPM" test ! -s "$T/stderr"
+expect_rc 0 "encode the same pixels as binary P6" "$ENC" "$T/bin_4x3.ppm" -o "$T/p6.lic" "${M[@]}"
+expect_true "P3 and P6 give the same stream" cmp -s "$T/p3.lic" "$T/p6.lic"
+expect_rc 0 "encode ascii_4x3.pgm (P2, maxval 1000)" "$ENC" "$IMG/ascii_4x3.pgm" -o "$T/p2.lic" -v "${M[@]}"
+expect_true "-v names the source: ASCII 10-bit gray PGM" grep -q "source: ASCII 10-bit gray PGM" "$T/stderr"
+expect_true "a 10-bit source warns that it is coded at 8 bits" grep -q "warning: .*has 10-bit samples; lic codes 8 bits" "$T/stderr"
+head -c -2 "$IMG/small.jpg" >"$T/noeoi.jpg"
+expect_rc 0 "encode a JPEG without its EOI marker" "$ENC" "$T/noeoi.jpg" -o "$T/noeoi.lic" "${M[@]}"
+expect_true "it warns about the missing end-of-image marker" grep -q "warning: .*no end-of-image marker" "$T/stderr"
+expect_rc 0 "encode the complete JPEG" "$ENC" "$IMG/small.jpg" -o "$T/eoi.lic" "${M[@]}"
+expect_true "no warning for the complete JPEG" test ! -s "$T/stderr"
+expect_true "both give the same stream" cmp -s "$T/noeoi.lic" "$T/eoi.lic"
+size=$(stat -c %s "$IMG/small.jpg")
+head -c $((size - 100)) "$IMG/small.jpg" >"$T/cutjpg.jpg"
+expect_rc 3 "encode a JPEG cut inside its image data" "$ENC" "$T/cutjpg.jpg" -o "$T/x.lic" "${M[@]}"
+expect_true "the error names the file" grep -q "cannot read '.*cutjpg.jpg': JPEG" "$T/stderr"
+for f in 16bit_9x7.png 16bit_3x2.ppm; do
+    expect_rc 0 "encode $f -v" "$ENC" "$IMG/$f" -o "$T/x.lic" -v "${M[@]}"
+    expect_true "$f: warns that 16-bit samples are coded at 8 bits" grep -q "warning: '.*$f' has 16-bit samples; lic codes 8 bits" "$T/stderr"
+    expect_true "$f: -v gives the source bit depth" grep -q "source: 16-bit RGB" "$T/stderr"
+done
+expect_rc 0 "encode icc_4x3.png" "$ENC" "$IMG/icc_4x3.png" -o "$T/x.lic" "${M[@]}"
+expect_true "warns about the ICC profile" grep -q "warning: .*colour metadata (an ICC profile) that lic does not carry" "$T/stderr"
+expect_rc 0 "encode gamma_4x3.png" "$ENC" "$IMG/gamma_4x3.png" -o "$T/x.lic" "${M[@]}"
+expect_true "warns about gAMA and cHRM" grep -q "warning: .*colour metadata (gAMA, cHRM)" "$T/stderr"
+expect_rc 0 "encode exif6_4x3.png" "$ENC" "$IMG/exif6_4x3.png" -o "$T/x.lic" "${M[@]}"
+expect_true "warns that EXIF orientation 6 is not applied" grep -q "warning: .*EXIF orientation 6 (rotate 90 degrees clockwise to display), which lic does not apply" "$T/stderr"
+expect_rc 0 "encode exif6_32x24.jpg -v" "$ENC" "$IMG/exif6_32x24.jpg" -o "$T/x.lic" -v "${M[@]}"
+expect_true "JPEG: warns about its ICC profile" grep -q "warning: .*(an ICC profile)" "$T/stderr"
+expect_true "JPEG: warns about its orientation" grep -q "warning: .*EXIF orientation 6" "$T/stderr"
+expect_true "JPEG: -v says EXIF and XMP are not carried" grep -q "EXIF and XMP metadata is not carried" "$T/stderr"
+expect_rc 0 "encode 17x33.png" "$ENC" "$IMG/17x33.png" -o "$T/x.lic" "${M[@]}"
+expect_true "an 8-bit PNG without metadata gives no warning" test ! -s "$T/stderr"
 
 echo "== determinism across thread counts"
 for name in 17x33 768x512; do
