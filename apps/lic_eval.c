@@ -672,8 +672,11 @@ static int write_output(const char *path, const run_info *ri, const row *rows, s
 
 static void print_summary(const run_info *ri, size_t n_img, const mean_row *means, int n_q)
 {
-    printf("lic-eval: %zu image%s, model %s (%s, %016llx), backend %s, threads %d%s\n", n_img,
-           n_img == 1 ? "" : "s", ri->model_path ? ri->model_path : "built-in",
+    char failed[64] = "";
+    if (ri->n_failed)
+        snprintf(failed, sizeof(failed), " (%zu failed: not in the means)", ri->n_failed);
+    printf("lic-eval: %zu image%s%s, model %s (%s, %016llx), backend %s, threads %d%s\n", n_img,
+           n_img == 1 ? "" : "s", failed, ri->model_path ? ri->model_path : "built-in",
            ri->model.arch ? ri->model.arch : "?", (unsigned long long)ri->model.fingerprint,
            ri->backend ? ri->backend : "?", ri->threads, ri->threads == 0 ? " (all cores)" : "");
     if (ri->time_runs > 0)

@@ -82,22 +82,22 @@ void app_size_limit_message(char *buf, size_t size, uint32_t width, uint32_t hei
     case LIC_LIMIT_MEMORY: {
         const unsigned long long need_mb = (chk->value + (1u << 20) - 1) >> 20;
         snprintf(buf, size,
-                 "%lux%lu needs about %llu MB of working memory, more than the limit of %llu MB; if the "
+                 "a %lux%lu image needs about %llu MB of working memory, more than the limit of %llu MB; if the "
                  "machine has the memory, run again with --max-memory %llu (or --max-memory 0 for no limit)",
                  w, h, need_mb, (unsigned long long)(chk->limit >> 20), need_mb);
         break;
     }
     case LIC_LIMIT_SIDE:
-        snprintf(buf, size, "%lux%lu: the longer side, %llu pixels, is above lic's limit of %llu pixels "
+        snprintf(buf, size, "a %lux%lu image: its longer side, %llu pixels, is above lic's limit of %llu pixels "
                             "(no option changes it)",
                  w, h, (unsigned long long)chk->value, (unsigned long long)chk->limit);
         break;
     case LIC_LIMIT_PIXELS:
-        snprintf(buf, size, "%lux%lu = %llu pixels, above lic's limit of %llu pixels (no option changes it)", w, h,
+        snprintf(buf, size, "a %lux%lu image has %llu pixels, above lic's limit of %llu pixels (no option changes it)", w, h,
                  (unsigned long long)chk->value, (unsigned long long)chk->limit);
         break;
     default:
-        snprintf(buf, size, "%lux%lu: %s", w, h, lic_strerror(LIC_ELIMIT));
+        snprintf(buf, size, "a %lux%lu image: %s", w, h, lic_strerror(LIC_ELIMIT));
         break;
     }
 }

@@ -20,7 +20,7 @@ int app_print_image_notes(const char *prog, const char *name, const app_image_in
 void app_describe_source(const app_image_info *info, char *buf, size_t size);
 
 /* Why an image of width x height is refused, for app_print_size_limit and lic-eval's records:
- * "<W>x<H> needs about N MB of working memory, more than the limit of M MB; ... --max-memory N". */
+ * "a <W>x<H> image needs about N MB of working memory, more than the limit of M MB; ... --max-memory N". */
 void app_size_limit_message(char *buf, size_t size, uint32_t width, uint32_t height, const lic_size_check *chk);
 
 /* Prints "<prog>: '<name>' is refused: " + app_size_limit_message: why an image is refused: which limit (side, pixel count or working

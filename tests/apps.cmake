@@ -23,3 +23,14 @@ if(TARGET lic-encode AND TARGET lic-decode)
     set_tests_properties(cli_test PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
   endif()
 endif()
+
+# lic-eval's error handling: output paths checked first, failures named and (--keep-going) recorded.
+if(TARGET lic-eval)
+  find_program(LIC_BASH bash)
+  if(LIC_BASH)
+    add_test(NAME eval_errors
+             COMMAND ${LIC_BASH} ${PROJECT_SOURCE_DIR}/tests/cli/eval_test.sh $<TARGET_FILE:lic-eval>
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(eval_errors PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+  endif()
+endif()

@@ -189,7 +189,7 @@ expect_rc 2 "encode: a directory as --model" "$ENC" "$IMG/1x1.png" -o "$T/x.lic"
 expect_true "it says the model is a directory" grep -q "images': it is a directory" "$T/stderr"
 expect_rc 4 "encode: a 20000x20000 header" "$ENC" "$T/huge.ppm" -o "$T/x.lic"
 expect_true "it names the side limit and says no option lifts it" \
-    grep -q "longer side, 20000 pixels, is above lic's limit of 16384 pixels (no option" "$T/stderr"
+    grep -q "a 20000x20000 image: its longer side, 20000 pixels, is above lic's limit of 16384 pixels (no option" "$T/stderr"
 
 # ---------------------------------------------------------------------------------------------------
 if [ ! -f "$MODEL" ]; then
@@ -297,7 +297,7 @@ expect_true "-v prints bpp" bash -c "'$ENC' '$IMG/17x33.png' -o '$T/v.lic' -v --
 echo "== size limits decided from the header, with the estimate and the flag that lifts it"
 expect_rc 4 "encode: --max-memory below the estimate" "$ENC" "$IMG/768x512.png" -o "$T/x.lic" --max-memory 5 "${M[@]}"
 expect_true "the message gives the estimate, the limit and the flag" \
-    grep -Eq "768x512 needs about [0-9]+ MB of working memory, more than the limit of 5 MB.*--max-memory [0-9]+" "$T/stderr"
+    grep -Eq "a 768x512 image needs about [0-9]+ MB of working memory, more than the limit of 5 MB.*--max-memory [0-9]+" "$T/stderr"
 need=$(grep -Eo -- "--max-memory [0-9]+" "$T/stderr" | head -1 | cut -d' ' -f2)
 expect_rc 0 "encode with the --max-memory the message suggests ($need)" "$ENC" "$IMG/768x512.png" -o "$T/x.lic" --max-memory "$need" "${M[@]}"
 expect_rc 4 "decode: --max-memory below the estimate" "$DEC" "$T/x.lic" -o "$T/x.png" --max-memory 5 "${M[@]}"
@@ -309,7 +309,7 @@ expect_rc 0 "decode with the --max-memory the message suggests ($dneed)" "$DEC" 
 for f in huge_16384.png huge_16384.jpg; do
     expect_rc 4 "encode $f: refused from its header" "$ENC" "$IMG/$f" -o "$T/x.lic"
     expect_true "$f: the message names the memory limit and --max-memory" \
-        grep -q "16384x16384 needs about [0-9]* MB of working memory, more than the limit of 4096 MB.*--max-memory" "$T/stderr"
+        grep -q "a 16384x16384 image needs about [0-9]* MB of working memory, more than the limit of 4096 MB.*--max-memory" "$T/stderr"
 done
 expect_rc 3 "encode huge_16384.png without a cap: then its missing pixels are read (3)" \
     "$ENC" "$IMG/huge_16384.png" -o "$T/x.lic" --max-memory 0 "${M[@]}"
