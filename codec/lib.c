@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "codec/default_model.h"
 #include "codec/internal.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -201,10 +202,6 @@ int lic_model_load_file(lic_model **out, const char *path, const lic_config *cfg
     return model_create(out, buf, size, buf, cfg);
 }
 
-/* The default model, linked in by codec/default_model.S. */
-extern const uint8_t lic_default_model_begin[];
-extern const uint8_t lic_default_model_end[];
-
 int lic_model_load_default(lic_model **out, const lic_config *cfg)
 {
     if (!out)
@@ -213,8 +210,7 @@ int lic_model_load_default(lic_model **out, const lic_config *cfg)
     int ret = lic_config_check(cfg);
     if (ret < 0)
         return ret;
-    size_t size = (size_t)(lic_default_model_end - lic_default_model_begin);
-    return model_create(out, lic_default_model_begin, size, NULL, cfg);
+    return model_create(out, lic_default_model, lic_default_model_size, NULL, cfg);
 }
 
 int lic_model_get_info(const lic_model *m, lic_model_info *info)

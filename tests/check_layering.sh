@@ -16,8 +16,9 @@
 #   and: the basenames of all .c/.h/.cu/.cuh files are unique across the tree.
 #
 # An include is "of the project" when its first path component is a top-level folder of the repo or
-# `lic`; everything else (<stdio.h>, <png.h>, <cmocka.h>) is a system header. Top-level build trees
-# (build*/), hidden folders and CMakeFiles/ folders are skipped.
+# `lic`; everything else (<stdio.h>, <png.h>, <cmocka.h>) is a system header. Top-level build*/
+# folders, any other CMake build tree (a folder holding CMakeCache.txt: it contains generated sources
+# such as the embedded model), hidden folders and CMakeFiles/ folders are skipped.
 #
 # tests/check_layering.sh --self-test: runs the check on a small generated tree that breaks each rule
 # once and fails unless exactly those violations are reported.
@@ -43,6 +44,7 @@ self_test() {
     printf '#include "util/log.h"\n' >>gpu/cuda.c
     printf '#include "codec/model.h"\n#include "entropy/rans.h"\n' >tools/mkmodel.c
     printf '#include "../anything.h"\n' >build-x/ignored.c
+    mkdir -p out/codec && touch out/CMakeCache.txt && printf '#include "../x.h"\n' >out/codec/model.c
     touch apps/io.h util/log.h entropy/rans.h transforms/tensor.h codec/model.h gpu/gpu.h tools/model.c
     # file:line of each planted violation (the basename clash reports the basename), sorted.
     expected=(apps/main.c:4 apps/main.c:5 codec/include/lic/codec.h:2 codec/model.c:1 entropy/rans.c:2
@@ -80,8 +82,12 @@ err() {
 }
 
 # Sources, one per line as ./path, without build trees.
+prune=(-name '.?*' -o -path './build*' -o -name CMakeFiles)
+while read -r tree; do
+    prune+=(-o -path "$tree")
+done < <(find . -type d \( -name '.?*' -o -path './build*' \) -prune -o -name CMakeCache.txt -printf '%h\n')
 mapfile -t files < <(
-    find . -type d \( -name '.?*' -o -path './build*' -o -name CMakeFiles \) -prune -o \
+    find . -type d \( "${prune[@]}" \) -prune -o \
         -type f \( -name '*.c' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) -print | sed 's|^\./||' | sort
 )
 

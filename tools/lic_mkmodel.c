@@ -1,6 +1,11 @@
 /* lic-mkmodel: writes a deterministic, untrained model of architecture lic-ctx1 (docs/FORMAT.md §1.2).
  *
- *   lic-mkmodel --preset tiny|default [--gs-up 0|1] [--seed S] -o FILE
+ *   lic-mkmodel --preset tiny|default|large [--gs-up 0|1] [--seed S] -o FILE
+ *
+ * Presets: `tiny` for the test models of testdata/models/ (about 300 KB); `default` with the sizes and
+ * fixed-point formats of the shipped models/default.licw (N=64, M=128; docs/MODEL.md), so a build
+ * without the shipped file embeds a model that costs what the real one costs; `large` with
+ * CompressAI's sizes (N=128, M=192, about 24 MB), a candidate for a future default.
  *
  * The weights are random but shaped so that the model runs like a real one: float layers are
  * He-scaled (activations stay O(1)), integer layers get per-channel shifts that keep hidden
@@ -23,21 +28,22 @@ typedef struct preset {
     int n_groups;
     int groups[8];
     int gs_up;
+    int yctx_frac_bits; /* fixed-point format of the context inputs: 2^-yctx_frac_bits units */
     /* Largest scale of the y table. The table is stored with a stride of its longest row
      * (2*ceil(6.109*smax)+3 entries), so it dominates the file size: the tiny preset uses 64 to stay
-     * around 300 KB, the default CompressAI's 256. */
+     * around 300 KB, default and large CompressAI's 256. */
     double y_smax;
 } preset;
 
 static const preset PRESETS[] = {
-    { "tiny", 8, 24, 16, 8, 8, 16, 4, { 4, 4, 8, 8 }, 1, 64.0 },
-    { "default", 128, 192, 192, 64, 32, 128, 5, { 16, 16, 32, 64, 64 }, 1, 256.0 },
+    { "tiny", 8, 24, 16, 8, 8, 16, 4, { 4, 4, 8, 8 }, 1, 4, 64.0 },
+    { "default", 64, 128, 128, 64, 32, 96, 4, { 16, 16, 32, 64 }, 1, 6, 256.0 },
+    { "large", 128, 192, 192, 64, 32, 128, 5, { 16, 16, 32, 64, 64 }, 1, 4, 256.0 },
 };
 
 enum {
     RELU_SLOPE_Q8 = 26, /* ~0.1 */
     Z_FRAC_BITS = 4,
-    YCTX_FRAC_BITS = 4,
     N_GAINS = 8,
     N_SCALES = 64,
     INT_WEIGHT_MAX = 1000,   /* integer weights uniform in [-1000, 1000] */
@@ -337,7 +343,7 @@ static void keys(gen *g, const preset *p, int gs_up, uint64_t seed)
         lic_licw_writer_kv_int(w, "gs_up", gs_up) ||
         lic_licw_writer_kv_int(w, "relu_slope_q8", RELU_SLOPE_Q8) ||
         lic_licw_writer_kv_int(w, "z_frac_bits", Z_FRAC_BITS) ||
-        lic_licw_writer_kv_int(w, "yctx_frac_bits", YCTX_FRAC_BITS) ||
+        lic_licw_writer_kv_int(w, "yctx_frac_bits", p->yctx_frac_bits) ||
         lic_licw_writer_kv_int(w, "n_gains", N_GAINS))
         g->failed = 1;
 }
@@ -373,10 +379,11 @@ static void model(gen *g, const preset *p, int gs_up)
     }
 
     /* Integer path, calibrated for the finest gain (2^3), where activations are largest, so that no
-     * quality saturates int16: there |z| ~ 16 real units (2^-4 units: 256) and |y'| ~ 8 (128).
-     * Hidden layers then run at ~HIDDEN_TARGET, ReLU outputs at ~0.7 of that; coarser gains scale
-     * everything down proportionally (the network is nearly linear). */
-    const double z_rms = 256.0, y_rms = 128.0, relu_rms = 0.7 * HIDDEN_TARGET;
+     * quality saturates int16: there |z| ~ 16 real units (2^-4 units: 256) and |y'| ~ 8 (in context
+     * units 2^-yctx_frac_bits: 128 for 4 fraction bits). Hidden layers then run at ~HIDDEN_TARGET, ReLU
+     * outputs at ~0.7 of that; coarser gains scale everything down proportionally (the network is
+     * nearly linear). */
+    const double z_rms = 256.0, y_rms = 8.0 * (1 << p->yctx_frac_bits), relu_rms = 0.7 * HIDDEN_TARGET;
     int_hidden(g, "h_s.0", N, N, 5, 1, z_rms);
     int_hidden(g, "h_s.1", N, p->C_h, 5, 1, relu_rms);
     int_hidden(g, "h_s.2", p->C_h, p->C_h, 3, 0, relu_rms);
@@ -408,7 +415,7 @@ static void model(gen *g, const preset *p, int gs_up)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: lic-mkmodel --preset tiny|default [--gs-up 0|1] [--seed S] -o FILE\n"
+    fprintf(f, "usage: lic-mkmodel --preset tiny|default|large [--gs-up 0|1] [--seed S] -o FILE\n"
                "Writes a deterministic untrained lic-ctx1 model (.licw).\n");
 }
 
