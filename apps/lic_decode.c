@@ -193,15 +193,11 @@ int main(int argc, char **argv)
         code = app_exit_from_lic(r);
         goto done;
     }
+    /* Refused from the header, before any decoding. */
     lic_size_check chk;
-    if ((r = lic_decoder_check_size(dec, si.width, si.height, &chk))) {
-        if (r == LIC_ELIMIT)
-            app_print_size_limit(PROG, in_name, si.width, si.height, &chk);
-        else
-            app_err(PROG, "cannot decode '%s': %s", in_name, lic_strerror(r));
-        code = app_exit_from_lic(r);
+    r = lic_decoder_check_size(dec, si.width, si.height, &chk);
+    if ((code = app_report_size_check(PROG, in_name, si.width, si.height, r, &chk)))
         goto done;
-    }
     double t0 = app_now();
     if ((r = lic_decode(dec, data, size, &out))) {
         app_err(PROG, "cannot decode '%s': %s", in_name, lic_strerror(r));

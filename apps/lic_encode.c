@@ -139,14 +139,9 @@ int main(int argc, char **argv)
     }
     /* Refused from the header: a huge image costs neither the time nor the memory of its pixels. */
     lic_size_check chk;
-    if ((r = lic_encoder_check_size(enc, info.width, info.height, &chk))) {
-        if (r == LIC_ELIMIT)
-            app_print_size_limit(PROG, in_name, info.width, info.height, &chk);
-        else
-            app_err(PROG, "cannot encode '%s': %s", in_name, lic_strerror(r));
-        code = app_exit_from_lic(r);
+    r = lic_encoder_check_size(enc, info.width, info.height, &chk);
+    if ((code = app_report_size_check(PROG, in_name, info.width, info.height, r, &chk)))
         goto done;
-    }
     /* The library's limits also bound the image reader. */
     app_read_opts ropts = {cfg.max_side, cfg.max_pixels, 0, drop_alpha};
     if ((r = app_image_decode_info(file, file_size, &ropts, &img, &info, msg, sizeof(msg)))) {

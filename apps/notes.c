@@ -110,6 +110,16 @@ void app_print_size_limit(const char *prog, const char *name, uint32_t width, ui
     app_err(prog, "'%s' is refused: %s", name, buf);
 }
 
+int app_report_size_check(const char *prog, const char *name, uint32_t width, uint32_t height, int status,
+                          const lic_size_check *chk)
+{
+    if (status == LIC_ELIMIT)
+        app_print_size_limit(prog, name, width, height, chk);
+    else if (status)
+        app_err(prog, "cannot check the size of '%s': %s", name, lic_strerror(status));
+    return app_exit_from_lic(status);
+}
+
 const char *app_unreadable_reason(const char *path)
 {
     struct stat st;

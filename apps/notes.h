@@ -28,6 +28,11 @@ void app_size_limit_message(char *buf, size_t size, uint32_t width, uint32_t hei
 void app_print_size_limit(const char *prog, const char *name, uint32_t width, uint32_t height,
                           const lic_size_check *chk);
 
+/* For the status of lic_encoder_check_size/lic_decoder_check_size: prints why the image is refused
+ * (app_print_size_limit, or the error) and returns the exit code; 0 when status is 0. */
+int app_report_size_check(const char *prog, const char *name, uint32_t width, uint32_t height, int status,
+                          const lic_size_check *chk);
+
 /* Why the file `path` (a model) cannot be read, in the OS's words (no such file, permission denied)
  * or "it is a directory" / "it is not a regular file"; NULL when it can be opened. Never blocks on a
  * FIFO. */

@@ -95,6 +95,7 @@ static uint8_t *make_png(const png_spec *s, size_t *size)
     return m.p;
 }
 
+/* quality < 0: default quality, progressive scans. */
 static uint8_t *make_jpeg(uint32_t w, uint32_t h, int comps, J_COLOR_SPACE cs, const uint8_t *pixels,
                           int quality, size_t *size)
 {
@@ -110,7 +111,10 @@ static uint8_t *make_jpeg(uint32_t w, uint32_t h, int comps, J_COLOR_SPACE cs, c
     c.input_components = comps;
     c.in_color_space = cs;
     jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, quality, TRUE);
+    if (quality < 0)
+        jpeg_simple_progression(&c);
+    else
+        jpeg_set_quality(&c, quality, TRUE);
     jpeg_start_compress(&c, TRUE);
     while (c.next_scanline < h) {
         JSAMPROW row = (JSAMPROW)(pixels + (size_t)c.next_scanline * w * comps);
@@ -735,32 +739,6 @@ static void test_exif_orientation(void **state)
 
 /* ---- JPEG without its end marker -------------------------------------------------------------- */
 
-static uint8_t *make_progressive_jpeg(uint32_t w, uint32_t h, const uint8_t *rgb, size_t *size)
-{
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr jerr;
-    c.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&c);
-    unsigned char *out = NULL;
-    unsigned long n = 0;
-    jpeg_mem_dest(&c, &out, &n);
-    c.image_width = w;
-    c.image_height = h;
-    c.input_components = 3;
-    c.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_simple_progression(&c);
-    jpeg_start_compress(&c, TRUE);
-    while (c.next_scanline < h) {
-        JSAMPROW row = (JSAMPROW)(rgb + (size_t)c.next_scanline * w * 3);
-        jpeg_write_scanlines(&c, &row, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    *size = n;
-    return out;
-}
-
 static void test_jpeg_missing_eoi(void **state)
 {
     (void)state;
@@ -795,7 +773,7 @@ static void test_jpeg_missing_eoi(void **state)
     uint8_t rgb[W * H * 3];
     for (size_t i = 0; i < sizeof(rgb); i++)
         rgb[i] = (uint8_t)(i * 13 + (i / 72) * 5);
-    uint8_t *p = make_progressive_jpeg(W, H, rgb, &n);
+    uint8_t *p = make_jpeg(W, H, 3, JCS_RGB, rgb, -1, &n);
     assert_int_equal(decode_info(p, n, NULL, &full, &info), 0);
     assert_int_equal(decode_info(p, n - 2, NULL, &img, &info), 0);
     assert_int_equal(info.missing_eoi, 1);

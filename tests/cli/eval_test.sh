@@ -23,31 +23,8 @@ fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/lic-eval-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-fails=0
-checks=0
-fail() {
-    echo "FAIL: $*"
-    fails=$((fails + 1))
-}
-expect_rc() {
-    local want=$1 desc=$2
-    shift 2
-    checks=$((checks + 1))
-    "$@" >"$T/stdout" 2>"$T/stderr"
-    local rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        fail "$desc: exit $rc, expected $want"
-        sed 's/^/    stderr: /' "$T/stderr" | head -5
-    else
-        echo "ok: $desc (exit $rc)"
-    fi
-}
-expect_true() {
-    local desc=$1
-    shift
-    checks=$((checks + 1))
-    if "$@"; then echo "ok: $desc"; else fail "$desc"; fi
-}
+# shellcheck source=tests/cli/checks.sh
+. "$(dirname "$0")/checks.sh"
 
 M=(--model "$MODEL" --q 20,80)
 mkdir "$T/set"
