@@ -186,12 +186,17 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, ws_plan *p)
                 + (uint64_t)(a->C_h + a->C_cc + a->C_sp) * hw /* ep_in */
                 + (uint64_t)a->C_cc * hw + g * hw             /* cc_tmp, anchors */
                 + 2 * (uint64_t)a->C_ep * hw + 2 * g * hw;    /* ep_tmp, params */
-    /* The largest im2col scratch of the float layers. */
+    /* The largest scratch of any float layer: one thread's strip, which grows with the image (largest
+     * for the full-resolution layers), plus the layer's packed weights, which do not (largest for the
+     * wide layers at the start of g_s: 1.2 MB in the shipped model, more than the whole workspace of
+     * a small image). Input sides: g_a[i] at 1/2^i, h_a at 1/16 then 1/32, g_s[i] at 2^i/16. */
     uint64_t scratch = 0;
-    const lic_conv_layer *layers[] = {&e->md->g_a[0], &e->md->g_a[1], &e->md->g_s[3]};
-    const int in_side[][2] = {{ph, pw}, {ph / 2, pw / 2}, {ph / 2, pw / 2}};
-    for (int i = 0; i < 3; i++) {
-        uint64_t s = lic_conv2d_scratch_size(layers[i], in_side[i][0], in_side[i][1]);
+    const lic_model_data *md = e->md;
+    for (int i = 0; i < 11; i++) {
+        const lic_conv_layer *L = i < 4 ? &md->g_a[i] : i < 8 ? &md->g_s[i - 4] : &md->h_a[i - 8];
+        int ih = i < 4 ? ph >> i : i < 8 ? (ph / 16) << (i - 4) : ph / (i < 10 ? 16 : 32);
+        int iw = i < 4 ? pw >> i : i < 8 ? (pw / 16) << (i - 4) : pw / (i < 10 ? 16 : 32);
+        uint64_t s = lic_conv2d_scratch_size(L, ih, iw);
         if (s > scratch)
             scratch = s;
     }

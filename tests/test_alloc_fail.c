@@ -8,8 +8,9 @@
  *    replaces malloc & co. (glibc supports that) and counts the calls made while a library function
  *    runs on one thread. Whatever it counts bypassed the hook.
  *  - Limits are enforced before allocation: a small stream that claims 65535 x 65535 pixels is refused
- *    in milliseconds with no allocation at all, and the memory estimate is an upper bound of what the
- *    hook sees. */
+ *    with no allocation at all (the time it takes is printed, not asserted: no wall-clock checks in
+ *    unit tests), and the memory estimate is an upper bound of what the hook sees: for the shipped
+ *    default model outright, for the tiny test model within 15% + 512 KiB. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -521,13 +522,11 @@ static void test_huge_claim_rejected_fast(void **state)
     /* Default limits: over max_side. */
     assert_int_equal(decode_limited(m, bits, n, 16384, (uint64_t)1 << 28, 0, &allocs, &s), LIC_ELIMIT);
     assert_int_equal(allocs, 0);
-    assert_true(s < 0.05);
     print_message("65535x65535 claim, default limits: LIC_ELIMIT in %.3f ms, %ld allocations\n", s * 1e3, allocs);
     /* Side and pixel limits raised: the memory cap must refuse it, still before allocating. */
     assert_int_equal(decode_limited(m, bits, n, 65535, (uint64_t)1 << 33, (uint64_t)1 << 30, &allocs, &s),
                      LIC_ELIMIT);
     assert_int_equal(allocs, 0);
-    assert_true(s < 0.05);
     print_message("65535x65535 claim, 1 GiB memory cap: LIC_ELIMIT in %.3f ms, %ld allocations\n", s * 1e3, allocs);
     /* Over max_pixels only. */
     set_size(bits, 4096, 4096);
@@ -606,15 +605,13 @@ static long measure_peak(lic_model *m, const lic_image *img, const uint8_t *bits
 }
 
 /* The estimate must cover what the library really allocates at peak (workspace, layer scratch,
- * symbol buffers, output) for the cap to mean anything. Tolerance: 15% and a fixed 512 KiB for the
- * size-independent buffers (scratch rounding, the symbol writers' initial capacity); see
- * docs/SECURITY.md for the measured ratios. */
-static void test_memory_estimate_is_upper_bound(void **state)
+ * symbol buffers, output) for the cap to mean anything. strict: estimate >= measured peak (the
+ * shipped model; measured estimate/peak 1.01 .. 1.9). Otherwise 15% and a fixed 512 KiB of tolerance
+ * for the size-independent buffers (scratch rounding, the symbol writers' initial capacity), which
+ * dominate with the tiny test model on small images (measured 0.98 .. 1.7). */
+static void check_estimate(lic_model *m, const char *what, const uint32_t (*sizes)[2], int n_sizes, int strict)
 {
-    (void)state;
-    lic_model *m = load_default_alloc();
-    const uint32_t sizes[][2] = {{64, 64}, {200, 136}, {640, 480}};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n_sizes; i++) {
         uint32_t w = sizes[i][0], h = sizes[i][1];
         lic_image img = make_image(w, h, LIC_PIXFMT_RGB8);
         size_t n;
@@ -623,15 +620,32 @@ static void test_memory_estimate_is_upper_bound(void **state)
             uint64_t est = estimate_of(m, bits, n, threads);
             for (int enc_side = 0; enc_side < 2; enc_side++) {
                 long peak = measure_peak(m, &img, bits, n, threads, enc_side);
-                print_message("%4ux%-4u %d thr %s: estimate %9llu B, measured peak %9ld B (estimate/peak %.2f)\n",
-                              w, h, threads, enc_side ? "encode" : "decode", (unsigned long long)est, peak,
+                print_message("%-7s %4ux%-4u %d thr %s: estimate %9llu B, measured peak %9ld B (estimate/peak %.2f)\n",
+                              what, w, h, threads, enc_side ? "encode" : "decode", (unsigned long long)est, peak,
                               (double)est / (double)(peak > 0 ? peak : 1));
-                assert_true((double)peak <= 1.15 * (double)est + 512.0 * 1024.0);
+                if (strict)
+                    assert_true((double)peak <= (double)est);
+                else
+                    assert_true((double)peak <= 1.15 * (double)est + 512.0 * 1024.0);
             }
         }
         lic_free(bits);
         RAW_FREE(img.data);
     }
+}
+
+static void test_memory_estimate_is_upper_bound(void **state)
+{
+    (void)state;
+    lic_model *m = load_default_alloc();
+    static const uint32_t tiny_sizes[][2] = {{64, 64}, {200, 136}, {640, 480}};
+    check_estimate(m, "tiny", tiny_sizes, 3, 0);
+    lic_model_free(&m);
+    /* The shipped model, whose buffers are the ones that matter in practice: there the estimate
+     * must cover the measured peak outright. */
+    assert_int_equal(lic_model_load_default(&m, NULL), 0);
+    static const uint32_t default_sizes[][2] = {{64, 64}, {200, 136}, {333, 257}};
+    check_estimate(m, "default", default_sizes, 3, 1);
     lic_model_free(&m);
 }
 

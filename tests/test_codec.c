@@ -366,9 +366,35 @@ static void test_api_misuse(void **state)
     bad.abi_version = 0;
     lic_encoder *enc = NULL;
     assert_int_equal(lic_encoder_open(&enc, m, &bad), LIC_EABI);
+    /* CUDA works exactly when AUTO picks it (a CUDA build with a usable device); otherwise it is
+     * refused cleanly. AUTO's choice is read from the stats before any encode. */
+    assert_int_equal(cfg.cpu_features, LIC_CPU_ALL);
+    assert_int_equal(lic_encoder_open(&enc, m, &cfg), 0);
+    lic_stats st;
+    assert_int_equal(lic_encoder_get_stats(enc, &st), 0);
+    const int have_gpu = !strcmp(st.backend, "cuda");
+    assert_true(have_gpu || !strcmp(st.backend, "cpu"));
+    lic_encoder_close(&enc);
+    print_message("backend AUTO chose %s: expecting --backend cuda to %s\n", st.backend,
+                  have_gpu ? "work" : "be LIC_EUNSUPPORTED");
     cfg.backend = LIC_BACKEND_CUDA;
-    assert_int_equal(lic_encoder_open(&enc, m, &cfg), LIC_EUNSUPPORTED);
+    if (have_gpu) {
+        assert_int_equal(lic_encoder_open(&enc, m, &cfg), 0);
+        assert_int_equal(lic_encoder_get_stats(enc, &st), 0);
+        assert_string_equal(st.backend, "cuda");
+        lic_encoder_close(&enc);
+    } else {
+        assert_int_equal(lic_encoder_open(&enc, m, &cfg), LIC_EUNSUPPORTED);
+        assert_null(enc);
+    }
+    cfg.backend = LIC_BACKEND_AUTO;
+    bad = cfg;
+    bad.cpu_features = LIC_CPU_ALL + 1; /* a bit no CPU feature has */
+    assert_int_equal(lic_encoder_open(&enc, m, &bad), LIC_EINVAL);
     assert_null(enc);
+    bad.cpu_features = 0; /* the C kernels only: valid */
+    assert_int_equal(lic_encoder_open(&enc, m, &bad), 0);
+    lic_encoder_close(&enc);
     assert_int_equal(lic_encoder_open(&enc, NULL, NULL), LIC_EINVAL);
     assert_int_equal(lic_encoder_open(&enc, m, NULL), 0);
     lic_image img = make_image(8, 8, LIC_PIXFMT_RGB8, 1);

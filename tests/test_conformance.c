@@ -42,7 +42,7 @@
 
 #include "codec/engine.h"
 #include "lic/codec.h"
-#include "test_support.h"
+#include "tests/test_support.h"
 #include "transforms/ilayers.h"
 
 /* Set by main from the command line. */
@@ -64,14 +64,14 @@ static const char *want_float_kernel, *want_int_kernel; /* NULL: whatever the de
  * size, plus a coding loss that entropy/rans.h measures below 0.01%. Checked per stream:
  *   ideal/8 + RATE_FLUSH_MIN - 0.5 <= bytes <= ideal/8 * (1 + RATE_TOL) + RATE_FLUSH_MAX,
  * and for the file: est <= size <= est * (1 + RATE_TOL) + 2 * RATE_FLUSH_MAX. The bare "within 1%"
- * holds once the flush is small against the file (130x70 q90 with tiny.licw: +0.34%); on 17x33 the
- * ~10 flush bytes alone are 2-5% of a 200-500 byte file. */
+ * holds once the flush is small against the file (65x63 q100, 1566 bytes: +0.8%); on the 150-650
+ * byte files of the other cases the ~12 flush bytes alone are 2-6%, on 1x1 q1 (74 bytes) 21%. */
 #define RATE_TOL 0.01
 #define RATE_FLUSH_MIN 4.0
 #define RATE_FLUSH_MAX 8.0
 
 /* Reconstruction: C vs PyTorch pixels differ by at most 1 level, on at most this fraction of the
- * values (measured: at most 1 of 27300, 0.004%). When the C encoder's own symbols differ from
+ * values (measured: at most 2 of 27300, 0.007%). When the C encoder's own symbols differ from
  * PyTorch's (a value within the float error of a rounding boundary, not seen on these vectors), the
  * images are only required to be close: PSNR between them >= RECON_MIN_PSNR. */
 #define RECON_MAX_FRAC 0.005
