@@ -2,7 +2,7 @@
  * transforms g_a, h_a and g_s (docs/GPU.md).
  *
  * The backend runs only the float transforms; the integer probability path stays on the CPU, so a
- * bitstream encoded with it decodes anywhere (DESIGN.md §2, determinism rule). Every call works on host
+ * bitstream encoded with it decodes anywhere (docs/ARCHITECTURE.md, the determinism rule). Every call works on host
  * buffers: the caller hands planar float tensors in and gets planar float tensors back.
  *
  * Without CUDA (LIC_CUDA=OFF, or AUTO with no toolkit or cuDNN found) gpu/stub.c implements it: no

@@ -19,7 +19,7 @@
 # C entropy includes arithmetic coding, PyTorch's does not). The raw -v lines of the first run are
 # printed too.
 #
-# PyTorch runs with the speedups of reference/environment.md unless --plain: jemalloc preloaded (when
+# PyTorch runs with the CPU speedups of docs/MODEL.md ("CPU settings") unless --plain: jemalloc preloaded (when
 # installed), MALLOC_CONF without decay, OPENBLAS_NUM_THREADS=1, OPENBLAS_CORETYPE unset. Set
 # PYTORCH_BLAS_DIR to a directory holding an OpenBLAS libblas.so.3 to use it instead of the
 # system's (Debian's netlib libblas.so.3 makes the integer path several times slower). What was

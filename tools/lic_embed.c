@@ -4,15 +4,17 @@
  *     _Alignas(64) const uint8_t lic_default_model[N];   const size_t lic_default_model_size = N;
  *
  * (declared by codec/default_model.h, which the output includes so the compiler checks the types).
- * Any C11 compiler and any object format can build it; it replaces an assembler .incbin, which only
- * GNU as on ELF accepts.
+ * gcc and clang build it for any object format; it replaces an assembler .incbin, which only GNU as on
+ * ELF accepts. (The C standard guarantees string literals of 4095 characters only; gcc and clang take
+ * any length. MSVC would not, but the library needs POSIX anyway.)
  *
  * The bytes go out as one string literal of \xNN escapes, 64 bytes a line: compilers parse a string
- * literal far faster than an initializer list of integers (an 8 MB model compiles in under a second
+ * literal far faster than an initializer list of integers (an 8 MB model compiles in about a second
  * with gcc, see docs/ARCHITECTURE.md). Every byte is escaped, so no escape can swallow the next
  * character and no trigraph can form. The array has exactly N elements (the input must be a regular,
- * non-empty file): a string literal may fill a char array without its terminating NUL in C. The output is written to a temporary name and renamed,
- * so an interrupted build never leaves a truncated source behind. Exit status 0, or 1 with a message. */
+ * non-empty file): a string literal may fill a char array without its terminating NUL in C. The
+ * output is written to a temporary name and renamed, so an interrupted build never leaves a truncated
+ * source behind. Exit status 0, or 1 with a message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

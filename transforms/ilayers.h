@@ -1,4 +1,4 @@
-/* lic transforms: the integer layers of the probability path (DESIGN.md §2, "the determinism rule").
+/* lic transforms: the integer layers of the probability path (docs/ARCHITECTURE.md, "The determinism rule").
  *
  * Every layer computes, for each output channel o and position p:
  *     acc  = bias[o] + sum_{i,ky,kx} weight[o][i][ky][kx] * in[i][p + (ky,kx) - k/2]     (int64)
