@@ -133,10 +133,9 @@ int lic_engine_open(lic_engine **out, size_t size, lic_model *m, const lic_confi
         return ret;
     lic_allocator a;
     lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
-    lic_engine *e = lic_mem_alloc(&a, size);
+    lic_engine *e = lic_mem_zalloc(&a, size);
     if (!e)
         return LIC_ENOMEM;
-    memset(e, 0, size);
     if ((ret = engine_init(e, m, cfg)) < 0) {
         engine_release(e);
         lic_mem_free(&a, e);
