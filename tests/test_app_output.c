@@ -1,7 +1,7 @@
 /* Tests of apps/output.c: the output file never costs the user a file. The input is never the output
  * (same inode through symbolic and hard links), a target this user may not write is refused and left
  * untouched (checked as user nobody when the test runs as root, since root may write anything), an
- * existing target keeps its mode, names up to NAME_MAX work, devices are written in place, and a
+ * existing target keeps its mode (and, as root, its owner), names up to NAME_MAX work, devices are written in place, and a
  * symbolic link stays a link. */
 #define _XOPEN_SOURCE 700
 #include <setjmp.h>
@@ -129,6 +129,17 @@ static void test_replace_keeps_mode(void **state)
     assert_int_equal(st.st_mode & 07777, 0640);
     assert_int_equal(st.st_uid, geteuid());
     assert_int_equal(entries(), before);
+    /* Root may keep the owner too: a file of nobody's stays nobody's. */
+    if (geteuid() == 0) {
+        put(p, "old", 0600);
+        assert_int_equal(chown(p, 65534, 65534), 0);
+        assert_int_equal(app_out_write_all(p, "root's bytes", 12, msg, sizeof(msg)), 0);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_uid, 65534);
+        assert_int_equal(st.st_gid, 65534);
+        assert_int_equal(st.st_mode & 07777, 0600);
+        assert_string_equal(get(p), "root's bytes");
+    }
     /* A new file gets the umask's mode, as fopen() would give it. */
     const char *q = path_in("new.lic");
     unlink(q);
