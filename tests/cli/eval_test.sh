@@ -33,6 +33,12 @@ printf 'not an image\n' >"$T/set/b_broken.png"
 cp "$IMG/gray_17x33.png" "$T/set/c.png"
 cp "$IMG/huge_16384.png" "$T/set/d_huge.png"
 
+echo "== --help"
+expect_rc 0 "lic-eval --help" "$EVAL" --help
+for word in "-k, --keep-going" "\"error\" field" "checked before the run" "names it"; do
+    expect_true "--help mentions '$word'" grep -q -- "$word" "$T/stdout"
+done
+
 echo "== output paths are checked before the run"
 expect_rc 2 "--json into a missing directory" "$EVAL" "$T/set/a.png" "${M[@]}" --json "$T/no/such/r.json"
 expect_true "nothing was measured (no summary on stdout)" test ! -s "$T/stdout"
