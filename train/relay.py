@@ -453,8 +453,8 @@ def cmd_leg(args):
         torch.set_num_threads(args.threads)
     batch = args.batch or (32 if gpu else 8)
     crop = args.crop or (256 if gpu else 128)
-    if args.amp is None:
-        args.amp = True
+    if args.amp is None:  # bf16 pays on the CPU (1.7x, docs/MODEL.md §9.1); on the GPU TF32 until measured
+        args.amp = not gpu
     if args.compile is None:
         args.compile = "reduce-overhead" if gpu else "none"
     out = args.out

@@ -150,7 +150,9 @@ def gg_likelihood(v, sigma, beta):
     v = torch.abs(v)
 
     def q(t):
-        return 0.5 * torch.special.gammaincc(av, (torch.abs(t) / alpha) ** beta)
+        # |t| >= 1e-6: the derivative of gammaincc(a, x) in x is -x^(a-1) e^-x / G(a), infinite at x = 0
+        # for a < 1, and 0 * inf = NaN where t = 0 exactly (v = 1/2, which fp32 noise does hit)
+        return 0.5 * torch.special.gammaincc(av, (torch.abs(t).clamp_min(1e-6) / alpha) ** beta)
 
     t_up, t_lo = 0.5 - v, -0.5 - v  # t_lo < 0 always
     q_up, q_lo = q(t_up), q(t_lo)
