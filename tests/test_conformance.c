@@ -293,6 +293,7 @@ static int setup(void **state)
 {
     harness *h = calloc(1, sizeof(*h));
     assert_non_null(h);
+    *state = h; /* before any assertion: teardown then frees what was made */
     load_manifest(&h->cf);
     assert_int_equal(lic_model_load_file(&h->model, h->cf.model, NULL), 0);
     lic_model_info info;
@@ -313,13 +314,14 @@ static int setup(void **state)
     const lic_allocator *a = &h->eng->cfg.allocator;
     assert_int_equal(lic_symbol_writer_create(&h->zw, a), 0);
     assert_int_equal(lic_symbol_writer_create(&h->yw, a), 0);
-    *state = h;
     return 0;
 }
 
 static int teardown(void **state)
 {
     harness *h = *state;
+    if (!h)
+        return 0;
     lic_symbol_writer_free(&h->zw);
     lic_symbol_writer_free(&h->yw);
     lic_engine_close(h->eng);
