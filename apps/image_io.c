@@ -234,30 +234,44 @@ static void png_on_warning(png_structp png, png_const_charp m)
     (void)m; /* warnings (bad ancillary chunks, ...) are recoverable: ignored */
 }
 
-/* Records the metadata chunks libpng parsed into `info`. srgb: an sRGB chunk was seen, which makes
+/* Records the colour chunks libpng validated and parsed (they precede the image data). sRGB makes
  * gAMA and cHRM mere fallbacks for sRGB (libpng also sets them from sRGB itself). */
-static void png_note_meta(png_structp png, png_infop info, int srgb, app_image_info *ii)
+static void png_note_colour(png_structp png, png_infop info, app_image_info *ii)
 {
+    const int srgb = png_get_valid(png, info, PNG_INFO_sRGB) != 0;
     if (png_get_valid(png, info, PNG_INFO_iCCP))
         ii->meta |= APP_META_ICC;
     if (!srgb && png_get_valid(png, info, PNG_INFO_gAMA))
         ii->meta |= APP_META_GAMA;
     if (!srgb && png_get_valid(png, info, PNG_INFO_cHRM))
         ii->meta |= APP_META_CHRM;
-#ifdef PNG_eXIf_SUPPORTED
-    png_bytep exif = NULL;
-    png_uint_32 n_exif = 0;
-    if (png_get_eXIf_1(png, info, &n_exif, &exif) && exif) {
-        ii->meta |= APP_META_EXIF;
-        ii->orientation = app_exif_orientation(exif, n_exif);
-    }
-#endif
-    png_textp text = NULL;
-    int n_text = 0;
-    png_get_text(png, info, &text, &n_text);
-    for (int i = 0; i < n_text; i++)
-        if (text[i].key && !strcmp(text[i].key, "XML:com.adobe.xmp"))
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Finds EXIF (eXIf) and XMP (iTXt "XML:com.adobe.xmp") by walking the chunks in place, before or
+ * after the image data, without allocating: libpng is told to skip these chunks, since its eXIf
+ * reader allocates what a damaged length claims. */
+static void png_scan_exif_xmp(const uint8_t *d, size_t n, app_image_info *ii)
+{
+    static const char xmp_key[] = "XML:com.adobe.xmp"; /* with its NUL: 18 bytes */
+    for (size_t p = 8; n - p >= 12;) {
+        const uint32_t len = be32(d + p);
+        const uint8_t *type = d + p + 4, *body = d + p + 8;
+        if (len > n - p - 12 || !memcmp(type, "IEND", 4))
+            break;
+        if (!memcmp(type, "eXIf", 4)) {
+            ii->meta |= APP_META_EXIF;
+            if (!ii->orientation)
+                ii->orientation = app_exif_orientation(body, len);
+        } else if (!memcmp(type, "iTXt", 4) && len >= sizeof(xmp_key) && !memcmp(body, xmp_key, sizeof(xmp_key))) {
             ii->meta |= APP_META_XMP;
+        }
+        p += 12 + (size_t)len;
+    }
 }
 
 static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
@@ -268,9 +282,8 @@ static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, in
     if (!png)
         return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
     png_infop info = png_create_info_struct(png);
-    png_infop end_info = info ? png_create_info_struct(png) : NULL;
-    if (!end_info) {
-        png_destroy_read_struct(&png, &info, NULL);
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
         return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
     }
     /* Modified after setjmp and read after longjmp: volatile. */
@@ -285,21 +298,27 @@ static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, in
         goto done;
     }
     png_set_read_fn(png, &src, png_read_mem);
-    png_set_chunk_malloc_max(png, 8u << 20); /* ancillary chunks (iCCP, zTXt): at most 8 MiB */
+    png_set_chunk_malloc_max(png, 8u << 20); /* ancillary chunks (iCCP): at most 8 MiB */
+#ifdef PNG_HANDLE_AS_UNKNOWN_SUPPORTED
+    /* Text and EXIF are not needed from libpng (png_scan_exif_xmp finds what we report). */
+    static const png_byte skipped[] = {'t', 'E', 'X', 't', 0, 'z', 'T', 'X', 't', 0,
+                                       'i', 'T', 'X', 't', 0, 'e', 'X', 'I', 'f', 0};
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, skipped, 4);
+#endif
     png_read_info(png, info);
 
     png_uint_32 w, h;
     int depth, ctype, interlace;
     png_get_IHDR(png, info, &w, &h, &depth, &ctype, &interlace, NULL, NULL);
     const int has_alpha = (ctype & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS);
-    const int srgb = png_get_valid(png, info, PNG_INFO_sRGB) != 0;
     ii->format = APP_FMT_PNG;
     ii->width = w;
     ii->height = h;
     ii->channels = (ctype & PNG_COLOR_MASK_COLOR) ? 3 : 1;
     ii->alpha = has_alpha;
     ii->bit_depth = depth;
-    png_note_meta(png, info, srgb, ii);
+    png_note_colour(png, info, ii);
+    png_scan_exif_xmp(data, size, ii);
     if (header_only)
         goto done;
     if ((status = app_img_check_dims("PNG", w, h, o, msg, msg_size)))
@@ -340,8 +359,7 @@ static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, in
     for (png_uint_32 y = 0; y < h; y++)
         rows[y] = raw + (size_t)y * rowbytes;
     png_read_image(png, rows);
-    png_read_end(png, end_info); /* reaches IEND: a file cut after the image data is still an error */
-    png_note_meta(png, end_info, srgb, ii);
+    png_read_end(png, NULL); /* reaches IEND: a file cut after the image data is still an error */
 
     const int och = ch >= 3 ? 3 : 1;
     if ((status = app_img_alloc(&img, w, h, och, msg, msg_size)))
@@ -361,7 +379,7 @@ done:
     free(img.data);
     free(rows);
     free(raw);
-    png_destroy_read_struct(&png, &info, &end_info);
+    png_destroy_read_struct(&png, &info, NULL);
     return status;
 }
 
