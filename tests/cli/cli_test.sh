@@ -278,6 +278,9 @@ for f in huge_16384.png huge_16384.jpg; do
     expect_true "$f: the message names the memory limit and --max-memory" \
         grep -q "a 16384x16384 image needs about [0-9]* MB of working memory, more than the limit of 4096 MB.*--max-memory" "$T/stderr"
 done
+printf 'P6\n16384 16384\n255\n' >"$T/huge16k.ppm"
+expect_rc 4 "encode a PPM header of 16384x16384 (no samples): refused from its header" "$ENC" "$T/huge16k.ppm" -o "$T/x.lic"
+expect_true "the message names the memory limit and --max-memory" grep -q "a 16384x16384 image needs about.*--max-memory" "$T/stderr"
 expect_rc 3 "encode huge_16384.png without a cap: then its missing pixels are read (3)" \
     "$ENC" "$IMG/huge_16384.png" -o "$T/x.lic" --max-memory 0 "${M[@]}"
 
@@ -336,6 +339,12 @@ else
     expect_true "the read-only file is untouched" test "$(cat "$T/perm/ro.lic")" = precious
     expect_true "and still 0444" test "$(stat -c %a "$T/perm/ro.lic")" = 444
     expect_true "no temporary files in its directory" test "$(listing "$T/perm")" = "ro.lic "
+    cp "$MODEL" "$T/perm/private.licw"
+    chmod 0600 "$T/perm/private.licw"
+    expect_rc 2 "a --model this user may not read" \
+        ${as_other[@]+"${as_other[@]}"} "$ENC" "$IMG/17x33.png" -o "$T/perm/x.lic" --model "$T/perm/private.licw"
+    expect_true "it names the model and says 'Permission denied'" grep -q "private.licw': Permission denied" "$T/stderr"
+    rm -f "$T/perm/private.licw"
     # The control: the same user may write a new file there, so the refusal above is the file's mode.
     expect_rc 0 "the same user may create a new file there" \
         ${as_other[@]+"${as_other[@]}"} "$ENC" "$IMG/17x33.png" -o "$T/perm/new.lic" "${M[@]}"
