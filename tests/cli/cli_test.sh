@@ -340,7 +340,7 @@ else
     expect_true "and still 0444" test "$(stat -c %a "$T/perm/ro.lic")" = 444
     expect_true "no temporary files in its directory" test "$(listing "$T/perm")" = "ro.lic "
     cp "$MODEL" "$T/perm/private.licw"
-    chmod 0600 "$T/perm/private.licw"
+    chmod 0000 "$T/perm/private.licw" # not even its owner may read it (root excepted: it runs as nobody)
     expect_rc 2 "a --model this user may not read" \
         ${as_other[@]+"${as_other[@]}"} "$ENC" "$IMG/17x33.png" -o "$T/perm/x.lic" --model "$T/perm/private.licw"
     expect_true "it names the model and says 'Permission denied'" grep -q "private.licw': Permission denied" "$T/stderr"
