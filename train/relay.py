@@ -437,7 +437,8 @@ def cmd_init(args):
     model.load_state_dict(ck["model"])
     st = new_state(seed=args.seed)
     st["step"] = int(ck.get("step", 0))
-    st["legs"].append(dict(leg=0, what="warm start %s" % os.path.basename(args.source), end=st["step"]))
+    st["legs"].append(dict(leg=0, what="warm start %s" % os.path.basename(args.source), start=0, end=st["step"],
+                           where=args.where, started=args.date, seconds=60.0 * args.minutes, packs=[]))
     save_relay(args.out, model, st)
     print("wrote %s at step %d (%d bytes)" % (args.out, st["step"], os.path.getsize(args.out)))
 
@@ -502,7 +503,7 @@ def _leg(args, out, fh, device, gpu, batch, crop):
         state["leg"] = dict(leg=idx, device=str(device), where=where(device, args.threads), start=state["step"], lr=args.lr or (2e-4 if gpu else 1e-4),
                             decay_step=(state["step"] + int(args.steps * (1 - args.decay_frac))
                                         if args.steps and args.decay_frac else None),
-                            rewarm_start=state["step"], rewarm=args.rewarm, packs=data.names, batch=batch, crop=crop,
+                            rewarm_start=state["step"], rewarm=args.rewarm or (1000 if gpu else 200), packs=data.names, batch=batch, crop=crop,
                             amp=args.amp, started=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     nparam = sum(p.numel() for p in model.parameters())
     log(fh, "leg %d on %s (%s) from step %d: %d params, %d tiles of %d^2 in %s, batch %d x %d^2, lr %g, "
@@ -609,10 +610,11 @@ def cmd_land(args):
         print("note: leg %d is still open (cut off at step %d)" % (leg["leg"], st["step"]))
     else:
         leg = st["legs"][-1]
-    with open(args.ckpt + ".tmp", "wb") as f:
-        f.write(blob)
-    os.replace(args.ckpt + ".tmp", args.ckpt)
-    print("landed leg %d (step %d) in %s (%d bytes)" % (leg["leg"], st["step"], args.ckpt, len(blob)))
+    if os.path.abspath(src) != os.path.abspath(args.ckpt):
+        with open(args.ckpt + ".tmp", "wb") as f:
+            f.write(blob)
+        os.replace(args.ckpt + ".tmp", args.ckpt)
+        print("landed leg %d (step %d) in %s (%d bytes)" % (leg["leg"], st["step"], args.ckpt, len(blob)))
     os.makedirs(args.work, exist_ok=True)
     licw = os.path.join(args.work, "leg%d.licw" % leg["leg"])
     data = Data(default_packs(args.pack_dir)[:1], torch.device("cpu"), 1, 128, 1)
@@ -660,6 +662,9 @@ def main(argv=None):
     a.add_argument("--from", dest="source", required=True)
     a.add_argument("--out", default=RELAY_CKPT)
     a.add_argument("--seed", type=int, default=1)
+    a.add_argument("--where", default="?", help="for the leg table: where the source was trained")
+    a.add_argument("--date", default="?")
+    a.add_argument("--minutes", type=float, default=0)
     b = sub.add_parser("leg", help="train one leg")
     b.add_argument("--ckpt", default=RELAY_CKPT)
     b.add_argument("--preset", choices=sorted(PRESETS), help="start from scratch at these sizes instead")
@@ -675,7 +680,8 @@ def main(argv=None):
     b.add_argument("--lr", type=float, default=0)
     b.add_argument("--aux-lr", type=float, default=1e-3)
     b.add_argument("--decay-frac", type=float, default=0.15, help="last fraction of the leg at lr x0.1")
-    b.add_argument("--rewarm", type=int, default=200, help="linear lr ramp after a start without moments")
+    b.add_argument("--rewarm", type=int, default=0,
+                   help="steps of linear lr ramp after a start without moments (default: 1000 on a GPU, 200 on the CPU)")
     b.add_argument("--clip", type=float, default=1.0)
     b.add_argument("--lambda-weight-exp", type=float, default=0.85)
     b.add_argument("--amp", type=lambda s: s.lower() in ("1", "true", "bf16", "on"), default=None,

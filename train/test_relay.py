@@ -109,6 +109,20 @@ class RelayTest(unittest.TestCase):
         self.assertIsNone(st["leg"])
         self.assertEqual(st["legs"][-1]["end"] - st["legs"][-1]["start"], 2 * K)
 
+    def test_compiled_step_falls_back_to_eager(self):
+        """A compiled step that fails at run time is logged and replaced by the eager step."""
+        model, _ = relay.load_relay(self.ckpt0)
+        tr = relay.Trainer(model, torch.device("cpu"), False, "none", 0.85, 1.0, 1e-3, None)
+
+        def broken(*a):
+            raise RuntimeError("capture failed")
+
+        tr.fn, tr.mode = broken, "compile:test"
+        x = torch.rand(2, 3, 64, 64)
+        loss, bpp, mse = tr.step(x, torch.tensor(3), 1e-4)
+        self.assertEqual(tr.mode, "eager")
+        self.assertTrue(torch.isfinite(loss))
+
     def test_checkpoint_is_fp32_weights_only(self):
         ck = torch.load(self.ckpt0)
         self.assertEqual(ck["format"], relay.FORMAT)
