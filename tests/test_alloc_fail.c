@@ -537,8 +537,8 @@ static void test_huge_claim_rejected_fast(void **state)
     lic_model_free(&m);
 }
 
-/* The smallest max_memory that lets this stream decode: the library's peak estimate for its size, in
- * bytes, found by bisection on the cap (a refused attempt fails before allocating anything). */
+/* Decodes with max_memory = cap: 0 when the cap allows the stream, LIC_ELIMIT when it does not (refused
+ * before allocating anything). */
 static int decode_with_cap(lic_model *m, const uint8_t *bits, size_t n, int threads, uint64_t cap)
 {
     counter c;
@@ -555,21 +555,25 @@ static int decode_with_cap(lic_model *m, const uint8_t *bits, size_t n, int thre
     return ret;
 }
 
+/* The library's peak estimate for this stream, in bytes, as lic_decoder_check_size reports it, checked
+ * to be the smallest max_memory that lets the stream decode: a cap of the estimate decodes, one byte
+ * less is refused. */
 static uint64_t estimate_of(lic_model *m, const uint8_t *bits, size_t n, int threads)
 {
-    /* Refusals are cheap, passes decode the whole image: gallop up with refusals, then bisect. */
-    uint64_t hi = 4096;
-    while (decode_with_cap(m, bits, n, threads, hi) == LIC_ELIMIT)
-        hi *= 2;
-    uint64_t lo = hi / 2 + 1;
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (decode_with_cap(m, bits, n, threads, mid) == LIC_ELIMIT)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    lic_stream_info info;
+    assert_int_equal(lic_peek_info(bits, n, &info), 0);
+    counter c;
+    counter_reset(&c);
+    lic_config cfg = counted_config(&c, threads);
+    lic_decoder *dec = NULL;
+    assert_int_equal(lic_decoder_open(&dec, m, &cfg), 0);
+    lic_size_check chk;
+    assert_int_equal(lic_decoder_check_size(dec, info.width, info.height, &chk), 0);
+    lic_decoder_close(&dec);
+    assert_true(chk.memory > 0);
+    assert_int_equal(decode_with_cap(m, bits, n, threads, chk.memory), 0);
+    assert_int_equal(decode_with_cap(m, bits, n, threads, chk.memory - 1), LIC_ELIMIT);
+    return chk.memory;
 }
 
 /* Peak bytes live in the hook during one lic_encode (enc_side) or lic_decode, above what the context
