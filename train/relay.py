@@ -322,6 +322,9 @@ def run_leg(model, state, data, args, device, fh, full_path=None, trainer_state=
     acc = torch.zeros(4, device=device)
     t_log, n_log, t_ck = time.time(), 0, time.time()
     cpu = device.type == "cpu"
+    flops = 3 * fwd_flops(model, data.at(state["step"])[0])  # per step, convolutions only
+    model.train()
+    first = True
     thr = ThreadProbe(args.threads, args.adapt_threads, fh)
     if not cpu:
         torch.manual_seed(state["seed"] * 1000003 + state["step"])
@@ -342,6 +345,12 @@ def run_leg(model, state, data, args, device, fh, full_path=None, trainer_state=
         if cpu:
             torch.manual_seed(state["seed"] * 1000003 + step)  # the noise of step s, reproducible
         loss, bpp, mse = tr.step(x, j, lr_at(leg, step))
+        if first:  # the first step includes compilation / graph capture: say how long it took
+            float(loss)
+            log(fh, "first step (%s) took %.1f s; %.0f s since the start of the process"
+                % (tr.mode, time.time() - now, time.time() - T_START))
+            first = False
+            t_log, n_log = time.time(), -1  # the speed is timed from the second step on
         if TRACE is not None:
             TRACE.append((step, lr_at(leg, step), lr_at(leg, step, rewarm=False)) + data.plan_of(step))
         state["step"] = step + 1
@@ -353,9 +362,9 @@ def run_leg(model, state, data, args, device, fh, full_path=None, trainer_state=
                 log(fh, "non-finite loss by step %d: stopping; the last checkpoint stands" % state["step"])
                 raise SystemExit(3)
             dt = (time.time() - t_log) / n_log
-            log(fh, "step %d loss %.4f bpp %.4f psnr %.2f lr %.3g %.3f s/step (%s)"
+            log(fh, "step %d loss %.4f bpp %.4f psnr %.2f lr %.3g %.4f s/step %.1f steps/s %.0f samples/s %.3g TFLOP/s (%s)"
                 % (state["step"], a[0] / a[3], a[1] / a[3], -10 * math.log10(max(a[2] / a[3], 1e-10)),
-                   lr_at(leg, step), dt, tr.mode))
+                   lr_at(leg, step), dt, 1 / dt, data.batch / dt, flops / dt / 1e12, tr.mode))
             acc.zero_()
             t_log, n_log = time.time(), 0
             if full_path and time.time() - t_ck >= args.ckpt_every:
