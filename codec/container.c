@@ -1,4 +1,5 @@
-/* lic codec: .lic container reader and writer. Layout (little-endian):
+/* lic codec: the .lic container: magic and version dispatch, and the version-1 reader and writer
+ * (version 2 is in container_v2.c). Version-1 layout (little-endian):
  *   0  4  magic 0x89 'L' 'I' 'C' (a high first byte catches 7-bit and text-mode transfers)
  *   4  1  container version
  *   5  1  pixel format (lic_pixfmt)
@@ -11,32 +12,12 @@
 
 #include <string.h>
 
+#include "codec/le_bytes.h"
+
 static const uint8_t k_magic[4] = {0x89, 'L', 'I', 'C'};
 
 #define FIXED_HEADER 24
 #define TABLE_ENTRY 5
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-    wr32(p, (uint32_t)v);
-    wr32(p + 4, (uint32_t)(v >> 32));
-}
 
 int lic_container_has_magic(const uint8_t *data, size_t size)
 {
@@ -46,12 +27,16 @@ int lic_container_has_magic(const uint8_t *data, size_t size)
 int lic_container_parse_header(lic_container *c, const uint8_t *data, size_t size)
 {
     memset(c, 0, sizeof(*c));
-    if (!data || size < FIXED_HEADER || !lic_container_has_magic(data, size))
+    if (!data || size < 5 || !lic_container_has_magic(data, size))
+        return LIC_EBITSTREAM;
+    if (data[4] == LIC_CONTAINER_VERSION)
+        return lic_container_v2_parse(c, data, size, 1);
+    if (data[4] != LIC_CONTAINER_V1 || size < FIXED_HEADER)
         return LIC_EBITSTREAM;
     lic_stream_info *info = &c->info;
     info->version = data[4];
-    if (info->version != LIC_CONTAINER_VERSION)
-        return LIC_EBITSTREAM;
+    c->n_tiles = 1;
+    c->source_bit_depth = 8;
     if (data[5] != LIC_PIXFMT_RGB8 && data[5] != LIC_PIXFMT_GRAY8)
         return LIC_EBITSTREAM;
     info->fmt = (lic_pixfmt)data[5];
@@ -60,9 +45,9 @@ int lic_container_parse_header(lic_container *c, const uint8_t *data, size_t siz
     if (info->quality < 1 || info->quality > 100 || info->n_streams < 1 ||
         info->n_streams > LIC_MAX_STREAMS)
         return LIC_EBITSTREAM;
-    info->model_fingerprint = rd64(data + 8);
-    info->width = rd32(data + 16);
-    info->height = rd32(data + 20);
+    info->model_fingerprint = lic_le_rd64(data + 8);
+    info->width = lic_le_rd32(data + 16);
+    info->height = lic_le_rd32(data + 20);
     if (info->width < 1 || info->height < 1)
         return LIC_EBITSTREAM;
 
@@ -79,13 +64,17 @@ int lic_container_parse_header(lic_container *c, const uint8_t *data, size_t siz
             if (c->stream_id[j] == id)
                 return LIC_EBITSTREAM;
         c->stream_id[i] = id;
-        c->stream_size[i] = rd32(table + i * TABLE_ENTRY + 1);
+        c->stream_size[i] = lic_le_rd32(table + i * TABLE_ENTRY + 1);
     }
     return LIC_OK;
 }
 
 int lic_container_parse(lic_container *c, const uint8_t *data, size_t size)
 {
+    if (data && size >= 5 && lic_container_has_magic(data, size) && data[4] == LIC_CONTAINER_VERSION) {
+        memset(c, 0, sizeof(*c));
+        return lic_container_v2_parse(c, data, size, 0);
+    }
     int ret = lic_container_parse_header(c, data, size);
     if (ret < 0)
         return ret;
@@ -123,17 +112,17 @@ void lic_container_write(uint8_t *dst, const lic_stream_info *info, int n_stream
                          const uint8_t *const *payloads, const size_t *sizes)
 {
     memcpy(dst, k_magic, 4);
-    dst[4] = LIC_CONTAINER_VERSION;
+    dst[4] = LIC_CONTAINER_V1;
     dst[5] = (uint8_t)info->fmt;
     dst[6] = (uint8_t)info->quality;
     dst[7] = (uint8_t)n_streams;
-    wr64(dst + 8, info->model_fingerprint);
-    wr32(dst + 16, info->width);
-    wr32(dst + 20, info->height);
+    lic_le_wr64(dst + 8, info->model_fingerprint);
+    lic_le_wr32(dst + 16, info->width);
+    lic_le_wr32(dst + 20, info->height);
     uint8_t *p = dst + FIXED_HEADER;
     for (int i = 0; i < n_streams; i++, p += TABLE_ENTRY) {
         p[0] = ids[i];
-        wr32(p + 1, (uint32_t)sizes[i]);
+        lic_le_wr32(p + 1, (uint32_t)sizes[i]);
     }
     for (int i = 0; i < n_streams; i++) {
         if (sizes[i])

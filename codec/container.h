@@ -1,5 +1,7 @@
-/* lic codec: the .lic container — header with model fingerprint, image size, quality and a stream
- * table, followed by the stream payloads (docs/FORMAT.md §2). */
+/* lic codec: the .lic container. Version 2 (docs/FORMAT.md §3, what the encoder writes): chunks with a
+ * CRC-32C each — HEAD, optional metadata, ZSYM, YTIL per tile, LEND. Version 1 (§2, read only): a
+ * fixed header with a stream table, followed by the stream payloads. Both parse into the same
+ * lic_container, so the decoder codes either through one path. */
 #ifndef LIC_CODEC_CONTAINER_H
 #define LIC_CODEC_CONTAINER_H
 
@@ -8,8 +10,17 @@
 
 #include "lic/codec.h"
 
-#define LIC_CONTAINER_VERSION 1
+#define LIC_CONTAINER_VERSION 2 /* written by the encoder */
+#define LIC_CONTAINER_V1 1      /* legacy, read only (and written by tests) */
 #define LIC_MAX_STREAMS 8
+
+/* Metadata items of version 2, in the order their chunks are written. */
+enum lic_meta_kind {
+    LIC_META_ICC = 0,  /* chunk iccp */
+    LIC_META_EXIF = 1, /* chunk exif */
+    LIC_META_XMP = 2,  /* chunk xmpd */
+    LIC_META_COUNT = 3,
+};
 
 /* Stream ids. Values are in the file: append-only. */
 enum lic_stream_id {
@@ -22,28 +33,60 @@ typedef struct lic_container {
     uint8_t stream_id[LIC_MAX_STREAMS];
     const uint8_t *stream_data[LIC_MAX_STREAMS]; /* point into the parsed buffer */
     size_t stream_size[LIC_MAX_STREAMS];
+    /* Version 2 only (version 1 reads as one tile, 8-bit source, no metadata). In version 2 the z
+     * stream (ZSYM) is stream LIC_STREAM_Z and the first tile's y stream (YTIL 0, without its index)
+     * is LIC_STREAM_Y. */
+    int tile_log2;          /* 0: one tile over the whole latent; 3..8: tiles of 2^t positions */
+    uint64_t n_tiles;       /* YTIL chunks in the file (as the HEAD's size and tile_log2 require) */
+    int source_bit_depth;   /* 8 or 16 */
+    const uint8_t *meta[LIC_META_COUNT]; /* point into the parsed buffer; NULL when absent */
+    size_t meta_size[LIC_META_COUNT];
 } lic_container;
 
 /* 1 if data (size bytes, may be NULL when size is 0) starts with the .lic magic, else 0. */
 int lic_container_has_magic(const uint8_t *data, size_t size);
 
-/* Parses the fixed header and the stream table only (what lic_peek_info reports): magic, version,
- * pixel format, quality, sizes, stream ids; payload pointers stay NULL. Returns 0 or LIC_EBITSTREAM. */
+/* Parses the header only (what lic_peek_info reports). Version 1: magic, version, pixel format,
+ * quality, sizes, stream ids; payload pointers stay NULL. Version 2: the HEAD chunk, CRC and fields.
+ * Returns 0 or LIC_EBITSTREAM. */
 int lic_container_parse_header(lic_container *c, const uint8_t *data, size_t size);
 
-/* Parses and validates the header and stream table of `data`: magic, version, pixel format,
+/* Parses and validates a whole file of either version. Version 1: magic, version, pixel format,
  * quality 1..100, sizes >= 1, stream ids unique and known, every payload inside the buffer and the
- * payloads ending exactly at its end. Returns 0 or LIC_EBITSTREAM. */
+ * payloads ending exactly at its end. Version 2: every chunk's bounds and CRC, the chunk order and
+ * counts of FORMAT.md §3, HEAD's fields, the tile indexes, nothing after LEND. Returns 0,
+ * LIC_EBITSTREAM, or LIC_EUNSUPPORTED for a valid chunk this revision does not know (an unknown
+ * critical chunk). Allocates nothing. */
 int lic_container_parse(lic_container *c, const uint8_t *data, size_t size);
 
 /* Finds a stream by id; returns its index or -1. */
 int lic_container_find(const lic_container *c, int id);
 
-/* Bytes needed to write a container with these stream sizes (0 on overflow). */
+/* Version 1 (tests make legacy files with these): bytes needed to write a container with these
+ * stream sizes (0 on overflow). */
 size_t lic_container_size(int n_streams, const size_t *sizes);
 
-/* Writes header + payloads into dst (capacity from lic_container_size). */
+/* Version 1: writes header + payloads into dst (capacity from lic_container_size). */
 void lic_container_write(uint8_t *dst, const lic_stream_info *info, int n_streams, const uint8_t *ids,
                          const uint8_t *const *payloads, const size_t *sizes);
+
+/* What a version-2 file holds, for the writer. This revision writes one tile (tile_log2 0). */
+typedef struct lic_container_content {
+    lic_stream_info info;   /* width, height, fmt, quality, model_fingerprint are written */
+    int source_bit_depth;   /* 8 or 16 */
+    const uint8_t *meta[LIC_META_COUNT];
+    size_t meta_size[LIC_META_COUNT]; /* 0: no chunk */
+    const uint8_t *z, *y;   /* the z stream and the one tile's y stream */
+    size_t z_size, y_size;
+} lic_container_content;
+
+/* Bytes of the version-2 file for this content (0 when a chunk would exceed 2^31 - 1 bytes). */
+size_t lic_container_v2_size(const lic_container_content *cc);
+
+/* Writes the version-2 file into dst (capacity from lic_container_v2_size). */
+void lic_container_v2_write(uint8_t *dst, const lic_container_content *cc);
+
+/* Internal to the two container files: the version-2 reader behind lic_container_parse(_header). */
+int lic_container_v2_parse(lic_container *c, const uint8_t *data, size_t size, int header_only);
 
 #endif /* LIC_CODEC_CONTAINER_H */

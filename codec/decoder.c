@@ -4,6 +4,7 @@
 
 #include "codec/container.h"
 #include "codec/engine.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 struct lic_decoder {
@@ -103,19 +104,66 @@ static int store_pixels(lic_engine *g, const float *rgb, const lic_stream_info *
     return LIC_OK;
 }
 
+/* Copies the container's metadata into caller-owned buffers (lic_decode_with_metadata). */
+static int copy_metadata(lic_engine *g, const lic_container *c, lic_metadata *meta)
+{
+    uint8_t **dst[LIC_META_COUNT] = {&meta->icc, &meta->exif, &meta->xmp};
+    size_t *dst_size[LIC_META_COUNT] = {&meta->icc_size, &meta->exif_size, &meta->xmp_size};
+    meta->source_bit_depth = c->source_bit_depth;
+    for (int i = 0; i < LIC_META_COUNT; i++) {
+        if (!c->meta_size[i])
+            continue;
+        /* Bounded: the item lies inside the caller's buffer and the parser capped it. */
+        if (!(*dst[i] = lic_mem_alloc_owned(&g->cfg.allocator, c->meta_size[i]))) {
+            lic_metadata_free(meta);
+            return LIC_ENOMEM;
+        }
+        memcpy(*dst[i], c->meta[i], c->meta_size[i]);
+        *dst_size[i] = c->meta_size[i];
+    }
+    return LIC_OK;
+}
+
+void lic_metadata_free(lic_metadata *meta)
+{
+    if (!meta)
+        return;
+    lic_mem_free_owned(meta->icc);
+    lic_mem_free_owned(meta->exif);
+    lic_mem_free_owned(meta->xmp);
+    memset(meta, 0, sizeof(*meta));
+}
+
 int lic_decode(lic_decoder *d, const uint8_t *data, size_t size, lic_image *out)
+{
+    return lic_decode_with_metadata(d, data, size, out, NULL);
+}
+
+int lic_decode_with_metadata(lic_decoder *d, const uint8_t *data, size_t size, lic_image *out, lic_metadata *meta)
 {
     if (out)
         memset(out, 0, sizeof(*out));
+    if (meta)
+        memset(meta, 0, sizeof(*meta));
     if (!d || !data || !out)
         return LIC_EINVAL;
+    lic_engine *g = &d->eng;
     lic_container c;
     int ret = lic_container_parse(&c, data, size);
+    if (ret == LIC_EUNSUPPORTED)
+        lic_log(&g->cfg.logger, LIC_LOG_ERROR,
+                "the stream has a critical chunk this decoder does not know: it needs a newer decoder");
     if (ret < 0)
         return ret;
-    lic_engine *g = &d->eng;
     if (c.info.model_fingerprint != g->model->file.fingerprint)
         return LIC_EMODEL_MISMATCH;
+    if (c.tile_log2 != 0) {
+        /* FORMAT.md §3.2: tiled coding arrives later within version 2; refuse rather than misdecode. */
+        lic_log(&g->cfg.logger, LIC_LOG_ERROR,
+                "the stream is cut into %llu tiles of %d latent positions: multi-tile streams need a newer decoder",
+                (unsigned long long)c.n_tiles, 1 << c.tile_log2);
+        return LIC_EUNSUPPORTED;
+    }
     int zi = lic_container_find(&c, LIC_STREAM_Z), yi = lic_container_find(&c, LIC_STREAM_Y);
     if (zi < 0 || yi < 0)
         return LIC_EBITSTREAM;
@@ -147,6 +195,10 @@ int lic_decode(lic_decoder *d, const uint8_t *data, size_t size, lic_image *out)
     float *rgb;
     if ((ret = lic_engine_synthesis(g, &rgb)) < 0 || (ret = store_pixels(g, rgb, &c.info, out)) < 0)
         return ret;
+    if (meta && (ret = copy_metadata(g, &c, meta)) < 0) {
+        lic_image_free(out);
+        return ret;
+    }
     st->t_synthesis = lic_now() - t0;
     return LIC_OK;
 }

@@ -62,7 +62,40 @@ static void load_pixels(const lic_image *img, float *dst, int ph, int pw)
     }
 }
 
+/* Checks the caller's metadata (lic_encode_with_metadata's rules) and copies its items into the
+ * container description. */
+static int take_metadata(const lic_metadata *meta, lic_container_content *cc)
+{
+    cc->source_bit_depth = 8;
+    if (!meta)
+        return LIC_OK;
+    for (size_t i = 0; i < sizeof(meta->reserved); i++)
+        if (meta->reserved[i])
+            return LIC_EINVAL;
+    if (meta->source_bit_depth != 0 && meta->source_bit_depth != 8 && meta->source_bit_depth != 16)
+        return LIC_EINVAL;
+    if (meta->source_bit_depth)
+        cc->source_bit_depth = meta->source_bit_depth;
+    const uint8_t *ptr[LIC_META_COUNT] = {meta->icc, meta->exif, meta->xmp};
+    const size_t len[LIC_META_COUNT] = {meta->icc_size, meta->exif_size, meta->xmp_size};
+    for (int i = 0; i < LIC_META_COUNT; i++) {
+        if (len[i] && !ptr[i])
+            return LIC_EINVAL;
+        if (len[i] > LIC_METADATA_MAX_ITEM)
+            return LIC_ELIMIT;
+        cc->meta[i] = ptr[i];
+        cc->meta_size[i] = len[i];
+    }
+    return LIC_OK;
+}
+
 int lic_encode(lic_encoder *e, const lic_image *img, int quality, uint8_t **out, size_t *out_size)
+{
+    return lic_encode_with_metadata(e, img, quality, NULL, out, out_size);
+}
+
+int lic_encode_with_metadata(lic_encoder *e, const lic_image *img, int quality, const lic_metadata *meta,
+                             uint8_t **out, size_t *out_size)
 {
     if (out)
         *out = NULL;
@@ -75,8 +108,12 @@ int lic_encode(lic_encoder *e, const lic_image *img, int quality, uint8_t **out,
     int ch = img->fmt == LIC_PIXFMT_GRAY8 ? 1 : 3;
     if (img->width == 0 || img->height == 0 || img->stride < (ptrdiff_t)img->width * ch)
         return LIC_EINVAL;
+    lic_container_content cc = {0};
+    int ret = take_metadata(meta, &cc);
+    if (ret < 0)
+        return ret;
     lic_engine *g = &e->eng;
-    int ret = lic_engine_prepare(g, img->width, img->height);
+    ret = lic_engine_prepare(g, img->width, img->height);
     if (ret < 0)
         return ret;
     lic_stats *st = &g->stats;
@@ -97,27 +134,24 @@ int lic_encode(lic_encoder *e, const lic_image *img, int quality, uint8_t **out,
         return ret;
 
     double t1 = lic_now();
-    const uint8_t *payload[2];
-    size_t sizes[2];
-    if ((ret = lic_symbol_writer_finish(e->zw, &payload[0], &sizes[0])) < 0 ||
-        (ret = lic_symbol_writer_finish(e->yw, &payload[1], &sizes[1])) < 0)
+    if ((ret = lic_symbol_writer_finish(e->zw, &cc.z, &cc.z_size)) < 0 ||
+        (ret = lic_symbol_writer_finish(e->yw, &cc.y, &cc.y_size)) < 0)
         return ret;
-    size_t total = lic_container_size(2, sizes);
+    size_t total = lic_container_v2_size(&cc);
     if (total == 0)
         return LIC_ELIMIT;
     uint8_t *buf = lic_mem_alloc_owned(&g->cfg.allocator, total);
     if (!buf)
         return LIC_ENOMEM;
-    lic_stream_info info = {.width = img->width,
-                            .height = img->height,
-                            .fmt = img->fmt,
-                            .quality = quality,
-                            .model_fingerprint = g->model->file.fingerprint};
-    static const uint8_t ids[2] = {LIC_STREAM_Z, LIC_STREAM_Y};
-    lic_container_write(buf, &info, 2, ids, payload, sizes);
+    cc.info = (lic_stream_info){.width = img->width,
+                                .height = img->height,
+                                .fmt = img->fmt,
+                                .quality = quality,
+                                .model_fingerprint = g->model->file.fingerprint};
+    lic_container_v2_write(buf, &cc);
     st->t_entropy += lic_now() - t1;
-    st->stream_bytes[0] = sizes[0];
-    st->stream_bytes[1] = sizes[1];
+    st->stream_bytes[0] = cc.z_size;
+    st->stream_bytes[1] = cc.y_size;
     *out = buf;
     *out_size = total;
     return LIC_OK;

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "lic/codec.h"
+#include "tests/lic_edit.h"
 
 #define TINY_MODEL "testdata/models/tiny.licw"
 
@@ -476,13 +477,6 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void set_size(uint8_t *bits, uint32_t w, uint32_t h)
-{
-    for (int i = 0; i < 4; i++) {
-        bits[16 + i] = (uint8_t)(w >> (8 * i));
-        bits[20 + i] = (uint8_t)(h >> (8 * i));
-    }
-}
 
 /* Decodes bits with the given limits; returns the status and the allocations it made. */
 static int decode_limited(lic_model *m, const uint8_t *bits, size_t n, uint32_t max_side, uint64_t max_pixels,
@@ -516,7 +510,7 @@ static void test_huge_claim_rejected_fast(void **state)
     lic_image img = make_image(16, 16, LIC_PIXFMT_RGB8);
     size_t n;
     uint8_t *bits = encode_ref(m, &img, 50, &n);
-    set_size(bits, 65535, 65535);
+    lic_test_set_size(bits, 65535, 65535);
     long allocs;
     double s;
     /* Default limits: over max_side. */
@@ -529,7 +523,7 @@ static void test_huge_claim_rejected_fast(void **state)
     assert_int_equal(allocs, 0);
     print_message("65535x65535 claim, 1 GiB memory cap: LIC_ELIMIT in %.3f ms, %ld allocations\n", s * 1e3, allocs);
     /* Over max_pixels only. */
-    set_size(bits, 4096, 4096);
+    lic_test_set_size(bits, 4096, 4096);
     assert_int_equal(decode_limited(m, bits, n, 16384, (uint64_t)1 << 20, 0, &allocs, &s), LIC_ELIMIT);
     assert_int_equal(allocs, 0);
     lic_free(bits);

@@ -142,7 +142,8 @@ LIC_API int lic_model_get_info(const lic_model *m, lic_model_info *info);
  *         usable; LIC_EBACKEND if the GPU fails while CUDA was asked for. */
 LIC_API int lic_encoder_open(lic_encoder **out, lic_model *m, const lic_config *cfg);
 
-/* Encodes one image at quality 1 (smallest) .. 100 (best).
+/* Encodes one image at quality 1 (smallest) .. 100 (best) into a container-version-2 file without
+ * metadata (lic_encode_with_metadata adds some).
  * @param out       receives a buffer holding the complete .lic file; release with lic_free()
  * @return 0; LIC_EINVAL (bad image fields or quality); LIC_ELIMIT (size or memory over the limits,
  *         checked before any large allocation); LIC_ENOMEM; LIC_EBACKEND when the GPU fails and the
@@ -152,6 +153,52 @@ LIC_API int lic_encode(lic_encoder *e, const lic_image *img, int quality, uint8_
 
 /* Closes the encoder, releases its model reference and sets *e to NULL. Safe on NULL. */
 LIC_API void lic_encoder_close(lic_encoder **e);
+
+/* ---- metadata ------------------------------------------------------------------------------- */
+
+/* Largest metadata item (ICC profile, EXIF or XMP) a .lic file may carry: 16 MiB each, so one file
+ * carries at most 48 MiB of metadata. A larger item is LIC_ELIMIT when encoding; a file that claims
+ * one is LIC_EBITSTREAM when decoding (no encoder writes it). */
+#define LIC_METADATA_MAX_ITEM ((size_t)16 << 20)
+
+/* Metadata carried next to the pixels (container version 2, docs/FORMAT.md §3). The library does not
+ * interpret the bytes: it stores what it is given and returns what it stored.
+ *
+ * Given to lic_encode_with_metadata: the caller owns every buffer; they are read during the call
+ * only. An item with size 0 is absent (its pointer may be NULL).
+ * Filled by lic_decode_with_metadata: every non-NULL buffer is a copy the library allocated
+ * (through the decoder's allocator) and the caller owns; release them all with lic_metadata_free. A
+ * version-1 file, or one without metadata, gives NULL pointers and sizes 0.
+ *
+ * ABI: new fields are carved out of `reserved`, so the size and the offsets of this struct never
+ * change within an ABI major. */
+typedef struct lic_metadata {
+    uint8_t *icc;             /* ICC colour profile, uncompressed, as in the source file */
+    size_t icc_size;
+    uint8_t *exif;            /* EXIF from the TIFF header ("II*\0" or "MM\0*") on. The EXIF
+                               * orientation stays in here: the library never rotates pixels, an
+                               * application that displays the image applies it. */
+    size_t exif_size;
+    uint8_t *xmp;             /* the XMP packet (XML text, no terminating NUL needed) */
+    size_t xmp_size;
+    int source_bit_depth;     /* bits per sample of the source (8 or 16; informative, the codec
+                               * codes 8 bits); 0 when encoding means 8 */
+    uint8_t reserved[36];     /* zero when encoding (else LIC_EINVAL); zeroed when decoding */
+} lic_metadata;
+
+/* lic_encode that also stores *meta (NULL: none) in the file. The metadata does not change the coded
+ * symbols, only the container around them.
+ * @return the codes of lic_encode; LIC_EINVAL if an item has a size but a NULL pointer, the bit depth is
+ *         not 0, 8 or 16, or `reserved` is not zero; LIC_ELIMIT if an item exceeds
+ *         LIC_METADATA_MAX_ITEM. */
+LIC_API int lic_encode_with_metadata(lic_encoder *e, const lic_image *img, int quality, const lic_metadata *meta,
+                                     uint8_t **out, size_t *out_size);
+
+/* Releases the buffers of a lic_metadata filled by lic_decode_with_metadata (through the allocator
+ * that made them, also after the decoder is closed) and zeroes the struct. Safe on NULL and on an
+ * empty struct; never pass a struct whose buffers the caller allocated. */
+LIC_API void lic_metadata_free(lic_metadata *meta);
+
 
 /* Which limit of lic_config an image size exceeds. Values are ABI. */
 typedef enum lic_limit {
@@ -190,9 +237,11 @@ typedef struct lic_stream_info {
     uint64_t header_size;      /* bytes before the first payload */
 } lic_stream_info;
 
-/* Parses only the fixed header and the stream table of a .lic buffer (payloads are not checked: a
- * file with a damaged tail still reports its header); needs no model.
- * @return 0; LIC_EBITSTREAM if the header is malformed or truncated; LIC_EINVAL. */
+/* Parses only the header of a .lic buffer and needs no model. Version 1: the fixed header and the
+ * stream table (payloads are not checked: a file with a damaged tail still reports its header).
+ * Version 2: the HEAD chunk, its CRC included (later chunks are not read); n_streams counts the z
+ * stream and the y tiles, header_size is the bytes up to the end of HEAD.
+ * @return 0; LIC_EBITSTREAM if the header is malformed, damaged or truncated; LIC_EINVAL. */
 LIC_API int lic_peek_info(const uint8_t *data, size_t size, lic_stream_info *info);
 
 /* Tells a .lic file from any other kind of file: checks only the magic bytes at its start, so a
@@ -204,12 +253,24 @@ LIC_API int lic_check_magic(const uint8_t *data, size_t size);
 /* Opens a decoder on a model; same rules and return codes as lic_encoder_open. */
 LIC_API int lic_decoder_open(lic_decoder **out, lic_model *m, const lic_config *cfg);
 
-/* Decodes a whole .lic buffer into *out (whose previous contents are ignored, not freed).
+/* Decodes a whole .lic buffer into *out (whose previous contents are ignored, not freed). Reads
+ * container versions 2 (what lic_encode writes) and 1 (legacy, read only). Metadata in the file is
+ * checked and skipped (lic_decode_with_metadata returns it).
  * @return 0; LIC_EMODEL_MISMATCH if the stream was made with another model; LIC_EBITSTREAM if it is
- *         corrupt or truncated in a way that is detected (undetected corruption still yields an image
- *         of the declared size); LIC_ELIMIT; LIC_ENOMEM; LIC_EBACKEND as for lic_encode. On failure
- *         out->data is NULL. The decoder stays usable after an error. */
+ *         corrupt or truncated: in version 2 every byte is covered by a CRC-32C or checked against
+ *         the format, so damage is detected before any pixel is produced (version 1 has no
+ *         checksums: damage there may still yield an image of the declared size); LIC_EUNSUPPORTED
+ *         for a valid version-2 file this library cannot decode (several tiles, an unknown critical
+ *         chunk; the reason is logged); LIC_ELIMIT; LIC_ENOMEM; LIC_EBACKEND as for lic_encode. On
+ *         failure out->data is NULL. The decoder stays usable after an error. */
 LIC_API int lic_decode(lic_decoder *d, const uint8_t *data, size_t size, lic_image *out);
+
+/* lic_decode that also returns the file's metadata in *meta (whose previous contents are ignored,
+ * not freed; NULL: not wanted). The metadata is copied only when the whole file is valid and the
+ * image decoded; on failure *meta is zeroed and nothing needs freeing.
+ * @return the codes of lic_decode (LIC_ENOMEM also when a metadata copy fails). */
+LIC_API int lic_decode_with_metadata(lic_decoder *d, const uint8_t *data, size_t size, lic_image *out,
+                                     lic_metadata *meta);
 
 /* Closes the decoder, releases its model reference and sets *d to NULL. Safe on NULL. */
 LIC_API void lic_decoder_close(lic_decoder **d);
