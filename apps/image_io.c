@@ -255,7 +255,38 @@ static uint32_t be32(const uint8_t *p)
 /* Finds EXIF (eXIf) and XMP (iTXt "XML:com.adobe.xmp") by walking the chunks in place, before or
  * after the image data, without allocating: libpng is told to skip these chunks, since its eXIf
  * reader allocates what a damaged length claims. */
-static void png_scan_exif_xmp(const uint8_t *d, size_t n, app_image_info *ii)
+static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+{
+    uint8_t *d = malloc(n ? n : 1);
+    if (d && n)
+        memcpy(d, p, n);
+    return d;
+}
+
+/* The text of an uncompressed iTXt whose keyword (with its NUL, klen bytes) starts body: after the
+ * compression flag and method, the language tag and the translated keyword, each NUL-ended. Returns
+ * 0 and the text's place, or -1 for a compressed or malformed chunk. */
+static int itxt_text(const uint8_t *body, size_t len, size_t klen, size_t *at)
+{
+    size_t p = klen;
+    if (len - p < 2 || body[p] != 0) /* compression flag 0: uncompressed */
+        return -1;
+    p += 2;
+    for (int field = 0; field < 2; field++) {
+        const uint8_t *z = memchr(body + p, 0, len - p);
+        if (!z)
+            return -1;
+        p = (size_t)(z - body) + 1;
+    }
+    *at = p;
+    return 0;
+}
+
+/* Finds EXIF (eXIf) and XMP (iTXt "XML:com.adobe.xmp") by walking the chunks in place, before or
+ * after the image data: libpng is told to skip these chunks, since its eXIf reader allocates what a
+ * damaged length claims. Here a chunk's length is checked against the file before it is used, so a
+ * copy (meta not NULL; the first of each kind) is bounded by the file. Returns 0 or APP_IMG_ENOMEM. */
+static int png_scan_exif_xmp(const uint8_t *d, size_t n, app_image_info *ii, app_meta *meta)
 {
     static const char xmp_key[] = "XML:com.adobe.xmp"; /* with its NUL: 18 bytes */
     for (size_t p = 8; n - p >= 12;) {
@@ -267,15 +298,37 @@ static void png_scan_exif_xmp(const uint8_t *d, size_t n, app_image_info *ii)
             ii->meta |= APP_META_EXIF;
             if (!ii->orientation)
                 ii->orientation = app_exif_orientation(body, len);
+            if (meta && !meta->exif && len) {
+                if (!(meta->exif = dup_bytes(body, len)))
+                    return APP_IMG_ENOMEM;
+                meta->exif_size = len;
+            }
         } else if (!memcmp(type, "iTXt", 4) && len >= sizeof(xmp_key) && !memcmp(body, xmp_key, sizeof(xmp_key))) {
             ii->meta |= APP_META_XMP;
+            size_t at;
+            if (meta && !meta->xmp && itxt_text(body, len, sizeof(xmp_key), &at) == 0 && len > at) {
+                if (!(meta->xmp = dup_bytes(body + at, len - at)))
+                    return APP_IMG_ENOMEM;
+                meta->xmp_size = len - at;
+            }
         }
         p += 12 + (size_t)len;
     }
+    return 0;
+}
+
+void app_meta_free(app_meta *m)
+{
+    if (!m)
+        return;
+    free(m->icc);
+    free(m->exif);
+    free(m->xmp);
+    memset(m, 0, sizeof(*m));
 }
 
 static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
-                    app_image *out, app_image_info *ii, char *msg, size_t msg_size)
+                    app_image *out, app_image_info *ii, app_meta *meta, char *msg, size_t msg_size)
 {
     png_src src = {data, size, {0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, src.err, png_on_error, png_on_warning);
@@ -318,9 +371,26 @@ static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, in
     ii->alpha = has_alpha;
     ii->bit_depth = depth;
     png_note_colour(png, info, ii);
-    png_scan_exif_xmp(data, size, ii);
+    if (png_scan_exif_xmp(data, size, ii, header_only ? NULL : meta) < 0) {
+        set_msg(msg, msg_size, "PNG: out of memory");
+        status = APP_IMG_ENOMEM;
+        goto done;
+    }
     if (header_only)
         goto done;
+    png_charp icc_name;
+    png_bytep icc;
+    png_uint_32 icc_len;
+    int icc_comp;
+    /* libpng checked the profile and inflated it (at most png_set_chunk_malloc_max bytes). */
+    if (meta && png_get_iCCP(png, info, &icc_name, &icc_comp, &icc, &icc_len) && icc_len) {
+        if (!(meta->icc = dup_bytes(icc, icc_len))) {
+            set_msg(msg, msg_size, "PNG: out of memory");
+            status = APP_IMG_ENOMEM;
+            goto done;
+        }
+        meta->icc_size = icc_len;
+    }
     if ((status = app_img_check_dims("PNG", w, h, o, msg, msg_size)))
         goto done;
     if (has_alpha && !o->drop_alpha) {
@@ -436,8 +506,10 @@ static void jpeg_on_progress(j_common_ptr c)
     }
 }
 
-/* Records the metadata markers saved by jpeg_save_markers. */
-static void jpeg_note_meta(j_decompress_ptr c, app_image_info *ii)
+/* Records the metadata markers saved by jpeg_save_markers; with meta, copies the first EXIF and XMP
+ * and the ICC profile (libjpeg-turbo joins its APP2 parts and checks their numbering). Returns 0 or
+ * APP_IMG_ENOMEM. */
+static int jpeg_note_meta(j_decompress_ptr c, app_image_info *ii, app_meta *meta)
 {
     static const char exif_id[6] = {'E', 'x', 'i', 'f', 0, 0};
     static const char xmp_id[] = "http://ns.adobe.com/xap/1.0/"; /* with its NUL: 29 bytes */
@@ -451,11 +523,29 @@ static void jpeg_note_meta(j_decompress_ptr c, app_image_info *ii)
             ii->meta |= APP_META_EXIF;
             if (!ii->orientation)
                 ii->orientation = app_exif_orientation(m->data + 6, m->data_length - 6);
+            if (meta && !meta->exif && m->data_length > 6) {
+                if (!(meta->exif = dup_bytes(m->data + 6, m->data_length - 6)))
+                    return APP_IMG_ENOMEM;
+                meta->exif_size = m->data_length - 6;
+            }
         } else if (m->marker == JPEG_APP0 + 1 && m->data_length >= sizeof(xmp_id) &&
                    !memcmp(m->data, xmp_id, sizeof(xmp_id))) {
             ii->meta |= APP_META_XMP;
+            if (meta && !meta->xmp && m->data_length > sizeof(xmp_id)) {
+                if (!(meta->xmp = dup_bytes(m->data + sizeof(xmp_id), m->data_length - sizeof(xmp_id))))
+                    return APP_IMG_ENOMEM;
+                meta->xmp_size = m->data_length - sizeof(xmp_id);
+            }
         }
     }
+    JOCTET *icc = NULL;
+    unsigned int icc_len = 0;
+    /* FALSE for no profile or a damaged set of parts (then it is not carried and the tool warns). */
+    if (meta && (ii->meta & APP_META_ICC) && jpeg_read_icc_profile(c, &icc, &icc_len) && icc) {
+        meta->icc = icc; /* malloc'd by libjpeg-turbo */
+        meta->icc_size = icc_len;
+    }
+    return 0;
 }
 
 /* After a progressive image is absorbed: 1 if every coefficient of every component got its last
@@ -474,7 +564,7 @@ static int jpeg_progressive_complete(j_decompress_ptr c)
 }
 
 static int read_jpeg(const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
-                     app_image *out, app_image_info *ii, char *msg, size_t msg_size)
+                     app_image *out, app_image_info *ii, app_meta *meta, char *msg, size_t msg_size)
 {
     struct jpeg_decompress_struct cinfo;
     jpeg_err err;
@@ -523,16 +613,22 @@ static int read_jpeg(const uint8_t *data, size_t size, const app_read_opts *o, i
         src_size += 2;
     }
     jpeg_mem_src(&cinfo, src, src_size);
-    /* Enough of each APP1 for the EXIF IFD0 or the XMP name, of each APP2 for the ICC name. */
-    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 4096);
-    jpeg_save_markers(&cinfo, JPEG_APP0 + 2, 16);
+    /* Probing: enough of each APP1 for the EXIF IFD0 or the XMP name, of each APP2 for the ICC name.
+     * Keeping the metadata: whole markers (at most 64 KiB each, all of them inside the file). */
+    const int keep = meta && !header_only;
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, keep ? 0xFFFF : 4096);
+    jpeg_save_markers(&cinfo, JPEG_APP0 + 2, keep ? 0xFFFF : 16);
     jpeg_read_header(&cinfo, TRUE);
     ii->format = APP_FMT_JPEG;
     ii->width = cinfo.image_width;
     ii->height = cinfo.image_height;
     ii->channels = cinfo.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
     ii->bit_depth = cinfo.data_precision;
-    jpeg_note_meta(&cinfo, ii);
+    if (jpeg_note_meta(&cinfo, ii, keep ? meta : NULL) < 0) {
+        set_msg(msg, msg_size, "JPEG: out of memory");
+        status = APP_IMG_ENOMEM;
+        goto done;
+    }
     switch (cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE:
         cinfo.out_color_space = JCS_GRAYSCALE;
@@ -602,12 +698,12 @@ done:
 
 /* Probe (header_only) or decode; info always non-NULL here. */
 static int read_any(const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
-                    app_image *out, app_image_info *info, char *msg, size_t msg_size)
+                    app_image *out, app_image_info *info, app_meta *meta, char *msg, size_t msg_size)
 {
     memset(info, 0, sizeof(*info));
     switch (app_image_detect(data, size)) {
-    case APP_FMT_PNG: return read_png(data, size, o, header_only, out, info, msg, msg_size);
-    case APP_FMT_JPEG: return read_jpeg(data, size, o, header_only, out, info, msg, msg_size);
+    case APP_FMT_PNG: return read_png(data, size, o, header_only, out, info, meta, msg, msg_size);
+    case APP_FMT_JPEG: return read_jpeg(data, size, o, header_only, out, info, meta, msg, msg_size);
     case APP_FMT_PNM: return app_pnm_read(data, size, o, header_only, out, info, msg, msg_size);
     default:
         set_msg(msg, msg_size, size ? "unrecognized image format (expected PNG, JPEG, PGM or PPM)"
@@ -622,18 +718,29 @@ int app_image_probe(const uint8_t *data, size_t size, app_image_info *info, char
         return APP_IMG_EINVAL;
     app_read_opts none = {0, 0, 0, 0};
     app_image unused = {0};
-    return read_any(data, size, &none, 1, &unused, info, msg, msg_size);
+    return read_any(data, size, &none, 1, &unused, info, NULL, msg, msg_size);
 }
 
-int app_image_decode_info(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
-                          app_image_info *info, char *msg, size_t msg_size)
+int app_image_decode_meta(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
+                          app_image_info *info, app_meta *meta, char *msg, size_t msg_size)
 {
+    if (meta)
+        memset(meta, 0, sizeof(*meta));
     if (!out || (!data && size))
         return APP_IMG_EINVAL;
     memset(out, 0, sizeof(*out));
     app_read_opts none = {0, 0, 0, 0};
     app_image_info scratch;
-    return read_any(data, size, opts ? opts : &none, 0, out, info ? info : &scratch, msg, msg_size);
+    int r = read_any(data, size, opts ? opts : &none, 0, out, info ? info : &scratch, meta, msg, msg_size);
+    if (r)
+        app_meta_free(meta);
+    return r;
+}
+
+int app_image_decode_info(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
+                          app_image_info *info, char *msg, size_t msg_size)
+{
+    return app_image_decode_meta(data, size, opts, out, info, NULL, msg, msg_size);
 }
 
 int app_image_decode(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
@@ -750,19 +857,58 @@ static void png_on_write_error(png_structp png, png_const_charp m)
     png_longjmp(png, 1);
 }
 
-static int write_png(FILE *f, const app_image *img, char *msg, size_t msg_size)
+/* Hands the metadata to libpng, which writes it before the image data. */
+static void png_put_meta(png_structp png, png_infop info, app_meta *meta, char *xmp_text)
 {
+    if (meta->icc_size) {
+        /* libpng checks the profile; a bad one is an "app error": made a warning, the chunk skipped. */
+        png_set_benign_errors(png, 1);
+        png_set_iCCP(png, info, "ICC profile", PNG_COMPRESSION_TYPE_BASE, meta->icc, (png_uint_32)meta->icc_size);
+        png_set_benign_errors(png, 0);
+        meta->icc_refused = !png_get_valid(png, info, PNG_INFO_iCCP);
+    }
+    if (meta->exif_size)
+        png_set_eXIf_1(png, info, (png_uint_32)meta->exif_size, meta->exif);
+    if (xmp_text) {
+        png_text t;
+        memset(&t, 0, sizeof(t));
+        t.compression = PNG_ITXT_COMPRESSION_NONE;
+        t.key = (png_charp) "XML:com.adobe.xmp";
+        t.text = xmp_text;
+        t.itxt_length = meta->xmp_size;
+        t.lang = (png_charp) "";
+        t.lang_key = (png_charp) "";
+        png_set_text(png, info, &t, 1);
+    }
+}
+
+static int write_png(FILE *f, const app_image *img, app_meta *meta, char *msg, size_t msg_size)
+{
+    /* iTXt text is a C string to libpng: a NUL-terminated copy, refused if the packet holds a NUL. */
+    char *volatile xmp_text = NULL;
+    if (meta && meta->xmp_size) {
+        if (memchr(meta->xmp, 0, meta->xmp_size))
+            return set_msg(msg, msg_size, "the XMP packet holds a NUL byte; PNG cannot store it"), APP_IMG_EINVAL;
+        if (meta->icc_size > UINT32_MAX || meta->exif_size > UINT32_MAX || !(xmp_text = malloc(meta->xmp_size + 1)))
+            return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
+        memcpy(xmp_text, meta->xmp, meta->xmp_size);
+        xmp_text[meta->xmp_size] = 0;
+    }
     char err[192] = {0};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, err, png_on_write_error, png_on_warning);
-    if (!png)
+    if (!png) {
+        free(xmp_text);
         return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
+    }
     png_infop info = png_create_info_struct(png);
     if (!info) {
         png_destroy_write_struct(&png, NULL);
+        free(xmp_text);
         return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
+        free(xmp_text);
         set_msg(msg, msg_size, "PNG write failed: %s", err);
         return APP_IMG_EIO;
     }
@@ -770,15 +916,24 @@ static int write_png(FILE *f, const app_image *img, char *msg, size_t msg_size)
     png_set_IHDR(png, info, img->width, img->height, 8,
                  img->channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (meta)
+        png_put_meta(png, info, meta, xmp_text);
     png_write_info(png, info);
     for (uint32_t y = 0; y < img->height; y++)
         png_write_row(png, img->data + (ptrdiff_t)y * img->stride);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
+    free(xmp_text);
     return finish_stream(f, msg, msg_size);
 }
 
 int app_image_write(FILE *f, const app_image *img, app_out_format fmt, char *msg, size_t msg_size)
+{
+    return app_image_write_meta(f, img, fmt, NULL, msg, msg_size);
+}
+
+int app_image_write_meta(FILE *f, const app_image *img, app_out_format fmt, app_meta *meta, char *msg,
+                         size_t msg_size)
 {
     if (!f || !img || !img->data || !img->width || !img->height ||
         (img->channels != 1 && img->channels != 3) ||
@@ -787,7 +942,7 @@ int app_image_write(FILE *f, const app_image *img, app_out_format fmt, char *msg
         return APP_IMG_EINVAL;
     }
     switch (fmt) {
-    case APP_OUT_PNG: return write_png(f, img, msg, msg_size);
+    case APP_OUT_PNG: return write_png(f, img, meta, msg, msg_size);
     case APP_OUT_PPM: return write_pnm(f, img, 3, msg, msg_size);
     case APP_OUT_PGM: return write_pnm(f, img, 1, msg, msg_size);
     case APP_OUT_PNM: return write_pnm(f, img, img->channels, msg, msg_size);

@@ -59,8 +59,8 @@ app_img_format app_image_detect(const uint8_t *data, size_t size);
 /* "PNG", "JPEG", "PGM/PPM" or "unknown": for messages. */
 const char *app_img_format_name(app_img_format f);
 
-/* Metadata found in a source file. lic cannot store any of it yet, so the tools warn about it
- * instead of dropping it silently. */
+/* Metadata found in a source file (app_image_info.meta). ICC, EXIF and XMP are carried through .lic
+ * files (app_image_decode_meta returns their bytes); gAMA and cHRM are not, so the tools warn. */
 enum {
     APP_META_ICC = 1,  /* an ICC colour profile (PNG iCCP, JPEG APP2 ICC_PROFILE) */
     APP_META_GAMA = 2, /* PNG gAMA without sRGB: a gamma other than sRGB's may be meant */
@@ -100,7 +100,8 @@ int app_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *out
  * 16-bit samples become 8-bit as (v * 255 + 32767) / 65535; PNM samples of maxval m become
  * (v * 255 + m / 2) / m. Palette images become RGB; gray stays gray. A JPEG that lacks only its
  * end-of-image marker is decoded (info->missing_eoi); one cut inside its image data is an error.
- * Metadata (ICC, EXIF, XMP) is not kept; EXIF orientation is not applied. */
+ * Metadata (ICC, EXIF, XMP) is not returned (app_image_decode_meta does); EXIF orientation is never
+ * applied to the pixels. */
 int app_image_decode(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
                      char *msg, size_t msg_size);
 
@@ -108,6 +109,27 @@ int app_image_decode(const uint8_t *data, size_t size, const app_read_opts *opts
  * data included. On failure *info holds what was learned before the error. */
 int app_image_decode_info(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
                           app_image_info *info, char *msg, size_t msg_size);
+
+/* The metadata bytes of a source image, each malloc'd (NULL and size 0 when absent):
+ *   icc   the ICC profile, uncompressed (PNG iCCP; JPEG APP2 ICC_PROFILE, its markers joined in
+ *         sequence order; a set with a missing or repeated part is not taken)
+ *   exif  EXIF from the TIFF header on (PNG eXIf; JPEG APP1 "Exif\0\0", without that prefix)
+ *   xmp   the XMP packet (PNG iTXt "XML:com.adobe.xmp" when uncompressed; JPEG APP1 XMP)
+ * An item that info->meta reports but that is NULL here could not be taken (e.g. a compressed XMP
+ * iTXt): the tools say so. */
+typedef struct app_meta {
+    uint8_t *icc, *exif, *xmp;
+    size_t icc_size, exif_size, xmp_size;
+    int icc_refused; /* set by app_image_write_meta: libpng judged the profile invalid, not written */
+} app_meta;
+
+/* Frees the buffers and zeroes *m. Safe on NULL. */
+void app_meta_free(app_meta *m);
+
+/* app_image_decode_info that also returns the metadata bytes in *meta (NULL: not wanted); on
+ * failure *meta is empty. PGM/PPM carry none. */
+int app_image_decode_meta(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
+                          app_image_info *info, app_meta *meta, char *msg, size_t msg_size);
 
 /* app_read_file + app_image_decode. */
 int app_image_read(const char *path, const app_read_opts *opts, app_image *out, char *msg,
@@ -130,5 +152,13 @@ app_out_format app_out_format_from_name(const char *name);
 
 /* Writes the image to an open stream. The stream is flushed; a write error is APP_IMG_EIO. */
 int app_image_write(FILE *f, const app_image *img, app_out_format fmt, char *msg, size_t msg_size);
+
+/* app_image_write that also writes metadata (NULL: none) into a PNG: the ICC profile as iCCP (named
+ * "ICC profile"), EXIF as eXIf, XMP as an uncompressed iTXt "XML:com.adobe.xmp", all before the image
+ * data. PGM/PPM cannot hold metadata: it is ignored there (the caller warns). An XMP packet holding
+ * a NUL byte cannot be an iTXt text and is APP_IMG_EINVAL. A profile libpng refuses as invalid is
+ * left out and meta->icc_refused set (the image is still written). */
+int app_image_write_meta(FILE *f, const app_image *img, app_out_format fmt, app_meta *meta, char *msg,
+                         size_t msg_size);
 
 #endif /* LIC_APPS_IMAGE_IO_H */

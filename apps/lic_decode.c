@@ -27,10 +27,16 @@ static void usage(FILE *f)
             "An existing OUT keeps its permissions (and its owner, where allowed) and is refused,\n"
             "untouched, if you may not write it. The image size in the .lic header is checked against\n"
             "the limits before anything is decoded.\n"
+            "Metadata stored in the .lic file (ICC profile, EXIF, XMP; see lic-encode --help) is\n"
+            "written into a PNG output as iCCP, eXIf and iTXt \"XML:com.adobe.xmp\"; PGM/PPM cannot\n"
+            "hold it, so it is left out with a warning. An EXIF orientation stays in the EXIF: the\n"
+            "pixels are never rotated, viewers apply it. A damaged .lic file (every part of one is\n"
+            "checksummed) is refused with exit 3 and never decoded into a picture.\n"
             "\n"
             "Options:\n"
             "  -o, --output FILE   output image (required unless --info)\n"
             "      --format F      png, ppm, pgm or pnm: overrides the extension; default for \"-\": png\n"
+            "      --strip         do not write the stored metadata\n"
             "      --info          print the header (size, format, quality, version, model\n"
             "                      fingerprint, streams) and exit; needs no model and no -o\n"
             APP_LIB_OPT_HELP
@@ -40,12 +46,13 @@ static void usage(FILE *f)
             "\n" APP_EXIT_HELP);
 }
 
-enum { OPT_OUT = 1, OPT_FORMAT, OPT_INFO, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
+enum { OPT_OUT = 1, OPT_FORMAT, OPT_INFO, OPT_STRIP, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
 
 static const app_opt OPTS[] = {
     {"output", 'o', 1, OPT_OUT},
     {"format", 0, 1, OPT_FORMAT},
     {"info", 0, 0, OPT_INFO},
+    {"strip", 0, 0, OPT_STRIP},
     APP_LIB_OPT_ROWS,
     {"verbose", 'v', 0, OPT_VERBOSE},
     {"help", 'h', 0, OPT_HELP},
@@ -84,7 +91,7 @@ int main(int argc, char **argv)
 {
     const char *in_path = NULL, *out_path = NULL, *format_name = NULL;
     app_lib_opts lib_opts = APP_LIB_OPTS_INIT;
-    int info = 0, verbose = 0;
+    int info = 0, verbose = 0, strip = 0;
     char msg[512];
 
     app_args args;
@@ -104,6 +111,7 @@ int main(int argc, char **argv)
         case OPT_OUT: out_path = arg; break;
         case OPT_FORMAT: format_name = arg; break;
         case OPT_INFO: info = 1; break;
+        case OPT_STRIP: strip = 1; break;
         case OPT_VERBOSE: verbose++; break;
         case OPT_HELP: usage(stdout); return APP_EXIT_OK;
         case OPT_VERSION:
@@ -159,6 +167,7 @@ int main(int argc, char **argv)
     lic_model *model = NULL;
     lic_decoder *dec = NULL;
     lic_image out = {0};
+    lic_metadata meta = {0};
     int code = APP_EXIT_OK;
     /* The header is checked first: a file that is not a .lic at all needs no model to reject. */
     lic_stream_info si;
@@ -199,9 +208,10 @@ int main(int argc, char **argv)
     if ((code = app_report_size_check(PROG, in_name, si.width, si.height, r, &chk)))
         goto done;
     double t0 = app_now();
-    if ((r = lic_decode(dec, data, size, &out))) {
+    if ((r = lic_decode_with_metadata(dec, data, size, &out, &meta))) {
         app_err(PROG, "cannot decode '%s': %s", in_name, lic_strerror(r));
-        code = app_exit_from_lic(r);
+        /* A stream of a later revision (the library logged which feature) is input we cannot use. */
+        code = r == LIC_EUNSUPPORTED ? APP_EXIT_INVALID : app_exit_from_lic(r);
         goto done;
     }
     double t_total = app_now() - t0;
@@ -216,7 +226,19 @@ int main(int argc, char **argv)
         app_err(PROG, "%s", msg);
         goto done;
     }
-    if ((r = app_image_write(o.f, &img, ofmt, msg, sizeof(msg)))) {
+    /* The library's copies are lent to the writer, not handed over: lic_metadata_free releases them. */
+    app_meta am = {0};
+    if (!strip) {
+        am.icc = meta.icc, am.icc_size = meta.icc_size;
+        am.exif = meta.exif, am.exif_size = meta.exif_size;
+        am.xmp = meta.xmp, am.xmp_size = meta.xmp_size;
+    }
+    const int has_meta = am.icc_size || am.exif_size || am.xmp_size;
+    if (has_meta && ofmt != APP_OUT_PNG)
+        app_err(PROG, "warning: '%s' carries metadata (%s%s%s) that PGM/PPM cannot hold: it is not written; "
+                      "decode to PNG to keep it",
+                in_name, am.icc_size ? "ICC profile " : "", am.exif_size ? "EXIF " : "", am.xmp_size ? "XMP" : "");
+    if ((r = app_image_write_meta(o.f, &img, ofmt, has_meta ? &am : NULL, msg, sizeof(msg)))) {
         app_err(PROG, "cannot write '%s': %s", o.target ? o.target : "standard output", msg);
         app_out_abort(&o);
         code = app_exit_from_img(r);
@@ -226,6 +248,9 @@ int main(int argc, char **argv)
         app_err(PROG, "%s", msg);
         goto done;
     }
+    if (am.icc_refused)
+        app_err(PROG, "warning: the ICC profile in '%s' is not a valid profile to libpng; the PNG was written "
+                      "without it", in_name);
     if (verbose) {
         const double pixels = (double)out.width * (double)out.height;
         fprintf(stderr, "%s: %ux%u %s, %zu bytes, %.4f bpp\n", PROG, (unsigned)out.width,
@@ -240,6 +265,7 @@ int main(int argc, char **argv)
     }
 done:
     lic_image_free(&out);
+    lic_metadata_free(&meta);
     lic_decoder_close(&dec);
     lic_model_free(&model);
     free(data);

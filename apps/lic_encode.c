@@ -23,9 +23,11 @@ static void usage(FILE *f)
             "        with a warning, as libjpeg's tools do; one cut inside its image data is an error\n"
             "  PGM/PPM  binary (P5, P6) or plain ASCII (P2, P3), maxval 1 to 65535\n"
             "lic codes 8 bits per sample: 16-bit input is rounded to 8 bits, with a warning (-v prints\n"
-            "the source's bit depth). lic cannot store metadata yet: an ICC profile, gAMA or cHRM\n"
-            "(colour metadata) and an EXIF orientation are reported by a warning and not carried, and\n"
-            "the orientation is not applied to the pixels; EXIF and XMP are dropped (-v says so).\n"
+            "the source's bit depth).\n"
+            "Metadata: the ICC profile (PNG iCCP, JPEG APP2), EXIF (PNG eXIf, JPEG APP1) and XMP (PNG\n"
+            "iTXt, JPEG APP1) are stored in the .lic file, byte for byte, and lic-decode writes them\n"
+            "back into a PNG; --strip leaves them out. An EXIF orientation is kept in the EXIF and\n"
+            "not applied to the pixels. gAMA/cHRM without an ICC profile are not carried (a warning).\n"
             "\n"
             "OUT \"-\" or /dev/stdout writes standard output; other devices and pipes are written in\n"
             "place. A file OUT is written to a temporary file next to it and renamed over OUT only on\n"
@@ -40,6 +42,7 @@ static void usage(FILE *f)
             "  -q, --quality Q     quality 1 (smallest) .. 100 (best); default 75\n"
             APP_LIB_OPT_HELP
             "      --drop-alpha    discard an alpha channel (otherwise alpha is an error)\n"
+            "      --strip         do not store the ICC profile, EXIF or XMP\n"
             "  -v, --verbose       print the source kind, size, bpp and stage times; -vv adds library\n"
             "                      debug messages\n"
             "  -h, --help          print this help and exit\n"
@@ -47,13 +50,14 @@ static void usage(FILE *f)
             "\n" APP_EXIT_HELP);
 }
 
-enum { OPT_OUT = 1, OPT_Q, OPT_DROP_ALPHA, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
+enum { OPT_OUT = 1, OPT_Q, OPT_DROP_ALPHA, OPT_STRIP, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
 
 static const app_opt OPTS[] = {
     {"output", 'o', 1, OPT_OUT},
     {"quality", 'q', 1, OPT_Q},
     APP_LIB_OPT_ROWS,
     {"drop-alpha", 0, 0, OPT_DROP_ALPHA},
+    {"strip", 0, 0, OPT_STRIP},
     {"verbose", 'v', 0, OPT_VERBOSE},
     {"help", 'h', 0, OPT_HELP},
     {"version", 0, 0, OPT_VERSION},
@@ -65,7 +69,7 @@ int main(int argc, char **argv)
     const char *in_path = NULL, *out_path = NULL;
     long quality = 75;
     app_lib_opts lib_opts = APP_LIB_OPTS_INIT;
-    int drop_alpha = 0, verbose = 0;
+    int drop_alpha = 0, strip = 0, verbose = 0;
     char msg[512];
     int r;
 
@@ -89,6 +93,7 @@ int main(int argc, char **argv)
                 return app_usage_error(PROG, "quality must be an integer from 1 to 100");
             break;
         case OPT_DROP_ALPHA: drop_alpha = 1; break;
+        case OPT_STRIP: strip = 1; break;
         case OPT_VERBOSE: verbose++; break;
         case OPT_HELP: usage(stdout); return APP_EXIT_OK;
         case OPT_VERSION:
@@ -122,6 +127,7 @@ int main(int argc, char **argv)
     uint8_t *bits = NULL;
     size_t nbits = 0;
     app_image img = {0};
+    app_meta meta = {0};
     app_image_info info;
     int code = APP_EXIT_OK;
     if ((r = app_read_file(in_path, 0, &file, &file_size, msg, sizeof(msg))) ||
@@ -144,19 +150,31 @@ int main(int argc, char **argv)
         goto done;
     /* The library's limits also bound the image reader. */
     app_read_opts ropts = {cfg.max_side, cfg.max_pixels, 0, drop_alpha};
-    if ((r = app_image_decode_info(file, file_size, &ropts, &img, &info, msg, sizeof(msg)))) {
+    if ((r = app_image_decode_meta(file, file_size, &ropts, &img, &info, strip ? NULL : &meta, msg, sizeof(msg)))) {
         app_err(PROG, "cannot read '%s': %s", in_name, msg);
         code = app_exit_from_img(r);
         goto done;
     }
     free(file);
     file = NULL;
-    app_print_image_notes(PROG, in_name, &info, verbose);
+    /* What the .lic file will carry: each item the reader could take, within the library's cap. */
+    lic_metadata lmeta = {.icc = meta.icc, .icc_size = meta.icc_size, .exif = meta.exif,
+                          .exif_size = meta.exif_size, .xmp = meta.xmp, .xmp_size = meta.xmp_size,
+                          .source_bit_depth = info.bit_depth > 8 ? 16 : 8};
+    if (lmeta.icc_size > LIC_METADATA_MAX_ITEM)
+        lmeta.icc = NULL, lmeta.icc_size = 0;
+    if (lmeta.exif_size > LIC_METADATA_MAX_ITEM)
+        lmeta.exif = NULL, lmeta.exif_size = 0;
+    if (lmeta.xmp_size > LIC_METADATA_MAX_ITEM)
+        lmeta.xmp = NULL, lmeta.xmp_size = 0;
+    const unsigned carried = (lmeta.icc_size ? APP_META_ICC : 0u) | (lmeta.exif_size ? APP_META_EXIF : 0u) |
+                             (lmeta.xmp_size ? APP_META_XMP : 0u);
+    app_print_image_notes(PROG, in_name, &info, carried, strip ? "--strip" : NULL, verbose);
 
     lic_image limg = {img.width, img.height, img.channels == 1 ? LIC_PIXFMT_GRAY8 : LIC_PIXFMT_RGB8,
                       img.data, img.stride};
     double t0 = app_now();
-    if ((r = lic_encode(enc, &limg, (int)quality, &bits, &nbits))) {
+    if ((r = lic_encode_with_metadata(enc, &limg, (int)quality, &lmeta, &bits, &nbits))) {
         app_err(PROG, "cannot encode '%s': %s", in_name, lic_strerror(r));
         code = app_exit_from_lic(r);
         goto done;
@@ -188,5 +206,6 @@ done:
     lic_encoder_close(&enc);
     lic_model_free(&model);
     app_image_free(&img);
+    app_meta_free(&meta);
     return code;
 }

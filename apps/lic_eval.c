@@ -730,7 +730,7 @@ static int read_image(const lic_encoder *enc, const char *path, const app_read_o
         snprintf(why, why_size, "cannot read it: %s", msg);
         code = app_exit_from_img(r);
     } else {
-        app_print_image_notes(PROG, path, &info, verbose);
+        app_print_image_notes(PROG, path, &info, 0, "lic-eval measures pixels only", verbose);
     }
     if (code)
         app_err(PROG, "'%s': %s", path, why);

@@ -26,32 +26,62 @@ static const char *orientation_action(int o)
     return o >= 1 && o <= 8 ? names[o - 1] : "unknown";
 }
 
-int app_print_image_notes(const char *prog, const char *name, const app_image_info *info, int verbose)
+/* "an ICC profile, EXIF and XMP" for the APP_META_ICC/EXIF/XMP bits of m. */
+static void meta_names(unsigned m, char *buf, size_t size)
+{
+    const char *names[3];
+    int n = 0;
+    if (m & APP_META_ICC)
+        names[n++] = "an ICC profile";
+    if (m & APP_META_EXIF)
+        names[n++] = "EXIF";
+    if (m & APP_META_XMP)
+        names[n++] = "XMP";
+    snprintf(buf, size, "%s%s%s%s%s", n > 0 ? names[0] : "", n > 1 ? (n > 2 ? ", " : " and ") : "",
+             n > 1 ? names[1] : "", n > 2 ? " and " : "", n > 2 ? names[2] : "");
+}
+
+int app_print_image_notes(const char *prog, const char *name, const app_image_info *info, unsigned carried,
+                          const char *dropped_by, int verbose)
 {
     int n = 0;
+    char what[96];
     if (info->bit_depth > 8) {
         app_err(prog, "warning: '%s' has %d-bit samples; lic codes 8 bits per sample, so the extra precision is lost",
                 name, info->bit_depth);
         n++;
     }
-    if (info->meta & APP_META_COLOUR) {
-        char what[64] = "";
-        if (info->meta & APP_META_ICC)
-            strcat(what, "an ICC profile");
-        if (info->meta & APP_META_GAMA)
-            strcat(what, *what ? ", gAMA" : "gAMA");
-        if (info->meta & APP_META_CHRM)
-            strcat(what, *what ? ", cHRM" : "cHRM");
-        app_err(prog, "warning: '%s' has colour metadata (%s) that lic does not carry yet: the decoded image "
+    /* gAMA/cHRM matter only without an ICC profile (which supersedes them, PNG 11.3.3.1). */
+    const unsigned chunks = info->meta & (APP_META_GAMA | APP_META_CHRM);
+    if (chunks && !(carried & APP_META_ICC)) {
+        app_err(prog, "warning: '%s' has colour metadata (%s) that lic does not carry: the decoded image "
                       "will have none and is shown as sRGB, so its colours may look different",
-                name, what);
+                name, chunks == (APP_META_GAMA | APP_META_CHRM) ? "gAMA, cHRM" : chunks & APP_META_GAMA ? "gAMA" : "cHRM");
         n++;
     }
+    const unsigned lost = info->meta & (APP_META_ICC | APP_META_EXIF | APP_META_XMP) & ~carried;
+    if (lost) {
+        meta_names(lost, what, sizeof(what));
+        if (!dropped_by) {
+            app_err(prog, "warning: '%s' has %s that could not be read for carrying (damaged, compressed or too "
+                          "large): the decoded image will not have it%s",
+                    name, what, lost & APP_META_ICC ? " and is shown as sRGB" : "");
+            n++;
+        } else if (verbose) {
+            app_err(prog, "'%s': %s dropped (%s)", name, what, dropped_by);
+        }
+    }
     if (info->orientation > 1) {
-        app_err(prog, "warning: '%s' has EXIF orientation %d (%s to display), which lic does not apply or "
-                      "carry yet: the decoded image keeps the stored orientation",
-                name, info->orientation, orientation_action(info->orientation));
-        n++;
+        if (!(carried & APP_META_EXIF)) {
+            app_err(prog, "warning: '%s' has EXIF orientation %d (%s to display), which is neither applied nor "
+                          "carried%s%s: the decoded image keeps the stored orientation",
+                    name, info->orientation, orientation_action(info->orientation), dropped_by ? ", " : "",
+                    dropped_by ? dropped_by : "");
+            n++;
+        } else if (verbose) {
+            app_err(prog, "'%s': EXIF orientation %d (%s to display) is kept in the EXIF, not applied to the pixels",
+                    name, info->orientation, orientation_action(info->orientation));
+        }
     }
     if (info->missing_eoi) {
         app_err(prog, "warning: '%s': the JPEG has no end-of-image marker (was it cut short?); all of its image "
@@ -59,11 +89,10 @@ int app_print_image_notes(const char *prog, const char *name, const app_image_in
                 name);
         n++;
     }
-    if (verbose && (info->meta & (APP_META_EXIF | APP_META_XMP)))
-        app_err(prog, "'%s': its %s metadata is not carried (lic cannot store metadata yet)", name,
-                (info->meta & APP_META_EXIF) && (info->meta & APP_META_XMP) ? "EXIF and XMP"
-                : (info->meta & APP_META_EXIF)                            ? "EXIF"
-                                                                          : "XMP");
+    if (verbose && carried) {
+        meta_names(carried, what, sizeof(what));
+        app_err(prog, "'%s': carries %s", name, what);
+    }
     return n;
 }
 

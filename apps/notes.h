@@ -11,10 +11,14 @@
 #include "apps/image_io.h"
 
 /* Prints one "<prog>: warning: '<name>': ..." line per thing in info that the .lic file will not
- * keep: 16-bit samples (coded at 8 bits), colour metadata (ICC profile, gAMA, cHRM), EXIF
- * orientation other than 1 (not applied), and a JPEG read without its end marker. With verbose,
- * also a note about EXIF/XMP that is dropped. Returns the number of warnings printed. */
-int app_print_image_notes(const char *prog, const char *name, const app_image_info *info, int verbose);
+ * keep: 16-bit samples (coded at 8 bits), gAMA/cHRM without a carried ICC profile, an ICC profile,
+ * EXIF or XMP found but not carried (APP_META_* bits in info->meta and not in `carried`), an EXIF
+ * orientation other than 1 whose EXIF is not carried, and a JPEG read without its end marker.
+ * `dropped_by` names why metadata is not carried when that is on purpose ("--strip"): then the
+ * dropped items are a -v note instead of a warning. With verbose, also says what is carried (an
+ * orientation is kept in the EXIF, not applied). Returns the number of warnings printed. */
+int app_print_image_notes(const char *prog, const char *name, const app_image_info *info, unsigned carried,
+                          const char *dropped_by, int verbose);
 
 /* "16-bit RGB PNG", "8-bit gray JPEG", "ASCII 8-bit RGB PPM": the source's kind, for -v. */
 void app_describe_source(const app_image_info *info, char *buf, size_t size);

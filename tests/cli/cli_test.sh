@@ -381,16 +381,69 @@ for f in 16bit_9x7.png 16bit_3x2.ppm; do
     expect_true "$f: warns that 16-bit samples are coded at 8 bits" grep -q "warning: '.*$f' has 16-bit samples; lic codes 8 bits" "$T/stderr"
     expect_true "$f: -v gives the source bit depth" grep -q "source: 16-bit RGB" "$T/stderr"
 done
-expect_rc 0 "encode icc_4x3.png" "$ENC" "$IMG/icc_4x3.png" -o "$T/x.lic" "${M[@]}"
-expect_true "warns about the ICC profile" grep -q "warning: .*colour metadata (an ICC profile) that lic does not carry" "$T/stderr"
-expect_rc 0 "encode gamma_4x3.png" "$ENC" "$IMG/gamma_4x3.png" -o "$T/x.lic" "${M[@]}"
-expect_true "warns about gAMA and cHRM" grep -q "warning: .*colour metadata (gAMA, cHRM)" "$T/stderr"
-expect_rc 0 "encode exif6_4x3.png" "$ENC" "$IMG/exif6_4x3.png" -o "$T/x.lic" "${M[@]}"
-expect_true "warns that EXIF orientation 6 is not applied" grep -q "warning: .*EXIF orientation 6 (rotate 90 degrees clockwise to display), which lic does not apply" "$T/stderr"
+echo "== metadata: carried byte for byte, --strip, PPM output"
+# meta_dump.py reads the metadata with a second, independent implementation (Python).
+dump() { /usr/bin/python3 "$ROOT/tests/cli/meta_dump.py" "$1"; }
+for f in meta_4x3.png meta_32x24.jpg icc_4x3.png exif6_4x3.png exif6_32x24.jpg; do
+    expect_rc 0 "encode $f" "$ENC" "$IMG/$f" -o "$T/meta.lic" "${M[@]}"
+    expect_true "$f: no warning (all of its metadata is carried)" test ! -s "$T/stderr"
+    expect_rc 0 "decode $f to PNG" "$DEC" "$T/meta.lic" -o "$T/meta.png" "${M[@]}"
+    dump "$IMG/$f" >"$T/in.meta"
+    dump "$T/meta.png" >"$T/out.meta"
+    expect_true "$f: ICC, EXIF and XMP survive .lic -> PNG byte for byte" cmp -s "$T/in.meta" "$T/out.meta"
+    expect_true "$f: the source has metadata to compare" grep -qv "none" "$T/in.meta"
+    expect_rc 0 "decode $f --strip" "$DEC" "$T/meta.lic" -o "$T/nometa.png" --strip "${M[@]}"
+    expect_true "$f: lic-decode --strip writes none" test "$(dump "$T/nometa.png" | grep -c none)" = 3
+    expect_rc 0 "encode $f --strip" "$ENC" "$IMG/$f" -o "$T/strip.lic" --strip "${M[@]}"
+    expect_rc 0 "decode the stripped $f" "$DEC" "$T/strip.lic" -o "$T/strip.png" "${M[@]}"
+    expect_true "$f: lic-encode --strip stores none" test "$(dump "$T/strip.png" | grep -c none)" = 3
+    expect_true "$f: --strip changes only the metadata: same pixels" cmp -s "$T/strip.png" "$T/nometa.png"
+    expect_true "$f: the stripped file is smaller" test "$(stat -c %s "$T/strip.lic")" -lt "$(stat -c %s "$T/meta.lic")"
+done
+dump "$IMG/meta_32x24.jpg" >"$T/in.meta"
+expect_true "the JPEG's ICC profile spans two APP2 markers (70000 bytes) and is joined" grep -q "^icc 70000 " "$T/in.meta"
+expect_rc 0 "encode meta_32x24.jpg" "$ENC" "$IMG/meta_32x24.jpg" -o "$T/meta.lic" "${M[@]}"
+expect_rc 0 "decode it to PPM" "$DEC" "$T/meta.lic" -o "$T/meta.ppm" "${M[@]}"
+expect_true "PPM output warns that the metadata is not written" grep -q "warning: .*carries metadata (ICC profile EXIF XMP) that PGM/PPM cannot hold" "$T/stderr"
+expect_rc 0 "encode exif6_4x3.png --strip" "$ENC" "$IMG/exif6_4x3.png" -o "$T/x.lic" --strip "${M[@]}"
+expect_true "--strip warns that the orientation is lost" grep -q "warning: .*EXIF orientation 6 (rotate 90 degrees clockwise to display), which is neither applied nor carried, --strip" "$T/stderr"
 expect_rc 0 "encode exif6_32x24.jpg -v" "$ENC" "$IMG/exif6_32x24.jpg" -o "$T/x.lic" -v "${M[@]}"
-expect_true "JPEG: warns about its ICC profile" grep -q "warning: .*(an ICC profile)" "$T/stderr"
-expect_true "JPEG: warns about its orientation" grep -q "warning: .*EXIF orientation 6" "$T/stderr"
-expect_true "JPEG: -v says EXIF and XMP are not carried" grep -q "EXIF and XMP metadata is not carried" "$T/stderr"
+expect_true "-v: the orientation is kept in the EXIF, not applied" grep -q "EXIF orientation 6 (rotate 90 degrees clockwise to display) is kept in the EXIF, not applied" "$T/stderr"
+expect_true "-v: says what is carried" grep -q "carries an ICC profile, EXIF and XMP" "$T/stderr"
+expect_rc 0 "encode gamma_4x3.png" "$ENC" "$IMG/gamma_4x3.png" -o "$T/x.lic" "${M[@]}"
+expect_true "warns about gAMA and cHRM (not carried)" grep -q "warning: .*colour metadata (gAMA, cHRM) that lic does not carry" "$T/stderr"
+# A compressed XMP iTXt is reported but not carried (the reader takes uncompressed text only).
+/usr/bin/python3 - "$IMG/exif6_4x3.png" "$T/zxmp.png" <<'PY'
+import struct, sys, zlib
+d = open(sys.argv[1], "rb").read()
+body = b"XML:com.adobe.xmp\0" + b"\1\0" + b"\0\0" + zlib.compress(b"<x:xmpmeta/>")
+c = struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body))
+i = d.index(b"IDAT") - 4
+open(sys.argv[2], "wb").write(d[:i] + c + d[i:])
+PY
+expect_rc 0 "encode a PNG with a compressed XMP iTXt" "$ENC" "$T/zxmp.png" -o "$T/x.lic" "${M[@]}"
+expect_true "warns that its XMP is not carried" grep -q "warning: .*has XMP that could not be read for carrying" "$T/stderr"
+
+echo "== damaged .lic files: exit 3, no picture"
+expect_rc 0 "encode meta_4x3.png" "$ENC" "$IMG/meta_4x3.png" -o "$T/good.lic" "${M[@]}"
+size=$(stat -c %s "$T/good.lic")
+for at in 4 9 20 41 60 $((size / 2)) $((size - 20)) $((size - 1)); do
+    /usr/bin/python3 -c "import sys; d=bytearray(open(sys.argv[1],'rb').read()); d[int(sys.argv[3])]^=0x10; open(sys.argv[2],'wb').write(d)" "$T/good.lic" "$T/bad.lic" "$at"
+    rm -f "$T/bad.png"
+    expect_rc 3 "a bit flipped at byte $at of $size" "$DEC" "$T/bad.lic" -o "$T/bad.png" "${M[@]}"
+    expect_true "byte $at: no output file" test ! -e "$T/bad.png"
+done
+head -c $((size - 1)) "$T/good.lic" >"$T/cut.lic"
+expect_rc 3 "a .lic cut by one byte" "$DEC" "$T/cut.lic" -o "$T/bad.png" "${M[@]}"
+cat "$T/good.lic" "$T/good.lic" >"$T/twice.lic"
+expect_rc 3 "a .lic with bytes after its end" "$DEC" "$T/twice.lic" -o "$T/bad.png" "${M[@]}"
+expect_rc 0 "--info reads a version-2 header" "$DEC" "$T/good.lic" --info
+expect_true "--info: version 2" grep -q "^version: 2$" "$T/stdout"
+expect_rc 0 "--info reads a version-1 header" "$DEC" "$ROOT/testdata/bitstreams/tiny_17x33_q90.lic" --info
+expect_true "--info: version 1" grep -q "^version: 1$" "$T/stdout"
+expect_rc 0 "a version-1 golden stream still decodes" "$DEC" "$ROOT/testdata/bitstreams/tiny_17x33_q90.lic" -o "$T/v1.ppm" "${M[@]}"
+expect_rc 0 "its version-2 twin decodes" "$DEC" "$ROOT/testdata/bitstreams/tiny_17x33_q90.v2.lic" -o "$T/v2.ppm" "${M[@]}"
+expect_true "to the same pixels" cmp -s "$T/v1.ppm" "$T/v2.ppm"
 expect_rc 0 "encode 17x33.png" "$ENC" "$IMG/17x33.png" -o "$T/x.lic" "${M[@]}"
 expect_true "an 8-bit PNG without metadata gives no warning" test ! -s "$T/stderr"
 

@@ -52,6 +52,39 @@ def icc_profile():
     return hdr + tags + wtpt
 
 
+def big_icc_profile(size=70000):
+    """An ICC v2 profile of `size` bytes (a multiple of 4): the media white point and a private
+    'data' tag filling the rest with a byte pattern. Longer than one JPEG APP2 marker can hold
+    (65519 bytes of profile), so a JPEG stores it in two markers that a reader must join."""
+    n_tags = 2
+    table = 128 + 4 + 12 * n_tags
+    wtpt_at, data_at = table, table + 20
+    data_len = size - data_at
+    hdr = struct.pack(">I4sI4s4s4s6H4s4sI4s4s8sI3i4s16s28s",
+                      size, b"lic ", 0x02100000, b"mntr", b"RGB ", b"XYZ ",
+                      2026, 12, 4, 0, 0, 0, b"acsp", b"\0\0\0\0", 0, b"\0\0\0\0", b"\0\0\0\0",
+                      b"\0" * 8, 0, 0xF6D6, 0x10000, 0xD32D, b"lic ", b"\0" * 16, b"\0" * 28)
+    tags = struct.pack(">I", n_tags) + struct.pack(">4sII", b"wtpt", wtpt_at, 20) + struct.pack(">4sII", b"licD", data_at, data_len)
+    wtpt = b"XYZ " + b"\0" * 4 + struct.pack(">3i", 0xF6D6, 0x10000, 0xD32D)
+    data = b"data" + b"\0" * 4 + struct.pack(">I", 1) + bytes((i * 7 + i // 251) & 0xFF for i in range(data_len - 12))
+    out = hdr + tags + wtpt + data
+    assert len(out) == size
+    return out
+
+
+def icc_markers(profile):
+    """JPEG APP2 ICC_PROFILE payloads: the profile in parts of at most 65519 bytes, numbered from 1."""
+    parts = [profile[i:i + 65519] for i in range(0, len(profile), 65519)]
+    return [(0xE2, b"ICC_PROFILE\0" + bytes([k + 1, len(parts)]) + p) for k, p in enumerate(parts)]
+
+
+def xmp_packet():
+    return (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+            b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>"
+            b"<rdf:Description xmlns:dc='http://purl.org/dc/elements/1.1/'><dc:creator>lic tests (CC0)</dc:creator>"
+            b"</rdf:Description></rdf:RDF></x:xmpmeta>\n<?xpacket end='w'?>")
+
+
 def exif_orientation(value, big_endian):
     """A TIFF-structured EXIF block whose IFD0 holds two entries, the second the orientation."""
     e = ">" if big_endian else "<"
@@ -120,6 +153,15 @@ def main():
         (0xE1, xmp),
         (0xE2, b"ICC_PROFILE\0\x01\x01" + icc_profile()),
     ])
+    # Metadata carried through .lic files: a PNG with a deflated iCCP, eXIf (orientation 6) and an
+    # uncompressed XMP iTXt; a JPEG with EXIF, XMP and a 70000-byte ICC profile in two APP2 markers.
+    itxt = b"XML:com.adobe.xmp\0" + b"\0\0" + b"\0" + b"\0" + xmp_packet()
+    files["meta_4x3.png"] = png(w, h, rows, extra_before=[(b"iCCP", b"lic test\0\0" + zlib.compress(big_icc_profile(1024), 9)),
+                                                          (b"eXIf", exif_orientation(6, True)), (b"iTXt", itxt)])
+    files["meta_32x24.jpg"] = jpeg_segments(small, [
+        (0xE1, b"Exif\0\0" + exif_orientation(3, False)),
+        (0xE1, b"http://ns.adobe.com/xap/1.0/\0" + xmp_packet()),
+    ] + icc_markers(big_icc_profile()))
     # Headers of a 16384x16384 image with nothing (PNG: a few bytes) of pixel data after them.
     files["huge_16384.png"] = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16384, 16384, 8, 2, 0, 0, 0))
                                + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))

@@ -2,8 +2,9 @@
  * API, under small size limits (fuzz_common.h) so that each execution is fast.
  *
  * Properties checked besides "no crash, no leak, no UB": a decode returns only the documented codes;
- * on failure the output image is empty; on success it has exactly the size and format that
- * lic_peek_info() reads from the same bytes. A fresh decoder per input keeps every run reproducible
+ * on failure the output image and metadata are empty; on success the image has exactly the size and
+ * format that lic_peek_info() reads from the same bytes, and each metadata item (version 2) is within
+ * LIC_METADATA_MAX_ITEM and inside the input's size. A fresh decoder per input keeps every run reproducible
  * from its input alone (workspace reuse across sizes is covered by tests/test_threads.c and
  * tests/test_codec.c). */
 #include <string.h>
@@ -36,8 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     lic_image out;
     memset(&out, 0xa5, sizeof out); /* the decoder must overwrite every field */
-    int ret = lic_decode(dec, data, size, &out);
-    FUZZ_CHECK(ret == 0 || ret == LIC_EBITSTREAM || ret == LIC_EMODEL_MISMATCH || ret == LIC_ELIMIT);
+    lic_metadata meta;
+    memset(&meta, 0xa5, sizeof meta);
+    int ret = lic_decode_with_metadata(dec, data, size, &out, &meta);
+    FUZZ_CHECK(ret == 0 || ret == LIC_EBITSTREAM || ret == LIC_EMODEL_MISMATCH || ret == LIC_ELIMIT ||
+               ret == LIC_EUNSUPPORTED);
     lic_stream_info info;
     int peek = lic_peek_info(data, size, &info);
     if (ret == 0) {
@@ -51,10 +55,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sink ^= out.data[(size_t)out.stride * (out.height - 1) + (size_t)out.width * ch - 1];
         (void)sink;
         lic_image_free(&out);
+        const uint8_t *items[3] = {meta.icc, meta.exif, meta.xmp};
+        const size_t sizes[3] = {meta.icc_size, meta.exif_size, meta.xmp_size};
+        for (int i = 0; i < 3; i++) {
+            FUZZ_CHECK((items[i] == NULL) == (sizes[i] == 0));
+            FUZZ_CHECK(sizes[i] <= LIC_METADATA_MAX_ITEM && sizes[i] < size);
+            if (sizes[i])
+                sink ^= items[i][0] ^ items[i][sizes[i] - 1];
+        }
+        FUZZ_CHECK(meta.source_bit_depth == 8 || meta.source_bit_depth == 16);
+        lic_metadata_free(&meta);
     } else {
         FUZZ_CHECK(out.data == NULL);
-        if (ret == LIC_EMODEL_MISMATCH || ret == LIC_ELIMIT)
-            FUZZ_CHECK(peek == 0); /* both are decided after the header parsed */
+        FUZZ_CHECK(meta.icc == NULL && meta.exif == NULL && meta.xmp == NULL && meta.icc_size == 0);
+        if (ret == LIC_EMODEL_MISMATCH || ret == LIC_ELIMIT || ret == LIC_EUNSUPPORTED)
+            FUZZ_CHECK(peek == 0); /* all decided after the header parsed */
     }
     lic_decoder_close(&dec);
     return 0;

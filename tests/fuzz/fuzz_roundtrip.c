@@ -1,11 +1,15 @@
 /* lic fuzz target: encode -> decode round trips of fuzzer-made images with the tiny test models.
  *
  * Input layout: byte 0 width-1 (1..128), byte 1 height-1 (1..128), byte 2 bit 0 gray, bit 1 the
- * transposed-conv model (tiny_deconv), bit 2 a row stride larger than the row; byte 3 quality
- * (1..100); the rest are pixels, repeated as needed (zeros when there are none).
+ * transposed-conv model (tiny_deconv), bit 2 a row stride larger than the row, bit 3 metadata (an
+ * ICC profile, EXIF and XMP cut from the pixel bytes at lengths from bytes 4..6, bit 4 a 16-bit
+ * source); byte 3 quality (1..100); the rest are pixels, repeated as needed (zeros when there are
+ * none).
  * Properties: encoding succeeds and is deterministic (same bytes twice); the header says what was
- * encoded; decoding succeeds with the declared size and format; and the decoder saw exactly the
- * encoder's symbols and entropy parameters (count and hashes of the whole coding sequence). */
+ * encoded; decoding succeeds with the declared size and format and returns the metadata byte for
+ * byte; the metadata changes only the container (same symbols as without it); and the decoder saw
+ * exactly the encoder's symbols and entropy parameters (count and hashes of the whole coding
+ * sequence). */
 #include <string.h>
 
 #include "lic/codec.h"
@@ -51,13 +55,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(lic_encoder_open(&enc, g_models[model], &cfg) == 0);
     FUZZ_CHECK(lic_decoder_open(&dec, g_models[model], &cfg) == 0);
 
+    lic_metadata meta = {0};
+    const int with_meta = (data[2] >> 3) & 1;
+    if (with_meta) {
+        const size_t avail = n_px;
+        meta.icc = (uint8_t *)px, meta.icc_size = size > 4 ? data[4] % (avail + 1) : 0;
+        meta.exif = (uint8_t *)px, meta.exif_size = size > 5 ? data[5] % (avail + 1) : 0;
+        meta.xmp = (uint8_t *)px, meta.xmp_size = size > 6 ? data[6] % (avail + 1) : 0;
+        meta.source_bit_depth = (data[2] >> 4) & 1 ? 16 : 8;
+    }
     uint8_t *bits = NULL, *bits2 = NULL;
     size_t n = 0, n2 = 0;
-    FUZZ_CHECK(lic_encode(enc, &img, q, &bits, &n) == 0);
+    FUZZ_CHECK(lic_encode_with_metadata(enc, &img, q, with_meta ? &meta : NULL, &bits, &n) == 0);
     lic_stats es;
     FUZZ_CHECK(lic_encoder_get_stats(enc, &es) == 0);
     FUZZ_CHECK(lic_encode(enc, &img, q, &bits2, &n2) == 0);
-    FUZZ_CHECK(n == n2 && memcmp(bits, bits2, n) == 0);
+    lic_stats es2;
+    FUZZ_CHECK(lic_encoder_get_stats(enc, &es2) == 0);
+    FUZZ_CHECK(es2.symbols_hash == es.symbols_hash && es2.params_hash == es.params_hash);
+    if (with_meta)
+        FUZZ_CHECK(n2 + (meta.icc_size ? 12 + meta.icc_size : 0) + (meta.exif_size ? 12 + meta.exif_size : 0) +
+                       (meta.xmp_size ? 12 + meta.xmp_size : 0) == n);
+    else
+        FUZZ_CHECK(n == n2 && memcmp(bits, bits2, n) == 0);
     lic_free(bits2);
 
     lic_stream_info info;
@@ -65,7 +85,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(info.width == w && info.height == h && info.fmt == img.fmt && info.quality == q);
 
     lic_image out;
-    FUZZ_CHECK(lic_decode(dec, bits, n, &out) == 0);
+    lic_metadata got;
+    FUZZ_CHECK(lic_decode_with_metadata(dec, bits, n, &out, &got) == 0);
+    FUZZ_CHECK(got.icc_size == meta.icc_size && got.exif_size == meta.exif_size && got.xmp_size == meta.xmp_size);
+    FUZZ_CHECK(got.icc_size == 0 || memcmp(got.icc, meta.icc, got.icc_size) == 0);
+    FUZZ_CHECK(got.exif_size == 0 || memcmp(got.exif, meta.exif, got.exif_size) == 0);
+    FUZZ_CHECK(got.xmp_size == 0 || memcmp(got.xmp, meta.xmp, got.xmp_size) == 0);
+    FUZZ_CHECK(got.source_bit_depth == (with_meta ? meta.source_bit_depth : 8));
+    lic_metadata_free(&got);
     FUZZ_CHECK(out.width == w && out.height == h && out.fmt == img.fmt);
     lic_stats ds;
     FUZZ_CHECK(lic_decoder_get_stats(dec, &ds) == 0);

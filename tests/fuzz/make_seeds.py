@@ -6,6 +6,11 @@
 BUILD_DIR must hold bin/lic-encode (for the .lic seeds). JPEG seeds need a C compiler and libjpeg
 (libjpeg62-turbo-dev): a tiny writer is compiled on the fly. Seeds are kept small (a few KB) so the
 fuzzers can run with a small -max_len.
+
+The .lic seeds are container version 2 (v2_*.lic, one with metadata). The tiny_*.lic seeds were
+written by the version-1 encoder and are kept for the version-1 reader. The same run writes the
+version-2 malformed-input cases of testdata/corrupt/{decode,container}/v2_*.lic (chunks rebuilt with
+valid CRCs where the case is about another rule).
 """
 import os
 import struct
@@ -176,20 +181,93 @@ def imageio_seeds(tmp):
             write("imageio", name, f.read())
 
 
-def lic_seeds(build, tmp):
-    enc = os.path.join(build, "bin", "lic-encode")
+def encode(build, src, q, tmp):
+    out = os.path.join(tmp, "out.lic")
     model = os.path.join(ROOT, "testdata", "models", "tiny.licw")
+    subprocess.check_call([os.path.join(build, "bin", "lic-encode"), src, "-o", out, "-q", str(q),
+                           "--model", model, "--threads", "1"])
+    with open(out, "rb") as f:
+        return f.read()
+
+
+def lic_seeds(build, tmp):
     for w, h, ch, q in [(1, 1, 3, 50), (8, 8, 3, 1), (17, 9, 1, 90), (40, 24, 3, 100), (70, 65, 3, 30)]:
         src = os.path.join(tmp, f"in_{w}x{h}.pnm")
         with open(src, "wb") as f:
             f.write(pnm(6 if ch == 3 else 5, w, h, 255, ch))
-        out = os.path.join(tmp, "out.lic")
-        subprocess.check_call([enc, src, "-o", out, "-q", str(q), "--model", model, "--threads", "1"])
-        with open(out, "rb") as f:
-            data = f.read()
-        name = f"tiny_{w}x{h}_{'gray' if ch == 1 else 'rgb'}_q{q}.lic"
+        data = encode(build, src, q, tmp)
+        name = f"v2_tiny_{w}x{h}_{'gray' if ch == 1 else 'rgb'}_q{q}.lic"
         write("decode", name, data)
         write("container", name, data)
+    data = encode(build, os.path.join(ROOT, "testdata", "images", "meta_4x3.png"), 60, tmp)
+    write("decode", "v2_tiny_4x3_meta_q60.lic", data)
+    write("container", "v2_tiny_4x3_meta_q60.lic", data)
+    return data
+
+
+def crc32c(data):
+    c = 0xFFFFFFFF
+    for b in data:
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 & -(c & 1))
+    return c ^ 0xFFFFFFFF
+
+
+def lic_chunks(data):
+    """[(type, body)] of a version-2 .lic file."""
+    out, p = [], 5
+    while p < len(data):
+        n = struct.unpack("<I", data[p:p + 4])[0]
+        out.append((data[p + 4:p + 8], data[p + 8:p + 8 + n]))
+        p += 12 + n
+    return out
+
+
+def lic_file(chunks):
+    return b"\x89LIC\x02" + b"".join(struct.pack("<I", len(b)) + t + b + struct.pack("<I", crc32c(t + b))
+                                      for t, b in chunks)
+
+
+def corrupt_v2(seed):
+    """Version-2 malformed inputs from a valid seed (HEAD, iccp, exif, xmpd, ZSYM, YTIL, LEND)."""
+    ch = lic_chunks(seed)
+    assert [t for t, _ in ch] == [b"HEAD", b"iccp", b"exif", b"xmpd", b"ZSYM", b"YTIL", b"LEND"], ch
+    head = ch[0][1]
+
+    def with_head(**kv):
+        h = bytearray(head)
+        for off, val in kv.values():
+            h[off:off + len(val)] = val
+        return lic_file([(b"HEAD", bytes(h))] + ch[1:])
+
+    huge = struct.pack("<II", 65535, 65535)
+    cases = {
+        "v2_claims_65535x65535.lic": with_head(size=(8, huge)),
+        "v2_tile_log2_3.lic": with_head(t=(19, b"\x03")),
+        "v2_tile_log2_9.lic": with_head(t=(19, b"\x09")),
+        "v2_reserved_nonzero.lic": with_head(r=(23, b"\x01")),
+        "v2_unknown_critical_chunk.lic": lic_file(ch[:5] + [(b"NEWS", b"x")] + ch[5:]),
+        "v2_unknown_ancillary_chunk.lic": lic_file(ch[:5] + [(b"news", b"x")] + ch[5:]),
+        "v2_duplicate_head.lic": lic_file(ch[:1] + ch),
+        "v2_duplicate_exif.lic": lic_file(ch[:3] + ch[2:]),
+        "v2_meta_after_zsym.lic": lic_file(ch[:1] + ch[2:5] + ch[1:2] + ch[5:]),
+        "v2_ytil_index_1.lic": lic_file(ch[:5] + [(b"YTIL", b"\x01\0\0\0" + ch[5][1][4:])] + ch[6:]),
+        "v2_two_tiles.lic": lic_file(ch[:6] + [(b"YTIL", b"\x01\0\0\0" + ch[5][1][4:])] + ch[6:]),
+        "v2_no_lend.lic": lic_file(ch[:6]),
+        "v2_after_lend.lic": lic_file(ch) + b"\0",
+        "v2_lend_with_data.lic": lic_file(ch[:6] + [(b"LEND", b"\0")]),
+        "v2_zsym_crc_flipped.lic": bytearray(seed),
+        "v2_chunk_len_overflow.lic": bytearray(seed),
+    }
+    z_at = len(lic_file(ch[:4]))  # ZSYM's length field
+    cases["v2_zsym_crc_flipped.lic"][z_at + 8 + len(ch[4][1])] ^= 1
+    cases["v2_chunk_len_overflow.lic"][z_at:z_at + 4] = struct.pack("<I", 0xFFFFFFF0)
+    for name, data in cases.items():
+        for target in ("decode", "container"):
+            d = os.path.join(ROOT, "testdata", "corrupt", target)
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(bytes(data))
 
 
 def roundtrip_seeds():
@@ -344,7 +422,7 @@ def main():
         sys.exit(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         imageio_seeds(tmp)
-        lic_seeds(sys.argv[1], tmp)
+        corrupt_v2(lic_seeds(sys.argv[1], tmp))
     roundtrip_seeds()
     entropy_seeds()
     write("model", "micro_subpel.licw", micro_model(1))
