@@ -94,7 +94,7 @@ def check(model, lm, path, q, codec=None):
     by, ey = row_bits(T["entropy.y.cdf"], T["entropy.y.length"], T["entropy.y.offset"], order["scale_idx"],
                       order["y_symbols"])
     rec_i = LM.tensor_to_image(lm.synthesis(yq, q), h, w)
-    header = 24 + 5 * 2 + 2 * 8  # container + stream table + two flushed rANS states
+    header = 81 + 2 * 8  # version-2 container chunks (docs/FORMAT.md §3) + two flushed rANS states
     bpp_i = ((bz + by) / 8 + header) * 8 / (h * w)
     out = dict(bpp_float=bits_f / (h * w), psnr_float=psnr(rgb, rec_f), bpp_int=bpp_i, psnr_int=psnr(rgb, rec_i),
                psnr_int_vs_float=psnr(rec_f, rec_i), escapes=ez + ey)
