@@ -863,6 +863,10 @@ static void png_put_meta(png_structp png, png_infop info, app_meta *meta, char *
     if (meta->icc_size) {
         /* libpng checks the profile; a bad one is an "app error": made a warning, the chunk skipped. */
         png_set_benign_errors(png, 1);
+        /* A small profile deflates below the size libpng's reader accepts for iCCP (it wants the
+         * compressed data to hold at least a profile header): store small ones uncompressed. */
+        if (meta->icc_size < 1024)
+            png_set_text_compression_level(png, 0);
         png_set_iCCP(png, info, "ICC profile", PNG_COMPRESSION_TYPE_BASE, meta->icc, (png_uint_32)meta->icc_size);
         png_set_benign_errors(png, 0);
         meta->icc_refused = !png_get_valid(png, info, PNG_INFO_iCCP);

@@ -695,6 +695,78 @@ static void test_metadata(void **state)
     free(m.p);
 }
 
+/* ---- metadata that is carried: read the bytes, write them into a PNG, read them back ---- */
+
+static void expect_meta_bytes(const char *name, size_t icc, size_t exif, size_t xmp)
+{
+    char path[256];
+    snprintf(path, sizeof(path), IMG_DIR "%s", name);
+    size_t n;
+    uint8_t *f = load(path, &n);
+    app_image img;
+    app_image_info info;
+    app_meta meta;
+    char msg[256];
+    assert_int_equal(app_image_decode_meta(f, n, NULL, &img, &info, &meta, msg, sizeof(msg)), 0);
+    if (meta.icc_size != icc || meta.exif_size != exif || meta.xmp_size != xmp)
+        fail_msg("%s: icc %zu exif %zu xmp %zu, expected %zu %zu %zu", name, meta.icc_size, meta.exif_size,
+                 meta.xmp_size, icc, exif, xmp);
+    if (exif) /* TIFF header first: the JPEG "Exif\0\0" prefix is not part of it */
+        assert_true(!memcmp(meta.exif, "MM\0*", 4) || !memcmp(meta.exif, "II*\0", 4));
+    if (icc)
+        assert_memory_equal(meta.icc + 36, "acsp", 4);
+
+    /* PNG out and back: the same bytes. */
+    FILE *t = tmpfile();
+    assert_non_null(t);
+    assert_int_equal(app_image_write_meta(t, &img, APP_OUT_PNG, &meta, msg, sizeof(msg)), 0);
+    assert_int_equal(meta.icc_refused, 0);
+    long len = ftell(t);
+    rewind(t);
+    uint8_t *buf = malloc((size_t)len);
+    assert_int_equal(fread(buf, 1, (size_t)len, t), (size_t)len);
+    fclose(t);
+    app_image img2;
+    app_meta back;
+    assert_int_equal(app_image_decode_meta(buf, (size_t)len, NULL, &img2, &info, &back, msg, sizeof(msg)), 0);
+    assert_int_equal(back.icc_size, meta.icc_size);
+    assert_int_equal(back.exif_size, meta.exif_size);
+    assert_int_equal(back.xmp_size, meta.xmp_size);
+    if (icc)
+        assert_memory_equal(back.icc, meta.icc, icc);
+    if (exif)
+        assert_memory_equal(back.exif, meta.exif, exif);
+    if (xmp)
+        assert_memory_equal(back.xmp, meta.xmp, xmp);
+    assert_memory_equal(img2.data, img.data, (size_t)img.stride * img.height);
+    app_image_free(&img2);
+    /* A failed read leaves the metadata empty (nothing to free). */
+    app_meta none;
+    memset(&none, 0x5a, sizeof none);
+    assert_int_not_equal(app_image_decode_meta(buf, 20, NULL, &img2, &info, &none, msg, sizeof(msg)), 0);
+    assert_null(none.icc);
+    assert_null(none.exif);
+    assert_null(none.xmp);
+    app_meta_free(&back);
+    app_meta_free(&meta);
+    app_meta_free(&meta); /* twice is safe */
+    app_meta_free(NULL);
+    app_image_free(&img);
+    free(buf);
+    free(f);
+}
+
+static void test_metadata_bytes(void **state)
+{
+    (void)state;
+    expect_meta_bytes("meta_4x3.png", 1024, 38, 313);
+    expect_meta_bytes("meta_32x24.jpg", 70000, 38, 313); /* the ICC profile joined from two APP2 markers */
+    expect_meta_bytes("icc_4x3.png", 164, 0, 0);
+    expect_meta_bytes("exif6_32x24.jpg", 164, 38, 37);
+    expect_meta_bytes("small.jpg", 0, 0, 0);
+    expect_meta_bytes("17x33.png", 0, 0, 0);
+}
+
 static void test_exif_orientation(void **state)
 {
     (void)state;
@@ -1025,6 +1097,7 @@ int main(void)
         cmocka_unit_test(test_16bit_ppm_file),
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_metadata),
+        cmocka_unit_test(test_metadata_bytes),
         cmocka_unit_test(test_exif_orientation),
         cmocka_unit_test(test_jpeg_missing_eoi),
     };
