@@ -700,8 +700,8 @@ static void test_metadata(void **state)
 static void expect_meta_bytes(const char *name, size_t icc, size_t exif, size_t xmp)
 {
     char path[256];
-    snprintf(path, sizeof(path), IMG_DIR "%s", name);
     size_t n;
+    snprintf(path, sizeof(path), IMG_DIR "%s", name);
     uint8_t *f = load(path, &n);
     app_image img;
     app_image_info info;

@@ -1,8 +1,11 @@
 /* Helpers shared by the module tests: the plain aligned allocator that internal modules need (they
- * take a filled lic_allocator), and the exit status of a test that could not run here. */
+ * take a filled lic_allocator), the exit status of a test that could not run here, and reading a
+ * test file. */
 #ifndef LIC_TESTS_TEST_SUPPORT_H
 #define LIC_TESTS_TEST_SUPPORT_H
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "lic/common.h"
@@ -27,5 +30,24 @@ static inline void lic_test_free(void *opaque, void *p)
 }
 
 static const lic_allocator test_alloc = {NULL, lic_test_alloc, lic_test_free};
+
+/* Reads a whole file (paths are relative to the repository root, where ctest runs the tests) into a
+ * malloc'd buffer; NULL if it cannot be read. */
+static inline uint8_t *lic_test_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    uint8_t *d = NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len >= 0 && fseek(f, 0, SEEK_SET) == 0 && (d = malloc((size_t)len + 1)) &&
+        fread(d, 1, (size_t)len, f) != (size_t)len) {
+        free(d);
+        d = NULL;
+    }
+    fclose(f);
+    *n = d ? (size_t)len : 0;
+    return d;
+}
 
 #endif /* LIC_TESTS_TEST_SUPPORT_H */
