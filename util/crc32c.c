@@ -65,10 +65,20 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, con
     return ~c;
 }
 
-int lic_crc32c_hw(void)
+static int g_hw;
+static pthread_once_t g_hw_once = PTHREAD_ONCE_INIT;
+
+/* Asked once: every later call reads a value that no thread writes any more. */
+static void detect_hw(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("sse4.2") ? 1 : 0;
+    g_hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+}
+
+int lic_crc32c_hw(void)
+{
+    pthread_once(&g_hw_once, detect_hw);
+    return g_hw;
 }
 
 uint32_t lic_crc32c(uint32_t crc, const void *data, size_t n)
