@@ -160,8 +160,8 @@ int lic_decode_with_metadata(lic_decoder *d, const uint8_t *data, size_t size, l
     if (c.tile_log2 != 0) {
         /* FORMAT.md §3.2: tiled coding arrives later within version 2; refuse rather than misdecode. */
         lic_log(&g->cfg.logger, LIC_LOG_ERROR,
-                "the stream is cut into %llu tiles of %d latent positions: multi-tile streams need a newer decoder",
-                (unsigned long long)c.n_tiles, 1 << c.tile_log2);
+                "the stream is cut into %llu tiles of %dx%d latent positions: multi-tile streams need a newer decoder",
+                (unsigned long long)c.n_tiles, 1 << c.tile_log2, 1 << c.tile_log2);
         return LIC_EUNSUPPORTED;
     }
     int zi = lic_container_find(&c, LIC_STREAM_Z), yi = lic_container_find(&c, LIC_STREAM_Y);

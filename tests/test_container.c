@@ -534,6 +534,83 @@ static void test_metadata_api(void **state)
     lic_model_free(&m);
 }
 
+/* An allocator that fails the k-th request and counts what is live, for the metadata copies. */
+typedef struct fail_alloc {
+    int calls, fail_at, live;
+} fail_alloc;
+
+static void *fa_alloc(void *opaque, size_t size, size_t align)
+{
+    fail_alloc *f = opaque;
+    if (f->calls++ == f->fail_at)
+        return NULL;
+    void *p = lic_test_alloc(NULL, size, align);
+    f->live += p != NULL;
+    return p;
+}
+
+static void fa_free(void *opaque, void *p)
+{
+    fail_alloc *f = opaque;
+    f->live -= p != NULL;
+    free(p);
+}
+
+/* Every allocation of lic_decode_with_metadata failed in turn: LIC_ENOMEM, nothing left allocated,
+ * nothing to free; then it succeeds with all three items. */
+static void test_metadata_alloc_failures(void **state)
+{
+    (void)state;
+    lic_model *m = load_tiny();
+    lic_encoder *enc = NULL;
+    assert_int_equal(lic_encoder_open(&enc, m, NULL), 0);
+    lic_image img = ramp(9, 7);
+    uint8_t item[50];
+    memset(item, 7, sizeof item);
+    lic_metadata meta = {.icc = item, .icc_size = 50, .exif = item, .exif_size = 20, .xmp = item, .xmp_size = 30};
+    uint8_t *bits;
+    size_t n;
+    assert_int_equal(lic_encode_with_metadata(enc, &img, 40, &meta, &bits, &n), 0);
+    int ok = 0, failures = 0;
+    for (int k = 0; !ok && k < 200; k++) {
+        fail_alloc fa = {0, k, 0};
+        lic_config cfg;
+        assert_int_equal(lic_config_init(&cfg), 0);
+        cfg.n_threads = 1;
+        cfg.allocator = (lic_allocator){&fa, fa_alloc, fa_free};
+        lic_decoder *dec = NULL;
+        if (lic_decoder_open(&dec, m, &cfg) != 0) {
+            assert_int_equal(fa.live, 0);
+            continue;
+        }
+        lic_image out;
+        lic_metadata got;
+        int r = lic_decode_with_metadata(dec, bits, n, &out, &got);
+        if (r == 0) {
+            assert_int_equal(got.icc_size + got.exif_size + got.xmp_size, 100);
+            lic_metadata_free(&got);
+            lic_image_free(&out);
+            ok = 1;
+        } else {
+            assert_int_equal(r, LIC_ENOMEM);
+            assert_null(out.data);
+            assert_null(got.icc);
+            assert_null(got.exif);
+            assert_null(got.xmp);
+            failures++;
+        }
+        lic_decoder_close(&dec);
+        assert_int_equal(fa.live, 0);
+    }
+    assert_true(ok);
+    assert_true(failures >= 3); /* at least the three metadata copies failed once each */
+    print_message("lic_decode_with_metadata: %d allocation failures, each LIC_ENOMEM, nothing leaked\n", failures);
+    lic_free(bits);
+    free(img.data);
+    lic_encoder_close(&enc);
+    lic_model_free(&m);
+}
+
 /* The v2 goldens are the v1 goldens' inputs encoded again: identical payloads, identical pixels. */
 static void test_golden_v2(void **state)
 {
@@ -586,7 +663,7 @@ int main(void)
         cmocka_unit_test(test_tiles),            cmocka_unit_test(test_chunk_order),
         cmocka_unit_test(test_damage),           cmocka_unit_test(test_metadata_limits),
         cmocka_unit_test(test_v1_and_peek),      cmocka_unit_test(test_metadata_api),
-        cmocka_unit_test(test_golden_v2),
+        cmocka_unit_test(test_metadata_alloc_failures), cmocka_unit_test(test_golden_v2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
