@@ -54,9 +54,12 @@ int app_print_image_notes(const char *prog, const char *name, const app_image_in
     /* gAMA/cHRM matter only without an ICC profile (which supersedes them, PNG 11.3.3.1). */
     const unsigned chunks = info->meta & (APP_META_GAMA | APP_META_CHRM);
     if (chunks && !(carried & APP_META_ICC)) {
+        const char *which = chunks == (APP_META_GAMA | APP_META_CHRM) ? "gAMA, cHRM"
+                            : chunks & APP_META_GAMA                  ? "gAMA"
+                                                                      : "cHRM";
         app_err(prog, "warning: '%s' has colour metadata (%s) that lic does not carry: the decoded image "
                       "will have none and is shown as sRGB, so its colours may look different",
-                name, chunks == (APP_META_GAMA | APP_META_CHRM) ? "gAMA, cHRM" : chunks & APP_META_GAMA ? "gAMA" : "cHRM");
+                name, which);
         n++;
     }
     const unsigned lost = info->meta & (APP_META_ICC | APP_META_EXIF | APP_META_XMP) & ~carried;

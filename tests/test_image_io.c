@@ -640,7 +640,7 @@ static void test_probe(void **state)
     assert_int_equal(app_image_probe(NULL, 0, NULL, msg, sizeof(msg)), APP_IMG_EINVAL);
 }
 
-/* ---- metadata that is reported, not carried ------------------------------------------------------ */
+/* ---- metadata that is reported: the APP_META_* flags and the orientation ------------------------------ */
 
 static void expect_meta(const char *name, unsigned meta, int orientation, int probe_orientation)
 {

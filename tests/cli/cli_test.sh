@@ -54,12 +54,12 @@ expect_true "usage errors leave no files behind" test -z "$(listing "$T" | sed '
 
 expect_rc 0 "encode --help" "$ENC" --help
 cp "$T/stdout" "$T/enc_help"
-for opt in -o --output -q --quality --model --threads --max-memory --backend --drop-alpha -v --verbose -h --help --version; do
+for opt in -o --output -q --quality --model --threads --max-memory --backend --drop-alpha --strip -v --verbose -h --help --version; do
     expect_true "encode --help lists $opt" grep -q -- "$opt\b" "$T/enc_help"
 done
 expect_rc 0 "decode --help" "$DEC" -h
 cp "$T/stdout" "$T/dec_help"
-for opt in -o --output --format --info --model --threads --max-memory --backend -v --verbose -h --help --version; do
+for opt in -o --output --format --info --strip --model --threads --max-memory --backend -v --verbose -h --help --version; do
     expect_true "decode --help lists $opt" grep -q -- "$opt\b" "$T/dec_help"
 done
 for h in "$T/enc_help" "$T/dec_help"; do
