@@ -860,7 +860,7 @@ static void png_on_write_error(png_structp png, png_const_charp m)
 /* Hands the metadata to libpng, which writes it before the image data. */
 static void png_put_meta(png_structp png, png_infop info, app_meta *meta, char *xmp_text)
 {
-    if (meta->icc_size) {
+    if (meta->icc_size && meta->icc_size <= UINT32_MAX) {
         /* libpng checks the profile; a bad one is an "app error": made a warning, the chunk skipped. */
         png_set_benign_errors(png, 1);
         /* A small profile deflates below the size libpng's reader accepts for iCCP (it wants the
@@ -871,7 +871,7 @@ static void png_put_meta(png_structp png, png_infop info, app_meta *meta, char *
         png_set_benign_errors(png, 0);
         meta->icc_refused = !png_get_valid(png, info, PNG_INFO_iCCP);
     }
-    if (meta->exif_size)
+    if (meta->exif_size && meta->exif_size <= UINT32_MAX)
         png_set_eXIf_1(png, info, (png_uint_32)meta->exif_size, meta->exif);
     if (xmp_text) {
         png_text t;
@@ -890,10 +890,10 @@ static int write_png(FILE *f, const app_image *img, app_meta *meta, char *msg, s
 {
     /* iTXt text is a C string to libpng: a NUL-terminated copy, refused if the packet holds a NUL. */
     char *volatile xmp_text = NULL;
-    if (meta && meta->xmp_size) {
-        if (memchr(meta->xmp, 0, meta->xmp_size))
-            return set_msg(msg, msg_size, "the XMP packet holds a NUL byte; PNG cannot store it"), APP_IMG_EINVAL;
-        if (meta->icc_size > UINT32_MAX || meta->exif_size > UINT32_MAX || !(xmp_text = malloc(meta->xmp_size + 1)))
+    if (meta)
+        meta->xmp_refused = meta->xmp_size && memchr(meta->xmp, 0, meta->xmp_size) != NULL;
+    if (meta && meta->xmp_size && !meta->xmp_refused) {
+        if (!(xmp_text = malloc(meta->xmp_size + 1)))
             return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
         memcpy(xmp_text, meta->xmp, meta->xmp_size);
         xmp_text[meta->xmp_size] = 0;

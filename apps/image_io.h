@@ -121,6 +121,8 @@ typedef struct app_meta {
     uint8_t *icc, *exif, *xmp;
     size_t icc_size, exif_size, xmp_size;
     int icc_refused; /* set by app_image_write_meta: libpng judged the profile invalid, not written */
+    int xmp_refused; /* set by app_image_write_meta: the packet holds a NUL byte, which an iTXt text
+                      * cannot; not written */
 } app_meta;
 
 /* Frees the buffers and zeroes *m. Safe on NULL. */
@@ -155,9 +157,9 @@ int app_image_write(FILE *f, const app_image *img, app_out_format fmt, char *msg
 
 /* app_image_write that also writes metadata (NULL: none) into a PNG: the ICC profile as iCCP (named
  * "ICC profile"), EXIF as eXIf, XMP as an uncompressed iTXt "XML:com.adobe.xmp", all before the image
- * data. PGM/PPM cannot hold metadata: it is ignored there (the caller warns). An XMP packet holding
- * a NUL byte cannot be an iTXt text and is APP_IMG_EINVAL. A profile libpng refuses as invalid is
- * left out and meta->icc_refused set (the image is still written). */
+ * data. PGM/PPM cannot hold metadata: it is ignored there (the caller warns). A profile libpng
+ * refuses as invalid, and an XMP packet holding a NUL byte (not a valid iTXt text), are left out and
+ * meta->icc_refused / xmp_refused set: the image is still written. */
 int app_image_write_meta(FILE *f, const app_image *img, app_out_format fmt, app_meta *meta, char *msg,
                          size_t msg_size);
 

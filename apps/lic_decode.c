@@ -251,6 +251,9 @@ int main(int argc, char **argv)
     if (am.icc_refused)
         app_err(PROG, "warning: the ICC profile in '%s' is not a valid profile to libpng; the PNG was written "
                       "without it", in_name);
+    if (am.xmp_refused)
+        app_err(PROG, "warning: the XMP in '%s' holds a NUL byte, which a PNG text chunk cannot; the PNG was "
+                      "written without it", in_name);
     if (verbose) {
         const double pixels = (double)out.width * (double)out.height;
         fprintf(stderr, "%s: %ux%u %s, %zu bytes, %.4f bpp\n", PROG, (unsigned)out.width,

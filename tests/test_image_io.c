@@ -756,6 +756,37 @@ static void expect_meta_bytes(const char *name, size_t icc, size_t exif, size_t 
     free(f);
 }
 
+static void test_metadata_refused(void **state)
+{
+    (void)state;
+    /* What a .lic may carry but a PNG cannot: a profile libpng rejects, XMP with a NUL byte. */
+    uint8_t px[12] = {0}, bad_icc[200], xmp[] = {'<', 'x', 0, '>'}, exif[] = "MM\0*\0\0\0\x08\0\0";
+    memset(bad_icc, 0xAB, sizeof bad_icc);
+    app_image img = {2, 2, 3, 6, px};
+    app_meta meta = {bad_icc, exif, xmp, sizeof bad_icc, sizeof exif, sizeof xmp, 0, 0};
+    FILE *t = tmpfile();
+    assert_non_null(t);
+    char msg[256];
+    assert_int_equal(app_image_write_meta(t, &img, APP_OUT_PNG, &meta, msg, sizeof(msg)), 0);
+    assert_int_equal(meta.icc_refused, 1);
+    assert_int_equal(meta.xmp_refused, 1);
+    long len = ftell(t);
+    rewind(t);
+    uint8_t *buf = malloc((size_t)len);
+    assert_int_equal(fread(buf, 1, (size_t)len, t), (size_t)len);
+    fclose(t);
+    app_image back;
+    app_image_info info;
+    app_meta got;
+    assert_int_equal(app_image_decode_meta(buf, (size_t)len, NULL, &back, &info, &got, msg, sizeof(msg)), 0);
+    assert_int_equal(got.icc_size, 0);
+    assert_int_equal(got.xmp_size, 0);
+    assert_int_equal(got.exif_size, sizeof exif); /* the rest is still written */
+    app_meta_free(&got);
+    app_image_free(&back);
+    free(buf);
+}
+
 static void test_metadata_bytes(void **state)
 {
     (void)state;
@@ -1098,6 +1129,7 @@ int main(void)
         cmocka_unit_test(test_probe),
         cmocka_unit_test(test_metadata),
         cmocka_unit_test(test_metadata_bytes),
+        cmocka_unit_test(test_metadata_refused),
         cmocka_unit_test(test_exif_orientation),
         cmocka_unit_test(test_jpeg_missing_eoi),
     };
