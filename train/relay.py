@@ -314,6 +314,7 @@ def run_leg(model, state, data, args, device, fh, full_path=None, trainer_state=
         tr.load_state_dict(trainer_state)
     model.train()
     t0 = time.time()
+    seconds0 = leg.get("seconds", 0)  # training time of this leg in earlier runs (resumed)
     end_t = T_START + 60.0 * args.minutes if args.minutes else None
     decay_t = T_START + 60.0 * args.minutes * (1.0 - args.decay_frac) if args.minutes and args.decay_frac else None
     end_step = leg["start"] + args.steps if args.steps else None
@@ -364,18 +365,30 @@ def run_leg(model, state, data, args, device, fh, full_path=None, trainer_state=
             dt = (time.time() - t_log) / n_log
             log(fh, "step %d loss %.4f bpp %.4f psnr %.2f lr %.3g %.4f s/step %.1f steps/s %.0f samples/s %.3g TFLOP/s (%s)"
                 % (state["step"], a[0] / a[3], a[1] / a[3], -10 * math.log10(max(a[2] / a[3], 1e-10)),
-                   lr_at(leg, step), dt, 1 / dt, data.batch / dt, flops / dt / 1e12, tr.mode))
+                   lr_at(leg, step), dt, 1 / dt, data.batch / dt, flops / dt / 1e12, tr.mode) + rss_note(device))
             acc.zero_()
             t_log, n_log = time.time(), 0
             if full_path and time.time() - t_ck >= args.ckpt_every:
+                leg["seconds"] = round(seconds0 + time.time() - t0, 1)
                 if not args.no_full:
                     save_full(full_path, model, state, tr)
                 # and the relay form, mid-leg (state["leg"] set): `leg` continues this leg from it
                 save_relay(os.path.join(args.out, "ckpt.pt"), model, state, args.split_mb)
                 t_ck = time.time()
     leg["end"] = state["step"]
-    leg["seconds"] = round(leg.get("seconds", 0) + time.time() - t0, 1)
+    leg["seconds"] = round(seconds0 + time.time() - t0, 1)
     return tr
+
+
+def rss_note(device):
+    """' rss N MB' of this process on the CPU (a leak shows here before the OOM killer acts)."""
+    if device.type != "cpu":
+        return " peak %.1f GiB" % (torch.cuda.max_memory_allocated() / 2 ** 30)
+    try:
+        with open("/proc/self/statm") as f:
+            return " rss %d MB" % (int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 2 ** 20)
+    except (OSError, ValueError):
+        return ""
 
 
 class ThreadProbe:

@@ -4,7 +4,7 @@
 #   train/relay.sh gpu-leg --minutes 8.5 --out "$OUT"   on the GPU machine (`run`, carry the pack that
 #                                                       `train/relay.sh next-pack` names)
 #   train/relay.sh gpu-bench --out "$OUT"               steps/s, samples/s, TFLOP/s: eager, then compiled
-#   train/relay.sh cpu-leg --minutes 60 [--out DIR]     a CPU leg here (niced, jemalloc, all packs)
+#   train/relay.sh cpu-leg --minutes 60 [--out DIR]     a CPU leg here (niced, all packs)
 #   train/relay.sh land DIR [--codec BUILD/bin]         checkpoint into the repo, export, Kodak RD, leg table
 #   train/relay.sh next-pack                            the pack the next GPU leg should carry
 #   train/relay.sh packs                                build the packs (train/DATA.md)
@@ -24,10 +24,10 @@ gpu-bench)
     PYTHONUNBUFFERED=1 "$PY" "$HERE/relay.py" leg --device cuda --compile none --bench 100 "$@"
     PYTHONUNBUFFERED=1 exec "$PY" "$HERE/relay.py" leg --device cuda --bench 200 --bench-warmup 30 "$@" ;;
 cpu-leg)
-    JE=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
-    [ -f "$JE" ] || { echo "relay.sh: no $JE (apt-get install libjemalloc2): the CPU leg is ~3x slower without" >&2; JE=; }
-    exec nice -n 19 env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 ${JE:+LD_PRELOAD=$JE} \
-        MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 PYTHONUNBUFFERED=1 \
+    # glibc malloc, not jemalloc: jemalloc with decay off (MALLOC_CONF=dirty_decay_ms:-1, the setting
+    # of train/run_train.sh) grew this leg by 7-10 MB per step until the OOM killer ended it after
+    # 1.6k steps (docs/MODEL.md §10); with decay on it stopped growing but ran 2.4x slower than glibc
+    exec nice -n 19 env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 PYTHONUNBUFFERED=1 \
         "$PY" "$HERE/relay.py" leg --device cpu "$@" ;;
 land)
     exec "$PY" "$HERE/relay.py" land "$@" ;;
