@@ -318,7 +318,8 @@ def run_leg(model, state, data, args, device, fh, full_path=None, trainer_state=
     end_t = T_START + 60.0 * args.minutes if args.minutes else None
     decay_t = T_START + 60.0 * args.minutes * (1.0 - args.decay_frac) if args.minutes and args.decay_frac else None
     end_step = leg["start"] + args.steps if args.steps else None
-    stop_step = state["step"] + args.stop_after if args.stop_after else None
+    run_start = state["step"]
+    stop_step = run_start + args.stop_after if args.stop_after else None
     tr.interrupted = False
     acc = torch.zeros(4, device=device)
     t_log, n_log, t_ck = time.time(), 0, time.time()
@@ -341,7 +342,7 @@ def run_leg(model, state, data, args, device, fh, full_path=None, trainer_state=
             leg["decay_step"] = step
             log(fh, "lr x0.1 from step %d" % step)
         if cpu and args.adapt_threads and args.threads > 1:
-            thr.probe(step - leg["start"])
+            thr.probe(step - run_start)  # probes at the start of every run, then every N steps
         x, j = data.at(step)
         if cpu:
             torch.manual_seed(state["seed"] * 1000003 + step)  # the noise of step s, reproducible
