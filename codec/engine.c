@@ -7,14 +7,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "entropy/entropy_model.h"
 #include "util/fixed.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "gpu/gpu.h"
 #include "transforms/ilayers.h"
-
-#define SYMBOL_LIMIT (1 << 22) /* |symbol| bound: keeps s * 256 + mean inside int32 */
 
 /* lic_config.cpu_features goes to transforms/ unchanged: the public and internal bits must agree. */
 _Static_assert(LIC_CPU_AVX2 == LIC_XF_FEAT_AVX2 && LIC_CPU_AVX512 == LIC_XF_FEAT_AVX512 &&
@@ -436,39 +435,24 @@ static int64_t to_fixed(double v, int frac)
     return (int64_t)llround(s);
 }
 
-/* Scale index: the number of thresholds strictly below sigma (CompressAI rounds scales up). */
-static int scale_index(const int32_t *thr, int n_thr, int32_t sigma)
-{
-    int lo = 0, hi = n_thr;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (thr[mid] < sigma)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static int code_z(lic_engine *e, lic_latent_coder *io)
 {
     const lic_model_data *md = e->md;
-    int zf = md->arch.z_frac_bits, zh = e->lh / 4, zw = e->lw / 4;
+    const lic_factorized_prior *zp = &md->z_prior;
+    int zh = e->lh / 4, zw = e->lw / 4;
     size_t zhw = (size_t)zh * zw;
     for (int c = 0; c < md->arch.N; c++) {
-        int32_t median = md->z_median[c];
         for (size_t p = 0; p < zhw; p++) {
             int32_t s;
             if (io->encode) {
-                int64_t zq = to_fixed(io->z[c * zhw + p], zf);
-                s = lic_clamp_i64(lic_round_shr(zq - median, zf), -SYMBOL_LIMIT, SYMBOL_LIMIT);
-                int ret = lic_symbol_writer_put(io->zw, &md->z_cdf, c, s);
+                s = lic_factorized_quantize(zp, c, to_fixed(io->z[c * zhw + p], zp->frac_bits));
+                int ret = lic_symbol_writer_put(io->zw, &zp->cdf, c, s);
                 if (ret < 0)
                     return ret;
             } else {
-                s = lic_clamp_i64(lic_symbol_reader_get(io->zr, &md->z_cdf, c), -SYMBOL_LIMIT, SYMBOL_LIMIT);
+                s = lic_symbol_clamp(lic_symbol_reader_get(io->zr, &zp->cdf, c));
             }
-            e->zhat[c * zhw + p] = lic_clamp_i64((int64_t)s * ((int64_t)1 << zf) + median, INT16_MIN, INT16_MAX);
+            e->zhat[c * zhw + p] = lic_factorized_reconstruct(zp, c, s);
             e->stats.symbols_hash = lic_fnv1a64_mix32(e->stats.symbols_hash, s);
         }
     }
@@ -511,8 +495,7 @@ static int run_params(lic_engine *e, const lic_group_model *G, int n_in)
 static int code_pass(lic_engine *e, lic_latent_coder *io, const lic_group_model *G, int pass)
 {
     const lic_model_data *md = e->md;
-    const int32_t *thr = md->y_scale_thresholds;
-    int n_thr = md->y_cdf.n_cdfs - 1;
+    const lic_gaussian_conditional *gc = &md->y_gc;
     int yf = md->arch.yctx_frac_bits, sh = 8 - yf;
     size_t hw = (size_t)e->lh * e->lw;
     for (int c = 0; c < G->size; c++) {
@@ -523,18 +506,17 @@ static int code_pass(lic_engine *e, lic_latent_coder *io, const lic_group_model 
             for (int x = (y + pass) & 1; x < e->lw; x += 2) {
                 size_t p = (size_t)y * e->lw + x;
                 int32_t mu = mean[p];
-                int idx = scale_index(thr, n_thr, scale[p]);
+                int idx = lic_gaussian_scale_index(gc, scale[p]);
                 int32_t s;
                 if (io->encode) {
-                    int64_t yq = to_fixed(e->y[plane + p], 8);
-                    s = lic_clamp_i64(lic_round_shr(yq - mu, 8), -SYMBOL_LIMIT, SYMBOL_LIMIT);
-                    int ret = lic_symbol_writer_put(io->yw, &md->y_cdf, idx, s);
+                    s = lic_gaussian_quantize(to_fixed(e->y[plane + p], LIC_GAUSSIAN_FRAC_BITS), mu);
+                    int ret = lic_symbol_writer_put(io->yw, &gc->cdf, idx, s);
                     if (ret < 0)
                         return ret;
                 } else {
-                    s = lic_clamp_i64(lic_symbol_reader_get(io->yr, &md->y_cdf, idx), -SYMBOL_LIMIT, SYMBOL_LIMIT);
+                    s = lic_symbol_clamp(lic_symbol_reader_get(io->yr, &gc->cdf, idx));
                 }
-                int32_t v = s * 256 + mu; /* |s| <= 2^22, |mu| < 2^23: fits */
+                int32_t v = lic_gaussian_reconstruct(s, mu);
                 int32_t ctx = lic_clamp_i64(lic_round_shr(v, sh), INT16_MIN, INT16_MAX);
                 e->yq[plane + p] = v;
                 e->yctx[plane + p] = ctx;

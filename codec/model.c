@@ -369,26 +369,27 @@ static int build_entropy(const builder *b, lic_model_data *m)
 {
     const struct lic_model_arch *a = &m->arch;
     const lic_licw_tensor *t;
-    int r;
-    if ((r = cdf_table(b, "entropy.z", a->N, &m->z_cdf)))
+    int r, bad;
+    lic_factorized_prior *zp = &m->z_prior;
+    if ((r = cdf_table(b, "entropy.z", a->N, &zp->cdf)))
         return r;
     if ((r = get1(b, "entropy.z.median", LIC_DTYPE_I32, a->N, &t)))
         return r;
-    m->z_median = t->data;
-    for (int i = 0; i < a->N; i++)
-        if (m->z_median[i] < INT16_MIN || m->z_median[i] > INT16_MAX)
-            return fail(b, "entropy.z.median[%d] outside int16", i);
+    zp->median = t->data;
+    zp->frac_bits = a->z_frac_bits;
+    if (lic_factorized_prior_validate(zp, a->N, &bad) != 0)
+        return fail(b, "entropy.z.median[%d] outside int16", bad);
 
-    if ((r = cdf_table(b, "entropy.y", -1, &m->y_cdf)))
+    lic_gaussian_conditional *gc = &m->y_gc;
+    if ((r = cdf_table(b, "entropy.y", -1, &gc->cdf)))
         return r;
-    if (m->y_cdf.n_cdfs < 2) /* the threshold tensor needs at least one entry */
+    if (gc->cdf.n_cdfs < 2) /* the threshold tensor needs at least one entry */
         return fail(b, "entropy.y.cdf needs at least 2 rows");
-    if ((r = get1(b, "entropy.y.scale_thresholds", LIC_DTYPE_I32, m->y_cdf.n_cdfs - 1, &t)))
+    if ((r = get1(b, "entropy.y.scale_thresholds", LIC_DTYPE_I32, gc->cdf.n_cdfs - 1, &t)))
         return r;
-    m->y_scale_thresholds = t->data;
-    for (int i = 1; i < m->y_cdf.n_cdfs - 1; i++)
-        if (m->y_scale_thresholds[i] <= m->y_scale_thresholds[i - 1])
-            return fail(b, "entropy.y.scale_thresholds not strictly ascending at %d", i);
+    gc->thresholds = t->data;
+    if (lic_gaussian_conditional_validate(gc, &bad) != 0)
+        return fail(b, "entropy.y.scale_thresholds not strictly ascending at %d", bad);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "codec/licw.h"
+#include "entropy/entropy_model.h"
 #include "entropy/symbol_coder.h"
 #include "transforms/ilayers.h"
 #include "transforms/layers.h"
@@ -47,10 +48,8 @@ typedef struct lic_model_data {
     lic_gdn_layer g_s_igdn[3];
     lic_iconv_layer h_s[3];  /* N->N T5x5 s2 relu, N->C_h T5x5 s2 relu, C_h->C_h 3x3 s1 */
     lic_group_model groups[LIC_MAX_GROUPS];
-    lic_cdf_table z_cdf;     /* one row per z channel */
-    const int32_t *z_median; /* [N], units of 2^-z_frac_bits */
-    lic_cdf_table y_cdf;     /* one row per scale level */
-    const int32_t *y_scale_thresholds; /* [y_cdf.n_cdfs - 1], ascending, 1/256 units */
+    lic_factorized_prior z_prior;  /* z: one CDF row and median per channel */
+    lic_gaussian_conditional y_gc; /* y: CDF rows per scale level, thresholds */
     const float *gain;       /* [n_gains][M], applied to y by the encoder */
     const float *gain_inv;   /* [n_gains][M], applied to y-hat by the decoder */
 } lic_model_data;

@@ -10,3 +10,6 @@ lic_add_test(test_entropy_coder
 lic_add_test(test_entropy_cdf_build
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_entropy_cdf_build.c
   LIBS lic_entropy lic_cdf_build)
+lic_add_test(test_entropy_model
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_entropy_model.c
+  LIBS lic_entropy)

@@ -434,10 +434,10 @@ static void write_pytorch_streams(harness *h, conf_case *c, const dims *d, const
     lic_symbol_writer_reset(h->yw);
     size_t zhw = (size_t)d->zh * d->zw;
     for (size_t i = 0; i < d->zn; i++)
-        assert_int_equal(lic_symbol_writer_put(h->zw, &md->z_cdf, (int)(i / zhw), z_sym[i]), 0);
+        assert_int_equal(lic_symbol_writer_put(h->zw, &md->z_prior.cdf, (int)(i / zhw), z_sym[i]), 0);
     for (size_t i = 0; i < d->yn; i++) {
-        assert_true(idx[i] >= 0 && idx[i] < md->y_cdf.n_cdfs);
-        assert_int_equal(lic_symbol_writer_put(h->yw, &md->y_cdf, idx[i], y_sym[i]), 0);
+        assert_true(idx[i] >= 0 && idx[i] < md->y_gc.cdf.n_cdfs);
+        assert_int_equal(lic_symbol_writer_put(h->yw, &md->y_gc.cdf, idx[i], y_sym[i]), 0);
     }
     assert_int_equal(lic_symbol_writer_finish(h->zw, zs, zn), 0);
     assert_int_equal(lic_symbol_writer_finish(h->yw, ys, yn), 0);
@@ -502,7 +502,7 @@ static void test_stages(void **state)
             if (e->zhat[i] == pz[i])
                 continue;
             zdiff++;
-            int32_t med = md->z_median[i / zhw];
+            int32_t med = md->z_prior.median[i / zhw];
             int64_t half = zf ? (int64_t)1 << (zf - 1) : 0;
             double dist = boundary_distance((double)pzf[i] * (1 << zf), half - med, zf);
             assert_true(dist <= 2.0 * ez.max_abs * (1 << zf) + 1e-9);
@@ -694,9 +694,9 @@ static void test_rate_estimate(void **state)
         double zb = 0, yb = 0;
         size_t zhw = (size_t)d.zh * d.zw;
         for (size_t i = 0; i < d.zn; i++)
-            zb += lic_cdf_cost_bits(&md->z_cdf, (int)(i / zhw), z_sym[i]);
+            zb += lic_cdf_cost_bits(&md->z_prior.cdf, (int)(i / zhw), z_sym[i]);
         for (size_t i = 0; i < d.yn; i++)
-            yb += lic_cdf_cost_bits(&md->y_cdf, idx[i], y_sym[i]);
+            yb += lic_cdf_cost_bits(&md->y_gc.cdf, idx[i], y_sym[i]);
         assert_true(fabs(zb - dvalue(c, "z_bits")) <= 1e-9 * (zb + 1));
         assert_true(fabs(yb - dvalue(c, "y_bits")) <= 1e-9 * (yb + 1));
         assert_true(fabs(dvalue(c, "est_bytes") - (ivalue(c, "header_bytes") + (zb + yb) / 8)) <= 1e-6);

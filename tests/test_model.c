@@ -311,8 +311,8 @@ static void check_tiny(const char *path, int gs_up)
         assert_int_equal(m.g_s[3].stride, 2);
         assert_int_equal(m.g_s[3].transposed, 1);
     }
-    assert_int_equal(m.z_cdf.n_cdfs, 8);
-    assert_int_equal(m.y_cdf.n_cdfs, 64);
+    assert_int_equal(m.z_prior.cdf.n_cdfs, 8);
+    assert_int_equal(m.y_gc.cdf.n_cdfs, 64);
     /* Pointers go into the file buffer. */
     assert_true((const uint8_t *)m.gain >= buf && (const uint8_t *)m.gain < buf + size);
     /* gain(q=1) coarse, gain(q=100) fine */
