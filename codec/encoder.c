@@ -120,7 +120,7 @@ int lic_encode_with_metadata(lic_encoder *e, const lic_image *img, int quality, 
     st->t_analysis = st->t_hyper = st->t_entropy = st->t_synthesis = 0;
 
     double t0 = lic_now();
-    load_pixels(img, g->fbuf[0], g->ph, g->pw);
+    load_pixels(img, g->x, g->ph, g->pw);
     lic_engine_gains(g, quality, 0, e->gain);
     float *z;
     if ((ret = lic_engine_analysis(g, e->gain, &z)) < 0)

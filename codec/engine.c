@@ -59,13 +59,25 @@ static int select_backend(const lic_engine *e, int *want_gpu)
 static int open_gpu(lic_engine *e)
 {
     const lic_model_data *md = e->md;
-    lic_gpu_model gm = {md->g_a, md->g_a_gdn, md->h_a, md->g_s, md->g_s_igdn, md->arch.gs_up == LIC_GS_UP_SUBPEL,
-                        (float)md->arch.relu_slope_q8 / 256.0f};
+    lic_gpu_layers layers;
+    lic_gpu_model gm;
+    int ret = lic_gpu_model_from_ops(md->ops + md->analysis.first, md->analysis.count,
+                                     md->ops + md->synthesis.first, md->synthesis.count, &layers, &gm);
+    if (ret < 0) {
+        if (e->cfg.backend == LIC_BACKEND_CUDA) {
+            lic_log(&e->cfg.logger, LIC_LOG_ERROR, "the CUDA backend does not implement the transforms of '%s'",
+                    md->arch.name);
+            return ret;
+        }
+        lic_log(&e->cfg.logger, LIC_LOG_INFO, "the CUDA backend does not implement the transforms of '%s': "
+                "they run on the CPU", md->arch.name);
+        return LIC_OK;
+    }
     lic_gpu_options o;
     lic_gpu_options_init(&o);
     o.max_memory = e->cfg.max_memory;
     o.logger = &e->cfg.logger;
-    int ret = lic_gpu_transforms_create(&e->gpu, &gm, &o, &e->cfg.allocator);
+    ret = lic_gpu_transforms_create(&e->gpu, &gm, &o, &e->cfg.allocator);
     if (ret == LIC_OK) {
         e->stats.backend = "cuda";
         return LIC_OK;
@@ -101,14 +113,11 @@ static int engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
 
 static void free_workspace(lic_engine *e)
 {
-    const lic_allocator *a = &e->cfg.allocator;
-    lic_mem_free(a, e->fbuf[0]);
-    lic_mem_free(a, e->fbuf[1]);
-    lic_mem_free(a, e->y);
-    lic_mem_free(a, e->iarena);
-    e->fbuf[0] = e->fbuf[1] = e->y = NULL;
-    e->iarena = NULL;
-    e->ws_float_count = e->ws_y_count = e->iarena_count = 0;
+    for (int i = 0; i < LIC_MAX_BUFS; i++) {
+        lic_mem_free(&e->cfg.allocator, e->buf[i]);
+        e->buf[i] = NULL;
+        e->buf_cap[i] = 0;
+    }
 }
 
 static void engine_release(lic_engine *e)
@@ -153,56 +162,44 @@ void lic_engine_close(lic_engine *e)
     lic_mem_free(&a, e);
 }
 
-/* Sizes of every buffer for a padded size, in elements; returns the estimated peak bytes, or 0 on
- * overflow. Computed in uint64 from sides <= 2^20, so nothing here can overflow before the check. */
+/* Sizes of every buffer for a padded size, in elements, and the estimated peak bytes. Computed in
+ * uint64 from sides <= 2^20 and views of at most 8192 channels (lic_op_check), so nothing here can
+ * overflow before the check. */
 typedef struct ws_plan {
-    uint64_t fcount, ycount, icount, scratch, peak;
+    uint64_t count[LIC_MAX_BUFS], scratch, peak;
 } ws_plan;
 
-static int group_max(const lic_model_data *md)
+static size_t elem_size(const lic_buf *b)
 {
-    int g = 0;
-    for (int k = 0; k < md->arch.n_groups; k++)
-        if (md->groups[k].size > g)
-            g = md->groups[k].size;
-    return g;
+    return b->type == LIC_BUF_F32 ? sizeof(float) : sizeof(int32_t);
 }
 
 static void plan_workspace(const lic_engine *e, int ph, int pw, ws_plan *p)
 {
-    const struct lic_model_arch *a = &e->md->arch;
-    uint64_t px = (uint64_t)ph * (uint64_t)pw, hw = px / 256, zhw = hw / 16;
-    uint64_t g = (uint64_t)group_max(e->md);
-    uint64_t f = 3 * px;
-    if ((uint64_t)a->N * px / 4 > f)
-        f = (uint64_t)a->N * px / 4;
-    p->fcount = f;
-    p->ycount = (uint64_t)a->M * hw;
-    p->icount = 2 * (uint64_t)a->M * hw                       /* yq, yctx */
-                + (uint64_t)a->N * zhw                        /* zhat */
-                + (uint64_t)a->N * zhw * 4 + (uint64_t)a->C_h * hw /* hs_tmp */
-                + (uint64_t)(a->C_h + a->C_cc + a->C_sp) * hw /* ep_in */
-                + (uint64_t)a->C_cc * hw + g * hw             /* cc_tmp, anchors */
-                + 2 * (uint64_t)a->C_ep * hw + 2 * g * hw;    /* ep_tmp, params */
-    /* The largest scratch of any float layer: one thread's strip, which grows with the image (largest
+    const lic_model_data *md = e->md;
+    uint64_t px = (uint64_t)ph * (uint64_t)pw, bytes = 0;
+    for (int i = 0; i < md->n_bufs; i++) {
+        p->count[i] = lic_buf_count(&md->bufs[i], ph, pw);
+        bytes += p->count[i] * elem_size(&md->bufs[i]);
+    }
+    /* The largest scratch of any float conv: one thread's strip, which grows with the image (largest
      * for the full-resolution layers), plus the layer's packed weights, which do not (largest for the
      * wide layers at the start of g_s: 1.2 MB in the shipped model, more than the whole workspace of
-     * a small image). Input sides: g_a[i] at 1/2^i, h_a at 1/16 then 1/32, g_s[i] at 2^i/16. */
+     * a small image). */
     uint64_t scratch = 0;
-    const lic_model_data *md = e->md;
-    for (int i = 0; i < 11; i++) {
-        const lic_conv_layer *L = i < 4 ? &md->g_a[i] : i < 8 ? &md->g_s[i - 4] : &md->h_a[i - 8];
-        int ih = i < 4 ? ph >> i : i < 8 ? (ph / 16) << (i - 4) : ph / (i < 10 ? 16 : 32);
-        int iw = i < 4 ? pw >> i : i < 8 ? (pw / 16) << (i - 4) : pw / (i < 10 ? 16 : 32);
-        uint64_t s = lic_conv2d_scratch_size(L, ih, iw);
+    for (int i = 0; i < md->n_ops; i++) {
+        const lic_op *op = &md->ops[i];
+        if (op->kind != LIC_OP_CONV)
+            continue;
+        uint64_t s = lic_conv2d_scratch_size(op->conv, ph >> op->in.scale, pw >> op->in.scale);
         if (s > scratch)
             scratch = s;
     }
     p->scratch = scratch * (uint64_t)lic_threadpool_size(e->pool);
     /* Symbol writers buffer their symbols (and briefly twice that while growing): about 40 bytes per
      * symbol. Add the decoded image, and 256 KB for the writers' first blocks and scratch rounding. */
-    p->peak = 4 * (2 * f + p->ycount + p->icount) + p->scratch + 40 * (p->ycount + (uint64_t)a->N * zhw) +
-              3 * px + (256u << 10);
+    uint64_t symbols = (lic_view_units(&md->io.yq) + lic_view_units(&md->io.zhat)) * (px / 4096);
+    p->peak = bytes + p->scratch + 40 * symbols + 3 * px + (256u << 10);
 }
 
 /* The limit checks of lic_engine_prepare; fills *p (the plan for the padded size) when the sides and
@@ -257,42 +254,35 @@ int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height)
     const int ph = (int)((height + 63) / 64 * 64), pw = (int)((width + 63) / 64 * 64);
 
     /* Buffers are reused while large enough: index arithmetic always uses the new size. */
-    if (!e->fbuf[0] || p.fcount > e->ws_float_count || p.ycount > e->ws_y_count || p.icount > e->iarena_count) {
-        free_workspace(e);
-        const lic_allocator *a = &c->allocator;
-        e->fbuf[0] = lic_mem_alloc(a, (size_t)p.fcount * sizeof(float));
-        e->fbuf[1] = lic_mem_alloc(a, (size_t)p.fcount * sizeof(float));
-        e->y = lic_mem_alloc(a, (size_t)p.ycount * sizeof(float));
-        e->iarena = lic_mem_alloc(a, (size_t)p.icount * sizeof(int32_t));
-        if (!e->fbuf[0] || !e->fbuf[1] || !e->y || !e->iarena) {
+    const lic_model_data *md = e->md;
+    for (int i = 0; i < md->n_bufs; i++) {
+        if (p.count[i] <= e->buf_cap[i])
+            continue;
+        lic_mem_free(&c->allocator, e->buf[i]);
+        e->buf[i] = lic_mem_alloc(&c->allocator, (size_t)p.count[i] * elem_size(&md->bufs[i]));
+        e->buf_cap[i] = e->buf[i] ? p.count[i] : 0;
+        if (!e->buf[i]) {
             free_workspace(e);
             return LIC_ENOMEM;
         }
-        e->ws_float_count = (size_t)p.fcount;
-        e->ws_y_count = (size_t)p.ycount;
-        e->iarena_count = (size_t)p.icount;
     }
     e->ph = ph;
     e->pw = pw;
     e->lh = ph / 16;
     e->lw = pw / 16;
-
-    /* Carve the integer arena for this size. */
-    const struct lic_model_arch *a = &e->md->arch;
-    size_t hw = (size_t)e->lh * e->lw, zhw = hw / 16, g = (size_t)group_max(e->md);
-    int32_t *q = e->iarena;
-    e->yq = q, q += (size_t)a->M * hw;
-    e->yctx = q, q += (size_t)a->M * hw;
-    e->zhat = q, q += (size_t)a->N * zhw;
-    e->hs_tmp[0] = q, q += (size_t)a->N * zhw * 4;
-    e->hs_tmp[1] = q, q += (size_t)a->C_h * hw;
-    e->ep_in = q, q += (size_t)(a->C_h + a->C_cc + a->C_sp) * hw;
-    e->cc_tmp = q, q += (size_t)a->C_cc * hw;
-    e->anchors = q, q += g * hw;
-    e->ep_tmp[0] = q, q += (size_t)a->C_ep * hw;
-    e->ep_tmp[1] = q, q += (size_t)a->C_ep * hw;
-    e->params = q;
+    e->x = lic_engine_view_data(e, &md->io.x);
+    e->y = lic_engine_view_data(e, &md->io.y);
+    e->yq = lic_engine_view_data(e, &md->io.yq);
+    e->yctx = lic_engine_view_data(e, &md->io.yctx);
+    e->zhat = lic_engine_view_data(e, &md->io.zhat);
     return LIC_OK;
+}
+
+void *lic_engine_view_data(const lic_engine *e, const lic_view *v)
+{
+    size_t plane = (size_t)(e->ph >> v->scale) * (size_t)(e->pw >> v->scale);
+    size_t es = elem_size(&e->md->bufs[v->buf]);
+    return (char *)e->buf[v->buf] + (size_t)v->c0 * plane * es;
 }
 
 void lic_engine_gains(const lic_engine *e, int quality, int inverse, float *out)
@@ -311,20 +301,6 @@ void lic_engine_gains(const lic_engine *e, int quality, int inverse, float *out)
     }
 }
 
-static lic_tensor tensor(int c, int h, int w, float *data)
-{
-    lic_tensor t = {c, h, w, data};
-    return t;
-}
-
-/* A conv layer's output shape for an input of (h, w). */
-static lic_tensor conv_out(const lic_conv_layer *L, int h, int w, float *data)
-{
-    if (L->transposed)
-        return tensor(L->cout, h * L->stride, w * L->stride, data);
-    return tensor(L->cout, lic_conv_out_size(h, L->stride), lic_conv_out_size(w, L->stride), data);
-}
-
 /* A GPU failure in the middle of an image: under AUTO the engine drops the GPU for good and the caller
  * reruns the step on the CPU (inputs are host buffers the GPU only read); with CUDA asked for
  * explicitly the error is returned. */
@@ -339,88 +315,98 @@ static int gpu_failed(lic_engine *e, int ret)
     return LIC_OK;
 }
 
+/* The tensor of a view for the current size. */
+static lic_tensor ftensor(const lic_engine *e, const lic_view *v)
+{
+    lic_tensor t = {v->c, e->ph >> v->scale, e->pw >> v->scale, lic_engine_view_data(e, v)};
+    return t;
+}
+
+static lic_itensor itensor(const lic_engine *e, const lic_view *v)
+{
+    lic_itensor t = {v->c, e->ph >> v->scale, e->pw >> v->scale, lic_engine_view_data(e, v)};
+    return t;
+}
+
+/* Runs one op on the CPU kernels. The ops were checked when the model was built (lic_op_check). */
+static int run_op(lic_engine *e, const lic_op *op, const float *gain)
+{
+    switch (op->kind) {
+    case LIC_OP_CONV: {
+        lic_tensor in = ftensor(e, &op->in), out = ftensor(e, &op->out);
+        return lic_conv2d(e->xf, op->conv, &in, &out);
+    }
+    case LIC_OP_GDN: {
+        lic_tensor t = ftensor(e, &op->out);
+        return lic_gdn(e->xf, op->gdn, &t);
+    }
+    case LIC_OP_LEAKY_RELU: {
+        lic_tensor t = ftensor(e, &op->out);
+        lic_leaky_relu(e->xf, &t, (float)op->slope_q8 / 256.0f);
+        return LIC_OK;
+    }
+    case LIC_OP_PIXEL_SHUFFLE: {
+        lic_tensor in = ftensor(e, &op->in), out = ftensor(e, &op->out);
+        return lic_pixel_shuffle(e->xf, &in, 2, &out);
+    }
+    case LIC_OP_GAIN: {
+        lic_tensor t = ftensor(e, &op->out);
+        size_t hw = (size_t)t.h * t.w;
+        for (int c = 0; c < t.c; c++)
+            for (size_t p = 0; p < hw; p++)
+                t.data[c * hw + p] *= gain[c];
+        return LIC_OK;
+    }
+    case LIC_OP_ICONV: {
+        lic_itensor in = itensor(e, &op->in), out = itensor(e, &op->out);
+        return lic_iconv2d_kernel(e->pool, op->iconv, &in, &out, e->ikernel);
+    }
+    case LIC_OP_IZERO: {
+        lic_itensor t = itensor(e, &op->out);
+        memset(t.data, 0, lic_tensor_count(t.c, t.h, t.w) * sizeof(int32_t));
+        return LIC_OK;
+    }
+    default:
+        return LIC_EINVAL;
+    }
+}
+
+/* The interpreter: runs a range of the model's ops in order. */
+static int run_ops(lic_engine *e, lic_op_range r, const float *gain)
+{
+    for (int i = r.first; i < r.first + r.count; i++) {
+        int ret = run_op(e, &e->md->ops[i], gain);
+        if (ret < 0)
+            return ret;
+    }
+    return LIC_OK;
+}
+
 int lic_engine_analysis(lic_engine *e, const float *gain, float **z_out)
 {
-    if (e->gpu) { /* z (N x ph/64 x pw/64) fits in fbuf[1] */
-        *z_out = e->fbuf[1];
-        int ret = lic_gpu_analysis(e->gpu, e->fbuf[0], e->ph, e->pw, gain, e->y, e->fbuf[1]);
+    const lic_model_data *md = e->md;
+    *z_out = lic_engine_view_data(e, &md->io.z);
+    if (e->gpu) { /* the builder keeps z apart from x, which a CPU retry needs intact */
+        int ret = lic_gpu_analysis(e->gpu, e->x, e->ph, e->pw, gain, e->y, *z_out);
         if (ret == LIC_OK || (ret = gpu_failed(e, ret)) < 0)
             return ret;
     }
-    const lic_model_data *md = e->md;
-    float slope = (float)md->arch.relu_slope_q8 / 256.0f;
-    lic_tensor cur = tensor(3, e->ph, e->pw, e->fbuf[0]);
-    int ret, which = 1;
-    for (int i = 0; i < 4; i++) {
-        float *dst = i == 3 ? e->y : e->fbuf[which];
-        lic_tensor out = conv_out(&md->g_a[i], cur.h, cur.w, dst);
-        if ((ret = lic_conv2d(e->xf, &md->g_a[i], &cur, &out)) < 0)
-            return ret;
-        if (i < 3 && (ret = lic_gdn(e->xf, &md->g_a_gdn[i], &out)) < 0)
-            return ret;
-        cur = out;
-        which ^= 1;
-    }
-    size_t hw = (size_t)cur.h * cur.w;
-    for (int c = 0; c < cur.c; c++)
-        for (size_t p = 0; p < hw; p++)
-            cur.data[c * hw + p] *= gain[c];
-
-    which = 0;
-    for (int i = 0; i < 3; i++) {
-        lic_tensor out = conv_out(&md->h_a[i], cur.h, cur.w, e->fbuf[which]);
-        if ((ret = lic_conv2d(e->xf, &md->h_a[i], &cur, &out)) < 0)
-            return ret;
-        if (i < 2)
-            lic_leaky_relu(e->xf, &out, slope);
-        cur = out;
-        which ^= 1;
-    }
-    *z_out = cur.data;
-    return LIC_OK;
+    return run_ops(e, md->analysis, gain);
 }
 
 int lic_engine_synthesis(lic_engine *e, float **out_data)
 {
+    const lic_model_data *md = e->md;
+    *out_data = lic_engine_view_data(e, &md->io.x_out);
     if (e->gpu) {
-        *out_data = e->fbuf[0];
-        int ret = lic_gpu_synthesis(e->gpu, e->y, e->lh, e->lw, e->fbuf[0]);
+        int ret = lic_gpu_synthesis(e->gpu, e->y, e->lh, e->lw, *out_data);
         if (ret == LIC_OK || (ret = gpu_failed(e, ret)) < 0)
             return ret;
     }
-    const lic_model_data *md = e->md;
-    lic_tensor cur = tensor(md->arch.M, e->lh, e->lw, e->y);
-    int ret;
-    for (int i = 0; i < 4; i++) {
-        const lic_conv_layer *L = &md->g_s[i];
-        lic_tensor out;
-        if (md->arch.gs_up == LIC_GS_UP_SUBPEL) {
-            lic_tensor wide = conv_out(L, cur.h, cur.w, e->fbuf[0]);
-            if ((ret = lic_conv2d(e->xf, L, &cur, &wide)) < 0)
-                return ret;
-            out = tensor(wide.c / 4, wide.h * 2, wide.w * 2, e->fbuf[1]);
-            if ((ret = lic_pixel_shuffle(e->xf, &wide, 2, &out)) < 0)
-                return ret;
-        } else {
-            out = conv_out(L, cur.h, cur.w, e->fbuf[i & 1]);
-            if ((ret = lic_conv2d(e->xf, L, &cur, &out)) < 0)
-                return ret;
-        }
-        if (i < 3 && (ret = lic_gdn(e->xf, &md->g_s_igdn[i], &out)) < 0)
-            return ret;
-        cur = out;
-    }
-    *out_data = cur.data;
-    return LIC_OK;
+    return run_ops(e, md->synthesis, NULL);
 }
 
-/* ---- the integer probability path ---- */
-
-static lic_itensor itensor(int c, int h, int w, int32_t *data)
-{
-    lic_itensor t = {c, h, w, data};
-    return t;
-}
+/* ---- the integer probability path: the coding schedule ---- */
 
 /* round(v * 2^frac) as int64, saturated far outside any useful range; NaN becomes 0. */
 static int64_t to_fixed(double v, int frac)
@@ -437,11 +423,10 @@ static int64_t to_fixed(double v, int frac)
 
 static int code_z(lic_engine *e, lic_latent_coder *io)
 {
-    const lic_model_data *md = e->md;
-    const lic_factorized_prior *zp = &md->z_prior;
-    int zh = e->lh / 4, zw = e->lw / 4;
-    size_t zhw = (size_t)zh * zw;
-    for (int c = 0; c < md->arch.N; c++) {
+    const lic_factorized_prior *zp = &e->md->z_prior;
+    const lic_view *v = &e->md->io.zhat;
+    size_t zhw = (size_t)(e->ph >> v->scale) * (size_t)(e->pw >> v->scale);
+    for (int c = 0; c < v->c; c++) {
         for (size_t p = 0; p < zhw; p++) {
             int32_t s;
             if (io->encode) {
@@ -456,54 +441,26 @@ static int code_z(lic_engine *e, lic_latent_coder *io)
             e->stats.symbols_hash = lic_fnv1a64_mix32(e->stats.symbols_hash, s);
         }
     }
-    e->stats.n_symbols += (uint64_t)md->arch.N * zhw;
+    e->stats.n_symbols += (uint64_t)v->c * zhw;
     return LIC_OK;
 }
 
-static int hyper_synthesis(lic_engine *e)
-{
-    const lic_model_data *md = e->md;
-    int zh = e->lh / 4, zw = e->lw / 4;
-    lic_itensor in = itensor(md->arch.N, zh, zw, e->zhat);
-    lic_itensor t0 = itensor(md->h_s[0].cout, zh * 2, zw * 2, e->hs_tmp[0]);
-    lic_itensor t1 = itensor(md->h_s[1].cout, e->lh, e->lw, e->hs_tmp[1]);
-    lic_itensor out = itensor(md->h_s[2].cout, e->lh, e->lw, e->ep_in);
-    int ret;
-    if ((ret = lic_iconv2d_kernel(e->pool, &md->h_s[0], &in, &t0, e->ikernel)) < 0 ||
-        (ret = lic_iconv2d_kernel(e->pool, &md->h_s[1], &t0, &t1, e->ikernel)) < 0 ||
-        (ret = lic_iconv2d_kernel(e->pool, &md->h_s[2], &t1, &out, e->ikernel)) < 0)
-        return ret;
-    return LIC_OK;
-}
-
-/* Runs ep_k over ep_in (channels [H | C | S]) into e->params. */
-static int run_params(lic_engine *e, const lic_group_model *G, int n_in)
-{
-    lic_itensor in = itensor(n_in, e->lh, e->lw, e->ep_in);
-    lic_itensor t0 = itensor(G->ep[0].cout, e->lh, e->lw, e->ep_tmp[0]);
-    lic_itensor t1 = itensor(G->ep[1].cout, e->lh, e->lw, e->ep_tmp[1]);
-    lic_itensor out = itensor(G->ep[2].cout, e->lh, e->lw, e->params);
-    int ret;
-    if ((ret = lic_iconv2d_kernel(e->pool, &G->ep[0], &in, &t0, e->ikernel)) < 0 ||
-        (ret = lic_iconv2d_kernel(e->pool, &G->ep[1], &t0, &t1, e->ikernel)) < 0 ||
-        (ret = lic_iconv2d_kernel(e->pool, &G->ep[2], &t1, &out, e->ikernel)) < 0)
-        return ret;
-    return LIC_OK;
-}
-
-/* Codes one checkerboard pass of group G: positions with (x + y) % 2 == pass. */
-static int code_pass(lic_engine *e, lic_latent_coder *io, const lic_group_model *G, int pass)
+/* Codes one checkerboard pass of a step's channels: positions with (x + y) % 2 == pass. */
+static int code_y(lic_engine *e, lic_latent_coder *io, const lic_code_step *st)
 {
     const lic_model_data *md = e->md;
     const lic_gaussian_conditional *gc = &md->y_gc;
-    int yf = md->arch.yctx_frac_bits, sh = 8 - yf;
+    int yf = md->arch.yctx_frac_bits, sh = LIC_GAUSSIAN_FRAC_BITS - yf;
     size_t hw = (size_t)e->lh * e->lw;
-    for (int c = 0; c < G->size; c++) {
-        size_t plane = (size_t)(G->c0 + c) * hw;
-        const int32_t *mean = e->params + (size_t)c * hw;
-        const int32_t *scale = e->params + (size_t)(G->size + c) * hw;
+    const int32_t *params = lic_engine_view_data(e, &st->params);
+    int32_t *anchors = st->anchors.c ? lic_engine_view_data(e, &st->anchors) : NULL;
+    uint64_t n = 0;
+    for (int c = 0; c < st->c; c++) {
+        size_t plane = (size_t)(st->c0 + c) * hw;
+        const int32_t *mean = params + (size_t)c * hw;
+        const int32_t *scale = params + (size_t)(st->c + c) * hw;
         for (int y = 0; y < e->lh; y++) {
-            for (int x = (y + pass) & 1; x < e->lw; x += 2) {
+            for (int x = (y + st->pass) & 1; x < e->lw; x += 2) {
                 size_t p = (size_t)y * e->lw + x;
                 int32_t mu = mean[p];
                 int idx = lic_gaussian_scale_index(gc, scale[p]);
@@ -520,13 +477,15 @@ static int code_pass(lic_engine *e, lic_latent_coder *io, const lic_group_model 
                 int32_t ctx = lic_clamp_i64(lic_round_shr(v, sh), INT16_MIN, INT16_MAX);
                 e->yq[plane + p] = v;
                 e->yctx[plane + p] = ctx;
-                if (pass == 0)
-                    e->anchors[(size_t)c * hw + p] = ctx;
+                if (anchors)
+                    anchors[(size_t)c * hw + p] = ctx;
                 e->stats.symbols_hash = lic_fnv1a64_mix32(e->stats.symbols_hash, s);
                 e->stats.params_hash = lic_fnv1a64_mix32(lic_fnv1a64_mix32(e->stats.params_hash, mu), idx);
+                n++;
             }
         }
     }
+    e->stats.n_symbols += n;
     return LIC_OK;
 }
 
@@ -541,47 +500,24 @@ static int stream_ok(const lic_latent_coder *io)
     return LIC_OK;
 }
 
-static int code_group(lic_engine *e, lic_latent_coder *io, const lic_group_model *G, int k)
-{
-    const struct lic_model_arch *a = &e->md->arch;
-    size_t hw = (size_t)e->lh * e->lw;
-    int ret, n_in = a->C_h + a->C_sp;
-    int32_t *spatial = e->ep_in + (size_t)a->C_h * hw;
-    if (k > 0) {
-        lic_itensor prev = itensor(G->c0, e->lh, e->lw, e->yctx);
-        lic_itensor t0 = itensor(a->C_cc, e->lh, e->lw, e->cc_tmp);
-        lic_itensor ctx = itensor(a->C_cc, e->lh, e->lw, spatial);
-        if ((ret = lic_iconv2d_kernel(e->pool, &G->cc[0], &prev, &t0, e->ikernel)) < 0 ||
-            (ret = lic_iconv2d_kernel(e->pool, &G->cc[1], &t0, &ctx, e->ikernel)) < 0)
-            return ret;
-        spatial += (size_t)a->C_cc * hw;
-        n_in += a->C_cc;
-    }
-    memset(e->anchors, 0, (size_t)G->size * hw * sizeof(int32_t));
-    lic_itensor anchors = itensor(G->size, e->lh, e->lw, e->anchors);
-    lic_itensor sp = itensor(a->C_sp, e->lh, e->lw, spatial);
-    for (int pass = 0; pass < 2; pass++) {
-        if ((ret = lic_iconv2d_kernel(e->pool, &G->sp, &anchors, &sp, e->ikernel)) < 0 || (ret = run_params(e, G, n_in)) < 0 ||
-            (ret = code_pass(e, io, G, pass)) < 0 || (ret = stream_ok(io)) < 0)
-            return ret;
-    }
-    e->stats.n_symbols += (uint64_t)G->size * hw;
-    return LIC_OK;
-}
-
 int lic_engine_code_latents(lic_engine *e, lic_latent_coder *io)
 {
     e->stats.symbols_hash = e->stats.params_hash = LIC_FNV64_BASIS;
     e->stats.n_symbols = 0;
-    double t0 = lic_now();
-    int ret;
-    if ((ret = code_z(e, io)) < 0 || (ret = stream_ok(io)) < 0 || (ret = hyper_synthesis(e)) < 0)
-        return ret;
-    double t1 = lic_now();
-    for (int k = 0; k < e->md->arch.n_groups; k++)
-        if ((ret = code_group(e, io, &e->md->groups[k], k)) < 0)
+    const lic_model_data *md = e->md;
+    for (int i = 0; i < md->n_steps; i++) {
+        const lic_code_step *st = &md->steps[i];
+        double t0 = lic_now();
+        int ret = run_ops(e, st->ops, NULL);
+        if (ret == LIC_OK && st->kind == LIC_STEP_CODE_Z)
+            ret = code_z(e, io);
+        else if (ret == LIC_OK && st->kind == LIC_STEP_CODE_Y)
+            ret = code_y(e, io, st);
+        if (ret == LIC_OK && st->kind != LIC_STEP_RUN)
+            ret = stream_ok(io);
+        if (ret < 0)
             return ret;
-    e->stats.t_hyper += t1 - t0;
-    e->stats.t_entropy += lic_now() - t1;
+        *(st->hyper ? &e->stats.t_hyper : &e->stats.t_entropy) += lic_now() - t0;
+    }
     return LIC_OK;
 }

@@ -1,5 +1,6 @@
-/* lic codec: what encoders and decoders share — threads, kernels, per-image-size workspace, the
- * float transforms, and the integer probability path that must run identically on both sides. */
+/* lic codec: what encoders and decoders share — threads, kernels, per-image-size workspace, and the
+ * interpreter of the model's op lists: the float transforms, and the coding schedule of the integer
+ * probability path that must run identically on both sides. */
 #ifndef LIC_CODEC_ENGINE_H
 #define LIC_CODEC_ENGINE_H
 
@@ -18,24 +19,18 @@ typedef struct lic_engine {
     int ikernel;              /* integer kernel (lic_iconv_kernel_for(cfg.cpu_features)), chosen once */
     lic_gpu_transforms *gpu;  /* non-NULL: g_a, h_a, g_s run on CUDA (host buffers in and out) */
 
-    /* Workspace, planned for the padded size (ph x pw) and reused while it fits. */
+    /* Workspace: the model's buffers (md->bufs), sized for the padded size (ph x pw) from the op
+     * lists and reused while later images fit. */
     int ph, pw;               /* padded image size, multiples of 64 */
     int lh, lw;               /* latent size = padded / 16 */
-    size_t ws_float_count;    /* floats in each of fbuf[0], fbuf[1] */
-    size_t ws_y_count;        /* floats in y */
-    float *fbuf[2];           /* ping-pong activations of g_a / h_a / g_s */
-    float *y;                 /* M x lh x lw: y' (encoder) or y-hat (decoder) */
-    int32_t *iarena;          /* all integer buffers of the probability path */
-    size_t iarena_count;
+    void *buf[LIC_MAX_BUFS];
+    uint64_t buf_cap[LIC_MAX_BUFS]; /* elements allocated */
+    /* The buffers the callers know by role (md->io), set by lic_engine_prepare. */
+    float *x;                 /* 3 x ph x pw: the padded image, filled by the encoder */
+    float *y;                 /* M x lh x lw: y' (encoder) or y-hat (decoder, filled by it) */
     int32_t *yq;              /* M x lh x lw: y-hat' in 1/256 units */
     int32_t *yctx;            /* M x lh x lw: y-hat in the context networks' format */
     int32_t *zhat;            /* N x lh/4 x lw/4 */
-    int32_t *hs_tmp[2];       /* h_s intermediates */
-    int32_t *ep_in;           /* [H | C | S] planes, lh x lw each */
-    int32_t *cc_tmp;          /* C_cc planes */
-    int32_t *anchors;         /* largest group's planes: decoded anchors, zeros elsewhere */
-    int32_t *ep_tmp[2];       /* C_ep planes each */
-    int32_t *params;          /* 2 x largest group planes: means then scales */
 
     lic_stats stats;
 } lic_engine;
@@ -57,11 +52,11 @@ int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height);
 /* Per-channel gains for quality q (1..100): gain_out[M] (encoder) or, with inverse = 1, gain_inv. */
 void lic_engine_gains(const lic_engine *e, int quality, int inverse, float *out);
 
-/* g_a on fbuf[0] (3 x ph x pw, filled by the caller) into e->y, then h_a into z (N x ph/64 x pw/64,
- * a float buffer of the engine's). Returns 0 or an error. */
+/* The analysis op list: g_a on e->x (filled by the caller) into e->y, the gain, then h_a into z
+ * (N x ph/64 x pw/64, a float buffer of the engine's). Returns 0 or an error. */
 int lic_engine_analysis(lic_engine *e, const float *gain, float **z_out);
 
-/* g_s from e->y into fbuf (3 x ph x pw); *out points at the result. */
+/* The synthesis op list: g_s from e->y into a buffer of the engine's (3 x ph x pw); *out points at it. */
 int lic_engine_synthesis(lic_engine *e, float **out);
 
 /* The probability path. In encode mode it quantizes z (from analysis) and e->y (y'), writes symbols;
@@ -73,6 +68,9 @@ typedef struct lic_latent_coder {
     lic_symbol_reader *zr, *yr;     /* decode */
 } lic_latent_coder;
 int lic_engine_code_latents(lic_engine *e, lic_latent_coder *io);
+
+/* The data of a view of one of the engine's buffers, for the current size (tests). */
+void *lic_engine_view_data(const lic_engine *e, const lic_view *v);
 
 /* Monotonic wall clock in seconds. */
 double lic_now(void);

@@ -218,7 +218,7 @@ int lic_model_get_info(const lic_model *m, lic_model_info *info)
     if (!m || !info)
         return LIC_EINVAL;
     info->fingerprint = m->file.fingerprint;
-    info->arch = LIC_ARCH_NAME;
+    info->arch = m->data.arch.name;
     info->n_channels_y = m->data.arch.M;
     info->n_channels_z = m->data.arch.N;
     return LIC_OK;

@@ -1,9 +1,11 @@
-/* lic codec: building the in-memory model of architecture lic-ctx1 from a parsed .licw file
- * (docs/FORMAT.md §1.2). Every key is range-checked and every tensor must exist with exactly the
- * dtype and dims the architecture implies; the integer layers and CDF tables are validated by their
- * own modules, and the remaining semantic rules (table row counts, ascending thresholds, positive
- * gains, GDN parameters) are checked here, so the pipeline can trust everything it is given. */
-#include "codec/model.h"
+/* lic codec: building the in-memory model from a parsed .licw file (docs/FORMAT.md §1.2): the keys
+ * every architecture shares, the checked reads of tensors into layers, buffers, ops and steps that the
+ * architectures' builders (codec/arch_*.c) use, the entropy models and the gains. Every key is
+ * range-checked and every tensor must exist with exactly the dtype and dims the architecture implies;
+ * the integer layers, CDF tables, entropy models and ops are validated by their own modules, and the
+ * remaining semantic rules (positive gains, GDN parameters) are checked here, so the pipeline can
+ * trust everything it is given. */
+#include "codec/model_build.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,14 +18,16 @@
 /* CDF row offsets are bounded so that offset + length can never overflow int32 in the coder. */
 #define MAX_CDF_OFFSET (1 << 30)
 
-typedef struct builder {
-    const lic_licw *file;
-    const lic_logger *log;
-} builder;
+typedef lic_model_builder builder;
 
-/* Logs why the file is refused and returns LIC_EMODEL. */
-static int fail(const builder *b, const char *fmt, ...) LIC_PRINTF(2, 3);
-static int fail(const builder *b, const char *fmt, ...)
+static const lic_model_arch_def ARCHS[] = {
+    {"lic-ctx1", lic_arch_ctx1_build},
+    {"lic-hp1", lic_arch_hp1_build},
+};
+
+#define fail lic_model_fail
+
+int lic_model_fail(const builder *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -73,8 +77,7 @@ static int parse_groups(const builder *b, lic_model_data *m)
             return fail(b, "groups: malformed entry at byte %zu", start);
         if (n_groups == LIC_MAX_GROUPS)
             return fail(b, "groups: more than %d groups", LIC_MAX_GROUPS);
-        m->groups[n_groups].c0 = sum;
-        m->groups[n_groups].size = (int)v;
+        m->arch.group_size[n_groups] = (int)v;
         n_groups++;
         sum += (int)v;
         if (sum > M)
@@ -91,22 +94,25 @@ static int parse_groups(const builder *b, lic_model_data *m)
     return 0;
 }
 
-static int parse_keys(const builder *b, lic_model_data *m)
+static int parse_keys(const builder *b, lic_model_data *m, const lic_model_arch_def **def)
 {
     struct lic_model_arch *a = &m->arch;
     const lic_licw_kv *kv = lic_licw_find_kv(b->file, "arch");
     if (!kv)
         return fail(b, "missing key 'arch'");
-    if (kv->type != LIC_KV_STRING || kv->s_len != strlen(LIC_ARCH_NAME) ||
-        memcmp(kv->s, LIC_ARCH_NAME, kv->s_len) != 0)
-        return fail(b, "unsupported architecture (expected '%s')", LIC_ARCH_NAME);
+    *def = NULL;
+    for (size_t i = 0; kv->type == LIC_KV_STRING && i < sizeof ARCHS / sizeof ARCHS[0]; i++)
+        if (kv->s_len == strlen(ARCHS[i].name) && memcmp(kv->s, ARCHS[i].name, kv->s_len) == 0)
+            *def = &ARCHS[i];
+    if (!*def)
+        return fail(b, "unsupported architecture (expected 'lic-ctx1' or 'lic-hp1')");
+    a->name = (*def)->name;
     kv = lic_licw_find_kv(b->file, "description");
     if (kv && kv->type != LIC_KV_STRING)
         return fail(b, "key 'description' is not a string");
     int r;
     if ((r = get_int(b, "N", 1, MAX_CHANNELS, &a->N)) || (r = get_int(b, "M", 1, MAX_CHANNELS, &a->M)) ||
         (r = get_int(b, "C_h", 1, MAX_CHANNELS, &a->C_h)) ||
-        (r = get_int(b, "C_cc", 1, MAX_CHANNELS, &a->C_cc)) ||
         (r = get_int(b, "C_sp", 1, MAX_CHANNELS, &a->C_sp)) ||
         (r = get_int(b, "C_ep", 1, MAX_CHANNELS, &a->C_ep)) ||
         (r = get_int(b, "gs_up", LIC_GS_UP_DECONV, LIC_GS_UP_SUBPEL, &a->gs_up)) ||
@@ -116,6 +122,11 @@ static int parse_keys(const builder *b, lic_model_data *m)
         (r = get_int(b, "n_gains", 1, 64, &a->n_gains)))
         return r;
     return parse_groups(b, m);
+}
+
+int lic_model_get_int(const builder *b, const char *key, int lo, int hi, int *out)
+{
+    return get_int(b, key, lo, hi, out);
 }
 
 /* ---- tensors ---- */
@@ -238,93 +249,80 @@ static int int_conv(const builder *b, const char *prefix, lic_iconv_layer *L, in
     return 0;
 }
 
-static int build_float_transforms(const builder *b, lic_model_data *m)
+/* ---- the builders' interface (codec/model_build.h) ---- */
+
+int lic_model_float_conv(builder *b, const char *prefix, int cin, int cout, int k, int stride, int transposed,
+                         const lic_conv_layer **out)
 {
-    const struct lic_model_arch *a = &m->arch;
-    const int N = a->N, M = a->M;
-    char name[NAME_LEN];
-    int r;
-    const int ga_in[4] = { 3, N, N, N }, ga_out[4] = { N, N, N, M };
-    for (int i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "g_a.%d", i);
-        if ((r = float_conv(b, name, &m->g_a[i], ga_in[i], ga_out[i], 5, 2, 0)))
-            return r;
-    }
-    for (int i = 0; i < 3; i++) {
-        snprintf(name, sizeof name, "g_a.gdn%d", i);
-        if ((r = gdn(b, name, &m->g_a_gdn[i], N, 0)))
-            return r;
-    }
-    if ((r = float_conv(b, "h_a.0", &m->h_a[0], M, N, 3, 1, 0)) ||
-        (r = float_conv(b, "h_a.1", &m->h_a[1], N, N, 5, 2, 0)) ||
-        (r = float_conv(b, "h_a.2", &m->h_a[2], N, N, 5, 2, 0)))
+    lic_model_data *m = b->m;
+    if (m->n_conv == LIC_MAX_CONV)
+        return fail(b, "more than %d float convolutions", LIC_MAX_CONV);
+    int r = float_conv(b, prefix, &m->conv[m->n_conv], cin, cout, k, stride, transposed);
+    if (r)
         return r;
-    const int gs_in[4] = { M, N, N, N }, gs_out[4] = { N, N, N, 3 };
-    for (int i = 0; i < 4; i++) {
-        snprintf(name, sizeof name, "g_s.%d", i);
-        if (a->gs_up == LIC_GS_UP_DECONV)
-            r = float_conv(b, name, &m->g_s[i], gs_in[i], gs_out[i], 5, 2, 1);
-        else /* 3x3 conv to 4*C_out channels; the pipeline pixel-shuffles by 2 */
-            r = float_conv(b, name, &m->g_s[i], gs_in[i], 4 * gs_out[i], 3, 1, 0);
-        if (r)
-            return r;
-    }
-    for (int i = 0; i < 3; i++) {
-        snprintf(name, sizeof name, "g_s.igdn%d", i);
-        if ((r = gdn(b, name, &m->g_s_igdn[i], N, 1)))
-            return r;
-    }
+    *out = &m->conv[m->n_conv++];
+    return 0;
+}
+
+int lic_model_gdn(builder *b, const char *prefix, int c, int inverse, const lic_gdn_layer **out)
+{
+    lic_model_data *m = b->m;
+    if (m->n_gdn == LIC_MAX_GDN)
+        return fail(b, "more than %d GDN layers", LIC_MAX_GDN);
+    int r = gdn(b, prefix, &m->gdn[m->n_gdn], c, inverse);
+    if (r)
+        return r;
+    *out = &m->gdn[m->n_gdn++];
     return 0;
 }
 
 /* Builds the integer layer, sets the slope and runs the transforms module's validation. */
-static int int_layer(const builder *b, const lic_model_data *m, const char *prefix, lic_iconv_layer *L,
-                     int cin, int cout, int k, int stride, int transposed, int relu, int out_bits)
+int lic_model_int_conv(builder *b, const char *prefix, int cin, int cout, int k, int stride, int transposed,
+                       int relu, int out_bits, const lic_iconv_layer **out)
 {
+    lic_model_data *m = b->m;
+    if (m->n_iconv == LIC_MAX_ICONV)
+        return fail(b, "more than %d integer convolutions", LIC_MAX_ICONV);
+    lic_iconv_layer *L = &m->iconv[m->n_iconv];
     int r = int_conv(b, prefix, L, cin, cout, k, stride, transposed, relu, out_bits);
     if (r)
         return r;
     L->relu_slope_q8 = relu ? m->arch.relu_slope_q8 : 0;
     if (lic_iconv_validate(L) != 0)
         return fail(b, "integer layer '%s' rejected (shift, sizes or accumulator range)", prefix);
+    m->n_iconv++;
+    *out = L;
     return 0;
 }
 
-static int build_integer_path(const builder *b, lic_model_data *m)
+int lic_model_buf(builder *b, enum lic_buf_type type, int *id)
 {
-    const struct lic_model_arch *a = &m->arch;
-    const int N = a->N, C_h = a->C_h, C_cc = a->C_cc, C_sp = a->C_sp, C_ep = a->C_ep;
-    char name[NAME_LEN];
-    int r;
-    if ((r = int_layer(b, m, "h_s.0", &m->h_s[0], N, N, 5, 2, 1, 1, 16)) ||
-        (r = int_layer(b, m, "h_s.1", &m->h_s[1], N, C_h, 5, 2, 1, 1, 16)) ||
-        (r = int_layer(b, m, "h_s.2", &m->h_s[2], C_h, C_h, 3, 1, 0, 0, 16)))
-        return r;
-    for (int k = 0; k < a->n_groups; k++) {
-        lic_group_model *g = &m->groups[k];
-        if (k > 0) {
-            snprintf(name, sizeof name, "cc.%d.0", k);
-            if ((r = int_layer(b, m, name, &g->cc[0], g->c0, C_cc, 3, 1, 0, 1, 16)))
-                return r;
-            snprintf(name, sizeof name, "cc.%d.1", k);
-            if ((r = int_layer(b, m, name, &g->cc[1], C_cc, C_cc, 3, 1, 0, 1, 16)))
-                return r;
-        }
-        snprintf(name, sizeof name, "sp.%d.0", k);
-        if ((r = int_layer(b, m, name, &g->sp, g->size, C_sp, 5, 1, 0, 0, 16)))
-            return r;
-        const int ep_in = C_h + (k > 0 ? C_cc : 0) + C_sp;
-        snprintf(name, sizeof name, "ep.%d.0", k);
-        if ((r = int_layer(b, m, name, &g->ep[0], ep_in, C_ep, 1, 1, 0, 1, 16)))
-            return r;
-        snprintf(name, sizeof name, "ep.%d.1", k);
-        if ((r = int_layer(b, m, name, &g->ep[1], C_ep, C_ep, 1, 1, 0, 1, 16)))
-            return r;
-        /* Means and scales in 1/256 units: 24-bit outputs. */
-        snprintf(name, sizeof name, "ep.%d.2", k);
-        if ((r = int_layer(b, m, name, &g->ep[2], C_ep, 2 * g->size, 1, 1, 0, 0, 24)))
-            return r;
-    }
+    lic_model_data *m = b->m;
+    if (m->n_bufs == LIC_MAX_BUFS)
+        return fail(b, "more than %d buffers", LIC_MAX_BUFS);
+    m->bufs[m->n_bufs] = (lic_buf){type, 0};
+    *id = m->n_bufs++;
+    return 0;
+}
+
+int lic_model_op(builder *b, const lic_op *op)
+{
+    lic_model_data *m = b->m;
+    if (m->n_ops == LIC_MAX_OPS)
+        return fail(b, "more than %d ops", LIC_MAX_OPS);
+    if (lic_op_check(op, m->bufs, m->n_bufs) != 0) /* a builder's bug, or channel counts out of range */
+        return fail(b, "op %d (kind %d) does not fit its buffers", m->n_ops, (int)op->kind);
+    m->ops[m->n_ops++] = *op;
+    return 0;
+}
+
+int lic_model_step(builder *b, lic_code_step step, int first)
+{
+    lic_model_data *m = b->m;
+    if (m->n_steps == LIC_MAX_STEPS)
+        return fail(b, "more than %d coding steps", LIC_MAX_STEPS);
+    step.ops = (lic_op_range){first, m->n_ops - first};
+    m->steps[m->n_steps++] = step;
     return 0;
 }
 
@@ -413,19 +411,52 @@ static int build_gains(const builder *b, lic_model_data *m)
     return 0;
 }
 
+/* The views the engine uses besides the ops: the io views and the coding steps' parameters and
+ * anchors. Checked like the ops' views, and they size their buffers too. */
+static int reserve_views(const builder *b, lic_model_data *m)
+{
+    const lic_view *f32[] = {&m->io.x, &m->io.y, &m->io.z, &m->io.x_out};
+    const lic_view *i32[] = {&m->io.zhat, &m->io.yq, &m->io.yctx};
+    int bad = 0;
+    for (size_t i = 0; i < sizeof f32 / sizeof f32[0]; i++)
+        bad |= lic_view_reserve(f32[i], m->bufs, m->n_bufs, LIC_BUF_F32);
+    for (size_t i = 0; i < sizeof i32 / sizeof i32[0]; i++)
+        bad |= lic_view_reserve(i32[i], m->bufs, m->n_bufs, LIC_BUF_I32);
+    /* What the engine's coding loops rely on: y, y-hat', its context copy and the parameters share the
+     * latent scale, z and z-hat the hyper-latent's, the z prior has a row per channel, and each step
+     * codes channels of y with c means and c scales (and c anchors) at hand. */
+    const lic_model_io *io = &m->io;
+    bad |= io->y.scale != 4 || io->yq.scale != 4 || io->yctx.scale != 4 || io->y.c != m->arch.M ||
+           io->yq.c != m->arch.M || io->yctx.c != m->arch.M || io->z.scale != 6 || io->zhat.scale != 6 ||
+           io->z.c != io->zhat.c || io->zhat.c != m->arch.N || io->x.c != 3 || io->x.scale != 0 ||
+           io->x_out.c != 3 || io->x_out.scale != 0 || io->z.buf == io->x.buf || io->x_out.buf == io->y.buf;
+    for (int i = 0; i < m->n_steps; i++) {
+        const lic_code_step *st = &m->steps[i];
+        if (st->kind != LIC_STEP_CODE_Y)
+            continue;
+        bad |= st->pass < 0 || st->pass > 1 || st->c0 < 0 || st->c < 1 || st->c0 + st->c > m->arch.M ||
+               st->params.c != 2 * st->c || st->params.scale != 4 ||
+               (st->anchors.c && (st->anchors.c != st->c || st->anchors.scale != 4));
+        bad |= lic_view_reserve(&st->params, m->bufs, m->n_bufs, LIC_BUF_I32);
+        if (st->anchors.c)
+            bad |= lic_view_reserve(&st->anchors, m->bufs, m->n_bufs, LIC_BUF_I32);
+    }
+    return bad ? fail(b, "the buffers or coding steps of '%s' are inconsistent", m->arch.name) : 0;
+}
+
 int lic_model_data_build(lic_model_data *out, const lic_licw *file, const lic_logger *log)
 {
     if (!out || !file)
         return LIC_EINVAL;
-    builder b = { file, log };
-    lic_model_data m;
-    memset(&m, 0, sizeof m);
+    /* Built in place: ops point at the layers in `out`. */
+    memset(out, 0, sizeof *out);
+    builder b = { file, log, out };
+    const lic_model_arch_def *def = NULL;
     int r;
-    if ((r = parse_keys(&b, &m)) || (r = build_float_transforms(&b, &m)) ||
-        (r = build_integer_path(&b, &m)) || (r = build_entropy(&b, &m)) || (r = build_gains(&b, &m))) {
+    if ((r = parse_keys(&b, out, &def)) || (r = def->build(&b)) || (r = reserve_views(&b, out)) || (r = build_entropy(&b, out)) ||
+        (r = build_gains(&b, out))) {
         memset(out, 0, sizeof *out);
         return r;
     }
-    *out = m;
     return 0;
 }

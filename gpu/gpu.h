@@ -15,6 +15,7 @@
 
 #include "lic/common.h"
 #include "transforms/layers.h"
+#include "transforms/oplist.h"
 #include "transforms/tensor.h"
 
 /* Number of usable CUDA devices (compute capability 8.0 or newer); 0 when CUDA is not built in, or
@@ -44,6 +45,19 @@ typedef struct lic_gpu_model {
                                      * a pixel shuffle by 2; 0: stride-2 transposed convs */
     float relu_slope;               /* leaky ReLU slope of h_a */
 } lic_gpu_model;
+
+/* Storage for the layers of a lic_gpu_model made from op lists. */
+typedef struct lic_gpu_layers {
+    lic_conv_layer g_a[4], h_a[3], g_s[4];
+    lic_gdn_layer g_a_gdn[3], g_s_igdn[3];
+} lic_gpu_layers;
+
+/* Recognises the analysis (g_a, gain, h_a) and synthesis (g_s) op lists of a model
+ * (transforms/oplist.h) as the transforms this backend implements, copying their layers into `layers`
+ * (weights stay borrowed) and pointing *out at them. Returns 0, or LIC_EUNSUPPORTED for lists of any
+ * other shape, which then run on the CPU. Pure host code, built with or without CUDA. */
+int lic_gpu_model_from_ops(const lic_op *analysis, int n_analysis, const lic_op *synthesis, int n_synthesis,
+                           lic_gpu_layers *layers, lic_gpu_model *out);
 
 /* Options of a context. Start from lic_gpu_options_init(). */
 typedef struct lic_gpu_options {

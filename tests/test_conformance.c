@@ -372,7 +372,7 @@ static void load_input(harness *h, conf_case *c, const dims *d)
                 int sy = y < d->h ? y : d->h - 1, sx = x < d->w ? x : d->w - 1;
                 size_t i = ch * plane + (size_t)y * d->pw + x;
                 assert_int_equal(xp[i], img[((size_t)sy * d->w + sx) * d->ch + (d->ch == 3 ? ch : 0)]);
-                h->eng->fbuf[0][i] = xp[i] * (1.0f / 255.0f);
+                h->eng->x[i] = xp[i] * (1.0f / 255.0f);
             }
 }
 
@@ -410,13 +410,14 @@ static size_t *coding_order(const lic_engine *e, const dims *d)
 {
     size_t *pos = malloc(sizeof(size_t) * d->yn), i = 0, hw = (size_t)d->lh * d->lw;
     assert_non_null(pos);
-    for (int k = 0; k < e->md->arch.n_groups; k++) {
-        const lic_group_model *G = &e->md->groups[k];
-        for (int pass = 0; pass < 2; pass++)
-            for (int ch = G->c0; ch < G->c0 + G->size; ch++)
-                for (int y = 0; y < d->lh; y++)
-                    for (int x = (y + pass) & 1; x < d->lw; x += 2)
-                        pos[i++] = (size_t)ch * hw + (size_t)y * d->lw + x;
+    for (int k = 0; k < e->md->n_steps; k++) { /* the model's coding schedule */
+        const lic_code_step *st = &e->md->steps[k];
+        if (st->kind != LIC_STEP_CODE_Y)
+            continue;
+        for (int ch = st->c0; ch < st->c0 + st->c; ch++)
+            for (int y = 0; y < d->lh; y++)
+                for (int x = (y + st->pass) & 1; x < d->lw; x += 2)
+                    pos[i++] = (size_t)ch * hw + (size_t)y * d->lw + x;
     }
     assert_int_equal(i, d->yn);
     return pos;
@@ -454,7 +455,12 @@ static void check_integer_state(harness *h, conf_case *c, const dims *d, const s
     const int32_t *y_sym = tensor(c, "y_symbols", "i32", 1, (int)d->yn, 0, 0);
     size_t n_hs = (size_t)d->Ch * d->lh * d->lw;
     assert_int_equal(count_diff(e->zhat, zhat, d->zn), 0);
-    assert_int_equal(count_diff(e->ep_in, hs, n_hs), 0); /* ep_in's first C_h planes hold h_s's output */
+    /* h_s's output: where the last op of the schedule's first ops-only step writes */
+    const lic_code_step *run = &e->md->steps[1];
+    assert_int_equal(run->kind, LIC_STEP_RUN);
+    const lic_op *last = &e->md->ops[run->ops.first + run->ops.count - 1];
+    assert_int_equal(last->out.c, d->Ch);
+    assert_int_equal(count_diff(lic_engine_view_data(e, &last->out), hs, n_hs), 0);
     assert_int_equal(count_diff(e->yq, yq, d->yn), 0);
     size_t bad_means = 0;
     for (size_t i = 0; i < d->yn; i++)

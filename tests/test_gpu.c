@@ -98,11 +98,25 @@ static lic_model *load(const char *path)
     return m;
 }
 
+/* The model's float layers as the backend sees them: recognised from its op lists
+ * (lic_gpu_model_from_ops), into storage that lives as long as the test. */
+static lic_gpu_layers g_layers;
+
 static lic_gpu_model gpu_model(const lic_model_data *md)
 {
-    lic_gpu_model g = {md->g_a, md->g_a_gdn, md->h_a, md->g_s, md->g_s_igdn, md->arch.gs_up == LIC_GS_UP_SUBPEL,
-                       (float)md->arch.relu_slope_q8 / 256.0f};
+    lic_gpu_model g;
+    assert_int_equal(lic_gpu_model_from_ops(md->ops + md->analysis.first, md->analysis.count,
+                                            md->ops + md->synthesis.first, md->synthesis.count, &g_layers, &g),
+                     0);
+    assert_int_equal(g.subpel, md->arch.gs_up == LIC_GS_UP_SUBPEL);
+    assert_true(g.relu_slope == (float)md->arch.relu_slope_q8 / 256.0f);
     return g;
+}
+
+static const lic_gpu_layers *layers_of(const lic_model_data *md)
+{
+    (void)gpu_model(md);
+    return &g_layers;
 }
 
 /* Largest float activation of the model's transforms on an h x w input, plus the input. */
@@ -110,10 +124,10 @@ static size_t act_floats(const lic_model_data *md, int h, int w)
 {
     size_t c = 3 * 4;
     for (int i = 0; i < 4; i++) {
-        if ((size_t)md->g_a[i].cout > c)
-            c = (size_t)md->g_a[i].cout;
-        if ((size_t)md->g_s[i].cout > c)
-            c = (size_t)md->g_s[i].cout;
+        if ((size_t)layers_of(md)->g_a[i].cout > c)
+            c = (size_t)layers_of(md)->g_a[i].cout;
+        if ((size_t)layers_of(md)->g_s[i].cout > c)
+            c = (size_t)layers_of(md)->g_s[i].cout;
     }
     return c * (size_t)(h / 2 + 1) * (size_t)(w / 2 + 1) + 3 * (size_t)h * w;
 }
@@ -154,11 +168,11 @@ static void ref_g_a(ref_ctx *r, const lic_model_data *md, const float *x, int h,
     memcpy(r->buf[0], x, sizeof(float) * 3 * (size_t)h * w);
     lic_tensor cur = {3, h, w, r->buf[0]};
     for (int i = 0; i < 4; i++) {
-        lic_tensor out = conv_out(&md->g_a[i], cur.h, cur.w, i == 3 ? y : r->buf[(i + 1) & 1]);
+        lic_tensor out = conv_out(&layers_of(md)->g_a[i], cur.h, cur.w, i == 3 ? y : r->buf[(i + 1) & 1]);
         assert_true(lic_tensor_count(out.c, out.h, out.w) <= r->cap);
-        assert_int_equal(lic_conv2d(r->xf, &md->g_a[i], &cur, &out), 0);
+        assert_int_equal(lic_conv2d(r->xf, &layers_of(md)->g_a[i], &cur, &out), 0);
         if (i < 3)
-            assert_int_equal(lic_gdn(r->xf, &md->g_a_gdn[i], &out), 0);
+            assert_int_equal(lic_gdn(r->xf, &layers_of(md)->g_a_gdn[i], &out), 0);
         cur = out;
     }
 }
@@ -172,8 +186,8 @@ static void ref_h_a(ref_ctx *r, const lic_model_data *md, float *y, int lh, int 
             y[c * hw + p] *= gain[c];
     lic_tensor cur = {md->arch.M, lh, lw, y};
     for (int i = 0; i < 3; i++) {
-        lic_tensor out = conv_out(&md->h_a[i], cur.h, cur.w, i == 2 ? z : r->buf[i]);
-        assert_int_equal(lic_conv2d(r->xf, &md->h_a[i], &cur, &out), 0);
+        lic_tensor out = conv_out(&layers_of(md)->h_a[i], cur.h, cur.w, i == 2 ? z : r->buf[i]);
+        assert_int_equal(lic_conv2d(r->xf, &layers_of(md)->h_a[i], &cur, &out), 0);
         if (i < 2)
             lic_leaky_relu(r->xf, &out, (float)md->arch.relu_slope_q8 / 256.0f);
         cur = out;
@@ -187,7 +201,7 @@ static void ref_g_s(ref_ctx *r, const lic_model_data *md, const float *yhat, int
     lic_tensor cur = {md->arch.M, lh, lw, r->buf[0]};
     int which = 1;
     for (int i = 0; i < 4; i++) {
-        const lic_conv_layer *L = &md->g_s[i];
+        const lic_conv_layer *L = &layers_of(md)->g_s[i];
         float *dst = i == 3 ? x : r->buf[which];
         lic_tensor out;
         if (md->arch.gs_up == LIC_GS_UP_SUBPEL) {
@@ -202,7 +216,7 @@ static void ref_g_s(ref_ctx *r, const lic_model_data *md, const float *yhat, int
             assert_int_equal(lic_conv2d(r->xf, L, &cur, &out), 0);
         }
         if (i < 3)
-            assert_int_equal(lic_gdn(r->xf, &md->g_s_igdn[i], &out), 0);
+            assert_int_equal(lic_gdn(r->xf, &layers_of(md)->g_s_igdn[i], &out), 0);
         cur = out;
         which = which == 1 ? 0 : 1;
     }
@@ -294,7 +308,7 @@ static void test_plan(void **state)
     assert_int_equal(lic_model_load_default(&m, NULL), 0);
     const lic_model_data *md = &m->data;
     lic_gpu_model gm = gpu_model(md);
-    int N = md->g_a[0].cout, M = md->arch.M;
+    int N = layers_of(md)->g_a[0].cout, M = md->arch.M;
     lic_gpu_plan p;
 
     /* Kodak size, unlimited budget: one tile, no halo, buffers exactly the walk's maxima. */
@@ -525,7 +539,7 @@ static void model_parity(lic_model *m, const char *name)
     lic_gpu_model gm = gpu_model(md);
     int ph, pw;
     float *x = load_photo(&ph, &pw);
-    const int lh = ph / 16, lw = pw / 16, M = md->arch.M, Nz = md->h_a[2].cout;
+    const int lh = ph / 16, lw = pw / 16, M = md->arch.M, Nz = layers_of(md)->h_a[2].cout;
     size_t ny = (size_t)M * lh * lw, nz = (size_t)Nz * (lh / 4) * (lw / 4), nx = 3 * (size_t)ph * pw;
     float *gain = fbuf((size_t)M);
     for (int c = 0; c < M; c++)
@@ -596,7 +610,7 @@ static void test_large_image(void **state)
     assert_int_equal(lic_model_load_default(&m, NULL), 0);
     const lic_model_data *md = &m->data;
     lic_gpu_model gm = gpu_model(md);
-    const int ph = 6016, pw = 8000, lh = ph / 16, lw = pw / 16, M = md->arch.M, Nz = md->h_a[2].cout;
+    const int ph = 6016, pw = 8000, lh = ph / 16, lw = pw / 16, M = md->arch.M, Nz = layers_of(md)->h_a[2].cout;
     size_t nx = 3 * (size_t)ph * pw, ny = (size_t)M * lh * lw, nz = (size_t)Nz * (lh / 4) * (lw / 4);
     float *x = fbuf(nx), *y = fbuf(ny), *z = fbuf(nz), *xo = fbuf(nx), *gain = fbuf((size_t)M);
     for (size_t i = 0; i < nx; i++)
@@ -767,7 +781,7 @@ static void test_bench(void **state)
     assert_int_equal(lic_model_load_default(&m, NULL), 0);
     const lic_model_data *md = &m->data;
     lic_gpu_model gm = gpu_model(md);
-    const int M = md->arch.M, Nz = md->h_a[2].cout;
+    const int M = md->arch.M, Nz = layers_of(md)->h_a[2].cout;
     static char paths[24][512];
     int n = image_list(paths, 24);
     lic_gpu_transforms *g[3] = {NULL, NULL, NULL};

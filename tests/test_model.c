@@ -251,6 +251,91 @@ static void test_fnv1a64(void **state)
 
 /* ---- tests: the shipped tiny models ---- */
 
+/* The op lists and schedule lic-ctx1 builds from a tiny test model (N 8, M 24, C_h 16, C_cc 8,
+ * C_sp 8, groups 4,4,8,8): kinds in order, layer shapes, views and steps. */
+static void check_ctx1_ops(const lic_model_data *m, int gs_up)
+{
+    static const enum lic_op_kind ana[] = {LIC_OP_CONV, LIC_OP_GDN, LIC_OP_CONV, LIC_OP_GDN, LIC_OP_CONV,
+                                           LIC_OP_GDN, LIC_OP_CONV, LIC_OP_GAIN, LIC_OP_CONV, LIC_OP_LEAKY_RELU,
+                                           LIC_OP_CONV, LIC_OP_LEAKY_RELU, LIC_OP_CONV};
+    assert_int_equal(m->analysis.count, 13);
+    const lic_op *op = m->ops + m->analysis.first;
+    for (int i = 0; i < 13; i++)
+        assert_int_equal(op[i].kind, ana[i]);
+    assert_int_equal(op[0].conv->cin, 3);
+    assert_int_equal(op[0].in.scale, 0);
+    assert_int_equal(op[6].conv->cout, 24);
+    assert_int_equal(op[6].out.scale, 4);
+    assert_int_equal(op[1].gdn->inverse, 0);
+    assert_int_equal(op[9].slope_q8, 26);
+    assert_int_equal(op[12].out.scale, 6);
+    assert_int_equal(op[12].out.c, 8);
+    assert_true(m->io.z.buf != m->io.x.buf); /* a GPU may write z while reading x */
+    assert_true(m->io.x_out.buf != m->io.y.buf);
+
+    op = m->ops + m->synthesis.first;
+    assert_int_equal(m->synthesis.count, gs_up ? 11 : 7);
+    const lic_op *last_conv = gs_up ? &op[9] : &op[6];
+    assert_int_equal(op[gs_up ? 2 : 1].gdn->inverse, 1);
+    if (gs_up) {
+        assert_int_equal(op[1].kind, LIC_OP_PIXEL_SHUFFLE);
+        assert_int_equal(last_conv->conv->cout, 12);
+        assert_int_equal(last_conv->conv->k, 3);
+        assert_int_equal(last_conv->conv->transposed, 0);
+    } else {
+        assert_int_equal(last_conv->conv->cout, 3);
+        assert_int_equal(last_conv->conv->stride, 2);
+        assert_int_equal(last_conv->conv->transposed, 1);
+    }
+    assert_int_equal(m->io.x_out.scale, 0);
+    assert_int_equal(m->io.x_out.c, 3);
+
+    /* z, h_s, then 4 groups x 2 passes */
+    assert_int_equal(m->n_steps, 10);
+    assert_int_equal(m->steps[0].kind, LIC_STEP_CODE_Z);
+    assert_int_equal(m->steps[0].ops.count, 0);
+    const lic_code_step *hs = &m->steps[1];
+    assert_int_equal(hs->kind, LIC_STEP_RUN);
+    assert_int_equal(hs->ops.count, 3);
+    op = m->ops + hs->ops.first;
+    assert_int_equal(op[0].iconv->transposed, 1);
+    assert_int_equal(op[0].iconv->stride, 2);
+    assert_int_equal(op[1].iconv->cout, 16);
+    assert_int_equal(op[2].iconv->stride, 1);
+    assert_int_equal(op[2].iconv->relu, 0);
+    const int c0[4] = { 0, 4, 8, 16 }, sz[4] = { 4, 4, 8, 8 };
+    for (int k = 0; k < 4; k++) {
+        for (int pass = 0; pass < 2; pass++) {
+            const lic_code_step *st = &m->steps[2 + 2 * k + pass];
+            assert_int_equal(st->kind, LIC_STEP_CODE_Y);
+            assert_int_equal(st->stream, 1);
+            assert_int_equal(st->pass, pass);
+            assert_int_equal(st->c0, c0[k]);
+            assert_int_equal(st->c, sz[k]);
+            assert_int_equal(st->params.c, 2 * sz[k]);
+            assert_int_equal(st->anchors.c, pass ? 0 : sz[k]);
+            /* pass 0: [cc0, cc1] (groups after the first), zero the anchors, sp, ep0..2; pass 1: sp, ep0..2 */
+            int n_pre = pass ? 0 : (k ? 3 : 1);
+            assert_int_equal(st->ops.count, n_pre + 4);
+            op = m->ops + st->ops.first;
+            if (!pass && k) {
+                assert_int_equal(op[0].iconv->cin, c0[k]);
+                assert_int_equal(op[1].out.c0, 16);
+            }
+            if (!pass)
+                assert_int_equal(op[n_pre - 1].kind, LIC_OP_IZERO);
+            const lic_op *sp = &op[n_pre], *ep = &op[n_pre + 1];
+            assert_int_equal(sp->iconv->k, 5);
+            assert_int_equal(sp->out.c0, 16 + (k ? 8 : 0));
+            assert_int_equal(ep[0].iconv->cin, 16 + (k ? 8 : 0) + 8);
+            assert_int_equal(ep[0].iconv->relu_slope_q8, 26);
+            assert_int_equal(ep[2].iconv->cout, 2 * sz[k]);
+            assert_int_equal(ep[2].iconv->out_bits, 24);
+            assert_int_equal(ep[2].iconv->relu, 0);
+        }
+    }
+}
+
 static void check_tiny(const char *path, int gs_up)
 {
     size_t size;
@@ -280,37 +365,7 @@ static void check_tiny(const char *path, int gs_up)
     assert_int_equal(ar->relu_slope_q8, 26);
     assert_int_equal(ar->z_frac_bits, 4);
     assert_int_equal(ar->n_gains, 8);
-    const int c0[4] = { 0, 4, 8, 16 }, sz[4] = { 4, 4, 8, 8 };
-    for (int k = 0; k < 4; k++) {
-        assert_int_equal(m.groups[k].c0, c0[k]);
-        assert_int_equal(m.groups[k].size, sz[k]);
-        assert_int_equal(m.groups[k].ep[2].cout, 2 * sz[k]);
-        assert_int_equal(m.groups[k].ep[2].out_bits, 24);
-        assert_int_equal(m.groups[k].ep[2].relu, 0);
-        assert_int_equal(m.groups[k].ep[0].relu_slope_q8, 26);
-        assert_int_equal(m.groups[k].ep[0].cin, 16 + (k ? 8 : 0) + 8);
-        assert_int_equal(m.groups[k].sp.k, 5);
-        if (k)
-            assert_int_equal(m.groups[k].cc[0].cin, c0[k]);
-    }
-    assert_int_equal(m.h_s[0].transposed, 1);
-    assert_int_equal(m.h_s[0].stride, 2);
-    assert_int_equal(m.h_s[1].cout, 16);
-    assert_int_equal(m.h_s[2].stride, 1);
-    assert_int_equal(m.h_s[2].relu, 0);
-    assert_int_equal(m.g_a[0].cin, 3);
-    assert_int_equal(m.g_a[3].cout, 24);
-    assert_int_equal(m.g_s_igdn[0].inverse, 1);
-    assert_int_equal(m.g_a_gdn[0].inverse, 0);
-    if (gs_up) {
-        assert_int_equal(m.g_s[3].cout, 12);
-        assert_int_equal(m.g_s[3].k, 3);
-        assert_int_equal(m.g_s[3].transposed, 0);
-    } else {
-        assert_int_equal(m.g_s[3].cout, 3);
-        assert_int_equal(m.g_s[3].stride, 2);
-        assert_int_equal(m.g_s[3].transposed, 1);
-    }
+    check_ctx1_ops(&m, gs_up);
     assert_int_equal(m.z_prior.cdf.n_cdfs, 8);
     assert_int_equal(m.y_gc.cdf.n_cdfs, 64);
     /* Pointers go into the file buffer. */

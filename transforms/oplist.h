@@ -1,0 +1,75 @@
+/* lic transforms: a network as data — ordered lists of layer operations over numbered buffers
+ * (docs/ARCHITECTURE.md, "The network as data").
+ *
+ * A model builder (codec/) turns a model file into op lists; an interpreter runs them on a backend;
+ * planners size buffers from them. Only the builder of an architecture knows how many layers it has.
+ *
+ * Shapes are functions of the padded image size (multiples of 64): every tensor is a view of
+ * `c` channels starting at channel `c0` of a buffer, at `scale` (side = padded side >> scale, 0..6).
+ * So an element count is c * 4^(6 - scale) per 64 x 64 block of the padded image, and a buffer's size
+ * is its largest view in those units: exact for any image or tile size that is a multiple of 64. */
+#ifndef LIC_TRANSFORMS_OPLIST_H
+#define LIC_TRANSFORMS_OPLIST_H
+
+#include <stdint.h>
+
+#include "transforms/ilayers.h"
+#include "transforms/layers.h"
+
+#define LIC_OP_MAX_SCALE 6 /* 1/64: the hyper-latent */
+
+/* Op kinds. The values are stable (they may be logged, tested and one day stored): append only. */
+enum lic_op_kind {
+    LIC_OP_CONV = 0,          /* float conv or transposed conv (conv); in != out */
+    LIC_OP_GDN = 1,           /* float GDN / IGDN (gdn), in place */
+    LIC_OP_LEAKY_RELU = 2,    /* float leaky ReLU with slope slope_q8 / 256, in place */
+    LIC_OP_PIXEL_SHUFFLE = 3, /* float pixel shuffle by 2; in != out */
+    LIC_OP_GAIN = 4,          /* float per-channel gain given at run time, in place */
+    LIC_OP_ICONV = 5,         /* integer conv (iconv); in != out */
+    LIC_OP_IZERO = 6,         /* integer buffer view set to zero */
+    LIC_OP_KIND_COUNT = 7
+};
+
+enum lic_buf_type { LIC_BUF_F32 = 0, LIC_BUF_I32 = 1 };
+
+/* c channels from channel c0 of buffer `buf`, at 1/2^scale of the padded image. */
+typedef struct lic_view {
+    int buf, c0, c, scale;
+} lic_view;
+
+typedef struct lic_op {
+    enum lic_op_kind kind;
+    const lic_conv_layer *conv;   /* LIC_OP_CONV */
+    const lic_gdn_layer *gdn;     /* LIC_OP_GDN */
+    const lic_iconv_layer *iconv; /* LIC_OP_ICONV */
+    int slope_q8;                 /* LIC_OP_LEAKY_RELU */
+    lic_view in, out;             /* in == out for in-place ops; IZERO uses out only */
+} lic_op;
+
+/* A buffer: element type and size in elements per 64 x 64 block of the padded image. */
+typedef struct lic_buf {
+    enum lic_buf_type type;
+    uint64_t units;
+} lic_buf;
+
+/* Elements of a view's channels per 64 x 64 block; of a whole buffer for a padded size. */
+static inline uint64_t lic_view_units(const lic_view *v)
+{
+    return (uint64_t)(v->c0 + v->c) << (2 * (LIC_OP_MAX_SCALE - v->scale));
+}
+static inline uint64_t lic_buf_count(const lic_buf *b, int ph, int pw)
+{
+    return b->units * (uint64_t)(ph / 64) * (uint64_t)(pw / 64);
+}
+
+/* Checks that an op is well formed against the buffer table (kinds, layer present, views inside the
+ * buffers' types, channel counts and scales that the layer maps in to out) and grows each buffer's
+ * units to hold its views. Returns 0 or LIC_EMODEL. Model builders call it for every op they emit, so
+ * an interpreter can trust every list. */
+int lic_op_check(const lic_op *op, lic_buf *bufs, int n_bufs);
+
+/* Checks a view that is used outside the ops (by the caller of an interpreter, or by a coding step)
+ * and grows its buffer to hold it. Returns 0 or LIC_EMODEL. */
+int lic_view_reserve(const lic_view *v, lic_buf *bufs, int n_bufs, enum lic_buf_type type);
+
+#endif /* LIC_TRANSFORMS_OPLIST_H */
