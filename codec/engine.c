@@ -3,6 +3,8 @@
  * lic_engine_code_latents so that the means and scale indexes they compute cannot diverge. */
 #include "codec/engine.h"
 
+#include "codec/backend.h"
+
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -27,68 +29,6 @@ double lic_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Decides from cfg.backend whether the float transforms should run on CUDA: *want_gpu = 1 when
- * asked for (CUDA) or possible (AUTO with a device). CUDA without a usable GPU is LIC_EUNSUPPORTED. */
-static int select_backend(const lic_engine *e, int *want_gpu)
-{
-    *want_gpu = 0;
-    switch (e->cfg.backend) {
-    case LIC_BACKEND_AUTO:
-        *want_gpu = lic_gpu_device_count() > 0;
-        if (lic_gpu_built_in() && !*want_gpu)
-            lic_log(&e->cfg.logger, LIC_LOG_INFO, "no usable GPU: transforms run on the CPU");
-        return LIC_OK;
-    case LIC_BACKEND_CPU:
-        return LIC_OK;
-    case LIC_BACKEND_CUDA:
-        if (lic_gpu_device_count() == 0) {
-            lic_log(&e->cfg.logger, LIC_LOG_ERROR, lic_gpu_built_in()
-                        ? "CUDA backend requested, but no usable GPU (driver, compute capability 8.0+)"
-                        : "CUDA backend requested, but this build has none (LIC_CUDA)");
-            return LIC_EUNSUPPORTED;
-        }
-        *want_gpu = 1;
-        return LIC_OK;
-    default:
-        return LIC_EINVAL;
-    }
-}
-
-/* Uploads the float transforms to the GPU. Failing is an error only when CUDA was asked for
- * explicitly; under AUTO the engine stays on the CPU with one logged line. */
-static int open_gpu(lic_engine *e)
-{
-    const lic_model_data *md = e->md;
-    lic_gpu_layers layers;
-    lic_gpu_model gm;
-    int ret = lic_gpu_model_from_ops(md->ops + md->analysis.first, md->analysis.count,
-                                     md->ops + md->synthesis.first, md->synthesis.count, &layers, &gm);
-    if (ret < 0) {
-        if (e->cfg.backend == LIC_BACKEND_CUDA) {
-            lic_log(&e->cfg.logger, LIC_LOG_ERROR, "the CUDA backend does not implement the transforms of '%s'",
-                    md->arch.name);
-            return ret;
-        }
-        lic_log(&e->cfg.logger, LIC_LOG_INFO, "the CUDA backend does not implement the transforms of '%s': "
-                "they run on the CPU", md->arch.name);
-        return LIC_OK;
-    }
-    lic_gpu_options o;
-    lic_gpu_options_init(&o);
-    o.max_memory = e->cfg.max_memory;
-    o.logger = &e->cfg.logger;
-    ret = lic_gpu_transforms_create(&e->gpu, &gm, &o, &e->cfg.allocator);
-    if (ret == LIC_OK) {
-        e->stats.backend = "cuda";
-        return LIC_OK;
-    }
-    if (e->cfg.backend == LIC_BACKEND_CUDA)
-        return ret; /* logged by gpu/ */
-    lic_log(&e->cfg.logger, LIC_LOG_INFO, "CUDA backend unavailable (%s): transforms run on the CPU",
-            lic_strerror(ret));
-    return LIC_OK;
-}
-
 /* Fills a zeroed engine. On failure the caller runs engine_release, which copes with partial state. */
 static int engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
 {
@@ -98,8 +38,8 @@ static int engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
         lic_config_init(&e->cfg);
     lic_mem_resolve(&e->cfg.allocator, cfg ? &cfg->allocator : NULL);
 
-    int want_gpu, ret = select_backend(e, &want_gpu);
-    if (ret < 0 || (ret = lic_threadpool_create(&e->pool, e->cfg.n_threads, &e->cfg.allocator)) < 0 ||
+    int ret;
+    if ((ret = lic_threadpool_create(&e->pool, e->cfg.n_threads, &e->cfg.allocator)) < 0 ||
         (ret = lic_xf_ctx_create_masked(&e->xf, LIC_KERNELS_FAST, e->cfg.cpu_features, e->pool,
                                         &e->cfg.allocator)) < 0)
         return ret;
@@ -108,13 +48,14 @@ static int engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
     e->model = m;
     e->md = &m->data;
     e->stats.backend = "cpu";
-    return want_gpu ? open_gpu(e) : LIC_OK;
+    return lic_backend_cuda_open(e);
 }
 
 static void free_workspace(lic_engine *e)
 {
     for (int i = 0; i < LIC_MAX_BUFS; i++) {
-        lic_mem_free(&e->cfg.allocator, e->buf[i]);
+        if (e->buf[i])
+            lic_backend_cpu.free(e, e->buf[i]);
         e->buf[i] = NULL;
         e->buf_cap[i] = 0;
     }
@@ -123,7 +64,7 @@ static void free_workspace(lic_engine *e)
 static void engine_release(lic_engine *e)
 {
     free_workspace(e);
-    lic_gpu_transforms_free(&e->gpu);
+    lic_backend_cuda_close(e);
     lic_xf_ctx_free(&e->xf);
     lic_threadpool_free(&e->pool);
     if (e->model)
@@ -258,8 +199,9 @@ int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height)
     for (int i = 0; i < md->n_bufs; i++) {
         if (p.count[i] <= e->buf_cap[i])
             continue;
-        lic_mem_free(&c->allocator, e->buf[i]);
-        e->buf[i] = lic_mem_alloc(&c->allocator, (size_t)p.count[i] * elem_size(&md->bufs[i]));
+        if (e->buf[i])
+            lic_backend_cpu.free(e, e->buf[i]);
+        e->buf[i] = lic_backend_cpu.alloc(e, &md->bufs[i], p.count[i]);
         e->buf_cap[i] = e->buf[i] ? p.count[i] : 0;
         if (!e->buf[i]) {
             free_workspace(e);
@@ -301,109 +243,18 @@ void lic_engine_gains(const lic_engine *e, int quality, int inverse, float *out)
     }
 }
 
-/* A GPU failure in the middle of an image: under AUTO the engine drops the GPU for good and the caller
- * reruns the step on the CPU (inputs are host buffers the GPU only read); with CUDA asked for
- * explicitly the error is returned. */
-static int gpu_failed(lic_engine *e, int ret)
-{
-    if (e->cfg.backend != LIC_BACKEND_AUTO)
-        return ret;
-    lic_log(&e->cfg.logger, LIC_LOG_WARN, "CUDA backend failed (%s): transforms run on the CPU from now on",
-            lic_strerror(ret));
-    lic_gpu_transforms_free(&e->gpu);
-    e->stats.backend = "cpu";
-    return LIC_OK;
-}
-
-/* The tensor of a view for the current size. */
-static lic_tensor ftensor(const lic_engine *e, const lic_view *v)
-{
-    lic_tensor t = {v->c, e->ph >> v->scale, e->pw >> v->scale, lic_engine_view_data(e, v)};
-    return t;
-}
-
-static lic_itensor itensor(const lic_engine *e, const lic_view *v)
-{
-    lic_itensor t = {v->c, e->ph >> v->scale, e->pw >> v->scale, lic_engine_view_data(e, v)};
-    return t;
-}
-
-/* Runs one op on the CPU kernels. The ops were checked when the model was built (lic_op_check). */
-static int run_op(lic_engine *e, const lic_op *op, const float *gain)
-{
-    switch (op->kind) {
-    case LIC_OP_CONV: {
-        lic_tensor in = ftensor(e, &op->in), out = ftensor(e, &op->out);
-        return lic_conv2d(e->xf, op->conv, &in, &out);
-    }
-    case LIC_OP_GDN: {
-        lic_tensor t = ftensor(e, &op->out);
-        return lic_gdn(e->xf, op->gdn, &t);
-    }
-    case LIC_OP_LEAKY_RELU: {
-        lic_tensor t = ftensor(e, &op->out);
-        lic_leaky_relu(e->xf, &t, (float)op->slope_q8 / 256.0f);
-        return LIC_OK;
-    }
-    case LIC_OP_PIXEL_SHUFFLE: {
-        lic_tensor in = ftensor(e, &op->in), out = ftensor(e, &op->out);
-        return lic_pixel_shuffle(e->xf, &in, 2, &out);
-    }
-    case LIC_OP_GAIN: {
-        lic_tensor t = ftensor(e, &op->out);
-        size_t hw = (size_t)t.h * t.w;
-        for (int c = 0; c < t.c; c++)
-            for (size_t p = 0; p < hw; p++)
-                t.data[c * hw + p] *= gain[c];
-        return LIC_OK;
-    }
-    case LIC_OP_ICONV: {
-        lic_itensor in = itensor(e, &op->in), out = itensor(e, &op->out);
-        return lic_iconv2d_kernel(e->pool, op->iconv, &in, &out, e->ikernel);
-    }
-    case LIC_OP_IZERO: {
-        lic_itensor t = itensor(e, &op->out);
-        memset(t.data, 0, lic_tensor_count(t.c, t.h, t.w) * sizeof(int32_t));
-        return LIC_OK;
-    }
-    default:
-        return LIC_EINVAL;
-    }
-}
-
-/* The interpreter: runs a range of the model's ops in order. */
-static int run_ops(lic_engine *e, lic_op_range r, const float *gain)
-{
-    for (int i = r.first; i < r.first + r.count; i++) {
-        int ret = run_op(e, &e->md->ops[i], gain);
-        if (ret < 0)
-            return ret;
-    }
-    return LIC_OK;
-}
-
 int lic_engine_analysis(lic_engine *e, const float *gain, float **z_out)
 {
     const lic_model_data *md = e->md;
     *z_out = lic_engine_view_data(e, &md->io.z);
-    if (e->gpu) { /* the builder keeps z apart from x, which a CPU retry needs intact */
-        int ret = lic_gpu_analysis(e->gpu, e->x, e->ph, e->pw, gain, e->y, *z_out);
-        if (ret == LIC_OK || (ret = gpu_failed(e, ret)) < 0)
-            return ret;
-    }
-    return run_ops(e, md->analysis, gain);
+    return lic_interp_run(e, md->analysis, gain);
 }
 
 int lic_engine_synthesis(lic_engine *e, float **out_data)
 {
     const lic_model_data *md = e->md;
     *out_data = lic_engine_view_data(e, &md->io.x_out);
-    if (e->gpu) {
-        int ret = lic_gpu_synthesis(e->gpu, e->y, e->lh, e->lw, *out_data);
-        if (ret == LIC_OK || (ret = gpu_failed(e, ret)) < 0)
-            return ret;
-    }
-    return run_ops(e, md->synthesis, NULL);
+    return lic_interp_run(e, md->synthesis, NULL);
 }
 
 /* ---- the integer probability path: the coding schedule ---- */
@@ -508,7 +359,7 @@ int lic_engine_code_latents(lic_engine *e, lic_latent_coder *io)
     for (int i = 0; i < md->n_steps; i++) {
         const lic_code_step *st = &md->steps[i];
         double t0 = lic_now();
-        int ret = run_ops(e, st->ops, NULL);
+        int ret = lic_interp_run(e, st->ops, NULL);
         if (ret == LIC_OK && st->kind == LIC_STEP_CODE_Z)
             ret = code_z(e, io);
         else if (ret == LIC_OK && st->kind == LIC_STEP_CODE_Y)

@@ -17,7 +17,8 @@ typedef struct lic_engine {
     lic_threadpool *pool;
     lic_xf_ctx *xf;           /* float kernels, chosen under cfg.cpu_features */
     int ikernel;              /* integer kernel (lic_iconv_kernel_for(cfg.cpu_features)), chosen once */
-    lic_gpu_transforms *gpu;  /* non-NULL: g_a, h_a, g_s run on CUDA (host buffers in and out) */
+    lic_gpu_transforms *gpu;  /* the CUDA context of lic_backend_cuda */
+    const struct lic_backend *accel; /* where ops run when it can run them (NULL: all on the CPU) */
 
     /* Workspace: the model's buffers (md->bufs), sized for the padded size (ph x pw) from the op
      * lists and reused while later images fit. */

@@ -1,0 +1,43 @@
+/* lic codec: the backends the interpreter runs a model's op lists on (docs/ARCHITECTURE.md, "The
+ * network as data").
+ *
+ * The CPU backend runs every op on the float and integer kernels of transforms/ and owns the engine's
+ * buffers (host memory). An accelerator runs what it supports: whole op ranges it recognises
+ * (run_range; the CUDA context runs g_a + gain + h_a and g_s fused and tiled, on host buffers that it
+ * copies in and out itself) or single ops (supports_op / run_op); the interpreter runs everything else
+ * on the CPU, op by op. */
+#ifndef LIC_CODEC_BACKEND_H
+#define LIC_CODEC_BACKEND_H
+
+#include "codec/model.h"
+
+struct lic_engine;
+
+typedef struct lic_backend {
+    const char *name;
+    /* Memory for `count` elements of a buffer of the model; NULL when it cannot be had. */
+    void *(*alloc)(struct lic_engine *e, const lic_buf *b, uint64_t count);
+    void (*free)(struct lic_engine *e, void *p);
+    /* 1 when run_op can run this op. */
+    int (*supports_op)(const struct lic_engine *e, const lic_op *op);
+    /* Runs one op on the engine's buffers (gain: the per-channel gain of LIC_OP_GAIN). */
+    int (*run_op)(struct lic_engine *e, const lic_op *op, const float *gain);
+    /* Optional (NULL): runs a whole range, or returns LIC_EUNSUPPORTED for ranges it does not fuse. */
+    int (*run_range)(struct lic_engine *e, lic_op_range r, const float *gain);
+} lic_backend;
+
+extern const lic_backend lic_backend_cpu;
+extern const lic_backend lic_backend_cuda;
+
+/* Opens the CUDA context for the engine's model when its configuration asks for it (or, under AUTO,
+ * when a device is usable) and sets e->accel. Failing is an error only when CUDA was asked for
+ * explicitly; under AUTO the engine stays on the CPU with one logged line. */
+int lic_backend_cuda_open(struct lic_engine *e);
+void lic_backend_cuda_close(struct lic_engine *e);
+
+/* The interpreter: runs the ops of range r on the engine's accelerator where it can and on the CPU
+ * otherwise. Under AUTO, an accelerator that fails mid-image is dropped for good and the range is run
+ * again on the CPU (its inputs are host buffers that it only read). */
+int lic_interp_run(struct lic_engine *e, lic_op_range r, const float *gain);
+
+#endif /* LIC_CODEC_BACKEND_H */

@@ -1,0 +1,110 @@
+/* lic codec: the CUDA backend of the interpreter — choosing it from the configuration, and the
+ * adapter to the CUDA context of gpu/gpu.h, which runs the analysis (g_a, gain, h_a) and synthesis
+ * (g_s) op lists whole, tiled in its own memory budget, on the engine's host buffers. Single ops are
+ * not offered yet (supports_op is 0): every other op runs on the CPU. */
+#include "codec/backend.h"
+#include "codec/engine.h"
+#include "util/log.h"
+
+/* Decides from cfg.backend whether the float transforms should run on CUDA: *want_gpu = 1 when
+ * asked for (CUDA) or possible (AUTO with a device). CUDA without a usable GPU is LIC_EUNSUPPORTED. */
+static int select_backend(const lic_engine *e, int *want_gpu)
+{
+    *want_gpu = 0;
+    switch (e->cfg.backend) {
+    case LIC_BACKEND_AUTO:
+        *want_gpu = lic_gpu_device_count() > 0;
+        if (lic_gpu_built_in() && !*want_gpu)
+            lic_log(&e->cfg.logger, LIC_LOG_INFO, "no usable GPU: transforms run on the CPU");
+        return LIC_OK;
+    case LIC_BACKEND_CPU:
+        return LIC_OK;
+    case LIC_BACKEND_CUDA:
+        if (lic_gpu_device_count() == 0) {
+            lic_log(&e->cfg.logger, LIC_LOG_ERROR, lic_gpu_built_in()
+                        ? "CUDA backend requested, but no usable GPU (driver, compute capability 8.0+)"
+                        : "CUDA backend requested, but this build has none (LIC_CUDA)");
+            return LIC_EUNSUPPORTED;
+        }
+        *want_gpu = 1;
+        return LIC_OK;
+    default:
+        return LIC_EINVAL;
+    }
+}
+
+/* Uploads the float transforms to the GPU. */
+int lic_backend_cuda_open(lic_engine *e)
+{
+    int want_gpu, ret = select_backend(e, &want_gpu);
+    if (ret < 0 || !want_gpu)
+        return ret;
+    const lic_model_data *md = e->md;
+    lic_gpu_layers layers;
+    lic_gpu_model gm;
+    ret = lic_gpu_model_from_ops(md->ops + md->analysis.first, md->analysis.count,
+                                     md->ops + md->synthesis.first, md->synthesis.count, &layers, &gm);
+    if (ret < 0) {
+        if (e->cfg.backend == LIC_BACKEND_CUDA) {
+            lic_log(&e->cfg.logger, LIC_LOG_ERROR, "the CUDA backend does not implement the transforms of '%s'",
+                    md->arch.name);
+            return ret;
+        }
+        lic_log(&e->cfg.logger, LIC_LOG_INFO, "the CUDA backend does not implement the transforms of '%s': "
+                "they run on the CPU", md->arch.name);
+        return LIC_OK;
+    }
+    lic_gpu_options o;
+    lic_gpu_options_init(&o);
+    o.max_memory = e->cfg.max_memory;
+    o.logger = &e->cfg.logger;
+    ret = lic_gpu_transforms_create(&e->gpu, &gm, &o, &e->cfg.allocator);
+    if (ret == LIC_OK) {
+        e->accel = &lic_backend_cuda;
+        e->stats.backend = "cuda";
+        return LIC_OK;
+    }
+    if (e->cfg.backend == LIC_BACKEND_CUDA)
+        return ret; /* logged by gpu/ */
+    lic_log(&e->cfg.logger, LIC_LOG_INFO, "CUDA backend unavailable (%s): transforms run on the CPU",
+            lic_strerror(ret));
+    return LIC_OK;
+}
+
+void lic_backend_cuda_close(lic_engine *e)
+{
+    lic_gpu_transforms_free(&e->gpu);
+    e->accel = NULL;
+}
+
+static int cuda_supports_op(const lic_engine *e, const lic_op *op)
+{
+    (void)e;
+    (void)op;
+    return 0;
+}
+
+static int cuda_run_op(lic_engine *e, const lic_op *op, const float *gain)
+{
+    (void)e;
+    (void)op;
+    (void)gain;
+    return LIC_EUNSUPPORTED;
+}
+
+/* The model builder keeps z apart from x and the synthesis output apart from y, so the context may
+ * write its outputs while it still reads its inputs, tile by tile, and a CPU retry finds them intact. */
+static int cuda_run_range(lic_engine *e, lic_op_range r, const float *gain)
+{
+    const lic_model_data *md = e->md;
+    if (!e->gpu)
+        return LIC_EUNSUPPORTED;
+    if (r.first == md->analysis.first && r.count == md->analysis.count && r.count > 0)
+        return lic_gpu_analysis(e->gpu, e->x, e->ph, e->pw, gain, e->y, lic_engine_view_data(e, &md->io.z));
+    if (r.first == md->synthesis.first && r.count == md->synthesis.count && r.count > 0)
+        return lic_gpu_synthesis(e->gpu, e->y, e->lh, e->lw, lic_engine_view_data(e, &md->io.x_out));
+    return LIC_EUNSUPPORTED;
+}
+
+/* Host memory: the context copies in and out of it itself. */
+const lic_backend lic_backend_cuda = {"cuda", NULL, NULL, cuda_supports_op, cuda_run_op, cuda_run_range};
