@@ -5,3 +5,17 @@ lic_add_test(test_container SOURCES test_container.c LIBS codec_static)
 add_executable(bench_container bench_container.c)
 target_include_directories(bench_container PRIVATE ${LIC_ROOT_INCLUDES})
 target_link_libraries(bench_container PRIVATE codec_static)
+
+# The second architecture, lic-hp1, from a tiny untrained model that lic-mkmodel writes here.
+if(TARGET lic-mkmodel)
+  set(LIC_HP1_MODEL ${CMAKE_CURRENT_BINARY_DIR}/tiny_hp1.licw)
+  add_custom_command(OUTPUT ${LIC_HP1_MODEL}
+    COMMAND lic-mkmodel --preset tiny --arch lic-hp1 -o ${LIC_HP1_MODEL}
+    DEPENDS lic-mkmodel VERBATIM)
+  add_custom_target(lic_hp1_model ALL DEPENDS ${LIC_HP1_MODEL})
+  add_executable(test_arch test_arch.c)
+  target_include_directories(test_arch PRIVATE ${LIC_ROOT_INCLUDES} ${CMOCKA_INCLUDE_DIR})
+  target_link_libraries(test_arch PRIVATE codec_static ${CMOCKA_LIBRARY} Threads::Threads ${LIC_LIBM})
+  add_dependencies(test_arch lic_hp1_model)
+  add_test(NAME test_arch COMMAND test_arch ${LIC_HP1_MODEL} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+endif()

@@ -1,6 +1,7 @@
-/* lic-mkmodel: writes a deterministic, untrained model of architecture lic-ctx1 (docs/FORMAT.md §1.2).
+/* lic-mkmodel: writes a deterministic, untrained model of architecture lic-ctx1 (docs/FORMAT.md §1.2),
+ * or of lic-hp1 (the same without the channel context: no C_cc key, no cc.* tensors).
  *
- *   lic-mkmodel --preset tiny|default|large [--gs-up 0|1] [--seed S] -o FILE
+ *   lic-mkmodel --preset tiny|default|large [--arch lic-ctx1|lic-hp1] [--gs-up 0|1] [--seed S] -o FILE
  *
  * Presets: `tiny` for the test models of testdata/models/ (about 300 KB); `default` with the sizes and
  * fixed-point formats of the shipped models/default.licw (N=64, M=128; docs/MODEL.md), so a build
@@ -325,19 +326,21 @@ static void gains(gen *g, int M)
 
 /* ---- the model ---- */
 
-static void keys(gen *g, const preset *p, int gs_up, uint64_t seed)
+static void keys(gen *g, const preset *p, int gs_up, uint64_t seed, int with_cc)
 {
     char desc[128], groups[64];
     int n = 0;
     for (int i = 0; i < p->n_groups; i++)
         n += snprintf(groups + n, sizeof groups - (size_t)n, "%s%d", i ? "," : "", p->groups[i]);
-    snprintf(desc, sizeof desc, "untrained: lic-mkmodel --preset %s --gs-up %d --seed %llu", p->name, gs_up,
-             (unsigned long long)seed);
+    snprintf(desc, sizeof desc, "untrained: lic-mkmodel --preset %s%s --gs-up %d --seed %llu", p->name,
+             with_cc ? "" : " --arch lic-hp1", gs_up, (unsigned long long)seed);
     lic_licw_writer *w = g->w;
-    if (lic_licw_writer_kv_string(w, "arch", "lic-ctx1", 8) ||
+    const char *arch = with_cc ? "lic-ctx1" : "lic-hp1";
+    if (lic_licw_writer_kv_string(w, "arch", arch, strlen(arch)) ||
         lic_licw_writer_kv_string(w, "description", desc, strlen(desc)) ||
         lic_licw_writer_kv_int(w, "N", p->N) || lic_licw_writer_kv_int(w, "M", p->M) ||
-        lic_licw_writer_kv_int(w, "C_h", p->C_h) || lic_licw_writer_kv_int(w, "C_cc", p->C_cc) ||
+        lic_licw_writer_kv_int(w, "C_h", p->C_h) ||
+        (with_cc && lic_licw_writer_kv_int(w, "C_cc", p->C_cc)) ||
         lic_licw_writer_kv_int(w, "C_sp", p->C_sp) || lic_licw_writer_kv_int(w, "C_ep", p->C_ep) ||
         lic_licw_writer_kv_string(w, "groups", groups, strlen(groups)) ||
         lic_licw_writer_kv_int(w, "gs_up", gs_up) ||
@@ -348,7 +351,7 @@ static void keys(gen *g, const preset *p, int gs_up, uint64_t seed)
         g->failed = 1;
 }
 
-static void model(gen *g, const preset *p, int gs_up)
+static void model(gen *g, const preset *p, int gs_up, int with_cc)
 {
     const int N = p->N, M = p->M;
     char name[64];
@@ -390,7 +393,8 @@ static void model(gen *g, const preset *p, int gs_up)
     int c0 = 0;
     for (int k = 0; k < p->n_groups; k++) {
         const int gk = p->groups[k];
-        if (k > 0) {
+        const int cc = k > 0 && with_cc;
+        if (cc) {
             snprintf(name, sizeof name, "cc.%d.0", k);
             int_hidden(g, name, c0, p->C_cc, 3, 0, y_rms);
             snprintf(name, sizeof name, "cc.%d.1", k);
@@ -398,7 +402,7 @@ static void model(gen *g, const preset *p, int gs_up)
         }
         snprintf(name, sizeof name, "sp.%d.0", k);
         int_hidden(g, name, gk, p->C_sp, 5, 0, y_rms);
-        const int ep_in = p->C_h + (k > 0 ? p->C_cc : 0) + p->C_sp;
+        const int ep_in = p->C_h + (cc ? p->C_cc : 0) + p->C_sp;
         snprintf(name, sizeof name, "ep.%d.0", k);
         int_hidden(g, name, ep_in, p->C_ep, 1, 0, HIDDEN_TARGET);
         snprintf(name, sizeof name, "ep.%d.1", k);
@@ -415,15 +419,16 @@ static void model(gen *g, const preset *p, int gs_up)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: lic-mkmodel --preset tiny|default|large [--gs-up 0|1] [--seed S] -o FILE\n"
-               "Writes a deterministic untrained lic-ctx1 model (.licw).\n");
+    fprintf(f, "usage: lic-mkmodel --preset tiny|default|large [--arch lic-ctx1|lic-hp1] [--gs-up 0|1] [--seed S] "
+               "-o FILE\n"
+               "Writes a deterministic untrained model (.licw); lic-hp1 has no channel context.\n");
 }
 
 int main(int argc, char **argv)
 {
     const preset *p = NULL;
     const char *out = NULL;
-    int gs_up = -1;
+    int gs_up = -1, with_cc = 1;
     unsigned long long seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -439,6 +444,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "lic-mkmodel: unknown preset '%s'\n", v);
                 return 2;
             }
+            i++;
+        } else if (!strcmp(a, "--arch") && v && (!strcmp(v, "lic-ctx1") || !strcmp(v, "lic-hp1"))) {
+            with_cc = !strcmp(v, "lic-ctx1");
             i++;
         } else if (!strcmp(a, "--gs-up") && v && (!strcmp(v, "0") || !strcmp(v, "1"))) {
             gs_up = v[0] - '0';
@@ -470,8 +478,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "lic-mkmodel: out of memory\n");
         return 1;
     }
-    keys(&g, p, gs_up, seed);
-    model(&g, p, gs_up);
+    keys(&g, p, gs_up, seed, with_cc);
+    model(&g, p, gs_up, with_cc);
     int ok = !g.failed && lic_licw_writer_save(g.w, out) == 0;
     lic_licw_writer_free(g.w);
     if (!ok) {
