@@ -67,6 +67,16 @@ static int conv_layer(lic_model_builder *b, const char *name, int cin, int cout,
     return op_conv(b, L, in, *out);
 }
 
+/* GDN (or IGDN) "<prefix><i>" over the view v, in place. */
+static int gdn_layer(lic_model_builder *b, const char *prefix, int i, int inverse, lic_view v)
+{
+    char name[NAME_LEN];
+    const lic_gdn_layer *g;
+    snprintf(name, sizeof name, "%s%d", prefix, i);
+    int r = lic_model_gdn(b, name, v.c, inverse, &g);
+    return r ? r : op_inplace(b, LIC_OP_GDN, g, 0, v);
+}
+
 /* g_a (4 stride-2 5x5 convs, GDN after the first three), the gain, h_a (3x3 s1, then two 5x5 s2,
  * leaky ReLU after the first two). Buffers alternate as the former engine's did. */
 static int build_analysis(lic_model_builder *b, const ctx_bufs *k)
@@ -82,12 +92,8 @@ static int build_analysis(lic_model_builder *b, const ctx_bufs *k)
         snprintf(name, sizeof name, "g_a.%d", i);
         if ((r = conv_layer(b, name, cin[i], cout[i], 5, 2, 0, cur, i == 3 ? k->y : k->f[(i + 1) & 1], &cur)))
             return r;
-        if (i < 3) {
-            const lic_gdn_layer *g;
-            snprintf(name, sizeof name, "g_a.gdn%d", i);
-            if ((r = lic_model_gdn(b, name, N, 0, &g)) || (r = op_inplace(b, LIC_OP_GDN, g, 0, cur)))
-                return r;
-        }
+        if (i < 3 && (r = gdn_layer(b, "g_a.gdn", i, 0, cur)))
+            return r;
     }
     m->io.y = cur;
     if ((r = op_inplace(b, LIC_OP_GAIN, NULL, 0, cur)))
@@ -130,12 +136,8 @@ static int build_synthesis(lic_model_builder *b, const ctx_bufs *k)
         } else if ((r = conv_layer(b, name, cin[i], cout[i], 5, 2, 1, cur, k->f[i & 1], &cur))) {
             return r;
         }
-        if (i < 3) {
-            const lic_gdn_layer *g;
-            snprintf(name, sizeof name, "g_s.igdn%d", i);
-            if ((r = lic_model_gdn(b, name, N, 1, &g)) || (r = op_inplace(b, LIC_OP_GDN, g, 0, cur)))
-                return r;
-        }
+        if (i < 3 && (r = gdn_layer(b, "g_s.igdn", i, 1, cur)))
+            return r;
     }
     m->io.x_out = cur;
     m->synthesis = (lic_op_range){first, m->n_ops - first};

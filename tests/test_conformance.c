@@ -396,7 +396,7 @@ static float *float_analysis(harness *h, conf_case *c, const dims *d, float *gai
     load_input(h, c, d);
     assert_int_equal(lic_engine_analysis(e, ones, &z), 0); /* multiplying by 1.0f is exact: y = g_a(x) */
     check_floats(c, "y", e->y, tensor(c, "y", "f32", 3, d->M, d->lh, d->lw), d->yn);
-    load_input(h, c, d); /* analysis may use fbuf[0] as scratch */
+    load_input(h, c, d); /* analysis may use the input buffer as scratch */
     assert_int_equal(lic_engine_analysis(e, gain, &z), 0);
     check_floats(c, "y'", e->y, tensor(c, "y_gain", "f32", 3, d->M, d->lh, d->lw), d->yn);
     check_floats(c, "z", z, tensor(c, "z", "f32", 3, d->N, d->zh, d->zw), d->zn);
