@@ -27,6 +27,16 @@ typedef struct lic_backend {
 } lic_backend;
 
 extern const lic_backend lic_backend_cpu;
+
+/* Buffers of the model's ids laid out for a frame of padded size ph x pw (a view at scale s has planes
+ * of (ph >> s) x (pw >> s)): the engine's whole buffers, or one tile's (codec/tiles.h). */
+typedef struct lic_frame {
+    void *const *buf;
+    int ph, pw;
+} lic_frame;
+
+/* The CPU backend's run_op on the buffers of frame f. */
+int lic_backend_cpu_run_in(struct lic_engine *e, const lic_frame *f, const lic_op *op, const float *gain);
 extern const lic_backend lic_backend_cuda;
 
 /* Opens the CUDA context for the engine's model when its configuration asks for it (or, under AUTO,

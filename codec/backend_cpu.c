@@ -25,42 +25,48 @@ static int cpu_supports_op(const lic_engine *e, const lic_op *op)
     return (unsigned)op->kind < LIC_OP_KIND_COUNT;
 }
 
-/* The tensor of a view for the current size. */
-static lic_tensor ftensor(const lic_engine *e, const lic_view *v)
+/* The data of a view in a frame: channel c0 of its buffer, planes of the frame's size at its scale. */
+static void *frame_data(const lic_frame *f, const lic_view *v)
 {
-    lic_tensor t = {v->c, e->ph >> v->scale, e->pw >> v->scale, lic_engine_view_data(e, v)};
+    size_t plane = (size_t)(f->ph >> v->scale) * (size_t)(f->pw >> v->scale);
+    return (char *)f->buf[v->buf] + (size_t)v->c0 * plane * 4; /* F32 and I32 are both 4 bytes */
+}
+
+static lic_tensor ftensor(const lic_frame *f, const lic_view *v)
+{
+    lic_tensor t = {v->c, f->ph >> v->scale, f->pw >> v->scale, frame_data(f, v)};
     return t;
 }
 
-static lic_itensor itensor(const lic_engine *e, const lic_view *v)
+static lic_itensor itensor(const lic_frame *f, const lic_view *v)
 {
-    lic_itensor t = {v->c, e->ph >> v->scale, e->pw >> v->scale, lic_engine_view_data(e, v)};
+    lic_itensor t = {v->c, f->ph >> v->scale, f->pw >> v->scale, frame_data(f, v)};
     return t;
 }
 
 /* Runs one op on the CPU kernels. The ops were checked when the model was built (lic_op_check). */
-static int cpu_run_op(lic_engine *e, const lic_op *op, const float *gain)
+int lic_backend_cpu_run_in(lic_engine *e, const lic_frame *f, const lic_op *op, const float *gain)
 {
     switch (op->kind) {
     case LIC_OP_CONV: {
-        lic_tensor in = ftensor(e, &op->in), out = ftensor(e, &op->out);
+        lic_tensor in = ftensor(f, &op->in), out = ftensor(f, &op->out);
         return lic_conv2d(e->xf, op->conv, &in, &out);
     }
     case LIC_OP_GDN: {
-        lic_tensor t = ftensor(e, &op->out);
+        lic_tensor t = ftensor(f, &op->out);
         return lic_gdn(e->xf, op->gdn, &t);
     }
     case LIC_OP_LEAKY_RELU: {
-        lic_tensor t = ftensor(e, &op->out);
+        lic_tensor t = ftensor(f, &op->out);
         lic_leaky_relu(e->xf, &t, (float)op->slope_q8 / 256.0f);
         return LIC_OK;
     }
     case LIC_OP_PIXEL_SHUFFLE: {
-        lic_tensor in = ftensor(e, &op->in), out = ftensor(e, &op->out);
+        lic_tensor in = ftensor(f, &op->in), out = ftensor(f, &op->out);
         return lic_pixel_shuffle(e->xf, &in, 2, &out);
     }
     case LIC_OP_GAIN: {
-        lic_tensor t = ftensor(e, &op->out);
+        lic_tensor t = ftensor(f, &op->out);
         size_t hw = (size_t)t.h * t.w;
         for (int c = 0; c < t.c; c++)
             for (size_t p = 0; p < hw; p++)
@@ -68,17 +74,23 @@ static int cpu_run_op(lic_engine *e, const lic_op *op, const float *gain)
         return LIC_OK;
     }
     case LIC_OP_ICONV: {
-        lic_itensor in = itensor(e, &op->in), out = itensor(e, &op->out);
+        lic_itensor in = itensor(f, &op->in), out = itensor(f, &op->out);
         return lic_iconv2d_kernel(e->pool, op->iconv, &in, &out, e->ikernel);
     }
     case LIC_OP_IZERO: {
-        lic_itensor t = itensor(e, &op->out);
+        lic_itensor t = itensor(f, &op->out);
         memset(t.data, 0, lic_tensor_count(t.c, t.h, t.w) * sizeof(int32_t));
         return LIC_OK;
     }
     default:
         return LIC_EINVAL;
     }
+}
+
+static int cpu_run_op(lic_engine *e, const lic_op *op, const float *gain)
+{
+    lic_frame whole = {e->buf, e->ph, e->pw};
+    return lic_backend_cpu_run_in(e, &whole, op, gain);
 }
 
 const lic_backend lic_backend_cpu = {"cpu", cpu_alloc, cpu_free, cpu_supports_op, cpu_run_op, NULL};

@@ -5,6 +5,7 @@
 #define LIC_CODEC_ENGINE_H
 
 #include "codec/internal.h"
+#include "codec/tiles.h"
 #include "entropy/symbol_coder.h"
 #include "gpu/gpu.h"
 #include "transforms/layers.h"
@@ -26,6 +27,13 @@ typedef struct lic_engine {
     int lh, lw;               /* latent size = padded / 16 */
     void *buf[LIC_MAX_BUFS];
     uint64_t buf_cap[LIC_MAX_BUFS]; /* elements allocated */
+    /* Tiling (codec/tiles.h): on the CPU the chains of the transforms run over tiles of `tile` pixels
+     * in tbuf, and buf holds only the views that stay whole. tiled = 0: everything in buf, as the
+     * accelerator needs. */
+    lic_tile_plan tiles;
+    int tiled, tile;
+    void *tbuf[LIC_MAX_BUFS];
+    uint64_t tbuf_cap[LIC_MAX_BUFS];
     /* The buffers the callers know by role (md->io), set by lic_engine_prepare. */
     float *x;                 /* 3 x ph x pw: the padded image, filled by the encoder */
     float *y;                 /* M x lh x lw: y' (encoder) or y-hat (decoder, filled by it) */

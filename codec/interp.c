@@ -17,10 +17,20 @@ static int accel_failed(lic_engine *e, int ret)
     return LIC_OK;
 }
 
+/* On the CPU, a tiled workspace runs the chains that start in the range over tiles (codec/tiles.h). */
 static int run_on_cpu(lic_engine *e, lic_op_range r, const float *gain)
 {
-    for (int i = r.first; i < r.first + r.count; i++) {
-        int ret = lic_backend_cpu.run_op(e, &e->md->ops[i], gain);
+    const int end = r.first + r.count;
+    for (int i = r.first; i < end;) {
+        const lic_tile_chain *c = e->tiled ? lic_tile_chain_at(&e->tiles, i) : NULL;
+        int ret;
+        if (c && c->first + c->count <= end) {
+            ret = lic_tile_run(e, c, gain);
+            i += c->count;
+        } else {
+            ret = lic_backend_cpu.run_op(e, &e->md->ops[i], gain);
+            i++;
+        }
         if (ret < 0)
             return ret;
     }

@@ -43,8 +43,8 @@ int lic_config_init_internal(lic_config *cfg, uint32_t abi_version)
     memset(cfg, 0, sizeof(*cfg));
     cfg->abi_version = abi_version;
     cfg->backend = LIC_BACKEND_AUTO;
-    cfg->max_side = 16384;
-    cfg->max_pixels = (uint64_t)1 << 28;
+    cfg->max_side = 65535;
+    cfg->max_pixels = (uint64_t)1 << 32;
     cfg->max_memory = (uint64_t)4 << 30;
     cfg->cpu_features = LIC_CPU_ALL;
     return LIC_OK;

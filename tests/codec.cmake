@@ -19,3 +19,7 @@ if(TARGET lic-mkmodel)
   add_dependencies(test_arch lic_hp1_model)
   add_test(NAME test_arch COMMAND test_arch ${LIC_HP1_MODEL} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 endif()
+# Tiled transforms equal whole ones and bound the working memory (codec/tiles.h).
+if(EXISTS ${PROJECT_SOURCE_DIR}/testdata/models/tiny.licw)
+  lic_add_test(test_tiles SOURCES test_tiles.c LIBS codec_static)
+endif()

@@ -358,7 +358,8 @@ static void test_api_misuse(void **state)
     assert_int_equal(lic_config_init(NULL), LIC_EINVAL);
     assert_int_equal(lic_config_init_internal(&cfg, LIC_ABI_VERSION + (1u << 8)), LIC_EABI);
     assert_int_equal(lic_config_init(&cfg), 0);
-    assert_int_equal(cfg.max_side, 16384);
+    assert_int_equal(cfg.max_side, 65535);
+    assert_int_equal(cfg.tile_side, 0);
     lic_model *m = NULL;
     assert_int_equal(lic_model_load_file(&m, "does/not/exist.licw", NULL), LIC_EIO);
     assert_null(m);

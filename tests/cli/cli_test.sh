@@ -103,8 +103,8 @@ expect_rc 3 "decode: an image is not a .lic" "$DEC" "$IMG/17x33.png" -o "$T/x.pn
 expect_rc 3 "decode: empty .lic" "$DEC" "$T/empty" -o "$T/x.png"
 expect_rc 3 "decode --info: garbage" "$DEC" "$T/garbage.lic" --info
 
-# A header claiming 20000x20000 exceeds the default 16384 side limit before any data is read.
-printf 'P6\n20000 20000\n255\n' >"$T/huge.ppm"
+# A header claiming 70000x70000 exceeds the default 65535 side limit before any data is read.
+printf 'P6\n70000 70000\n255\n' >"$T/huge.ppm"
 expect_rc 4 "encode: image over the size limit" "$ENC" "$T/huge.ppm" -o "$T/x.lic"
 
 # The existing output survives a failed run, and no temporary file is left.
@@ -154,9 +154,9 @@ expect_rc 2 "encode: missing --model" "$ENC" "$IMG/1x1.png" -o "$T/x.lic" --mode
 expect_true "it names the model and the OS reason" grep -q "missing.licw': No such file or directory" "$T/stderr"
 expect_rc 2 "encode: a directory as --model" "$ENC" "$IMG/1x1.png" -o "$T/x.lic" --model "$IMG"
 expect_true "it says the model is a directory" grep -q "images': it is a directory" "$T/stderr"
-expect_rc 4 "encode: a 20000x20000 header" "$ENC" "$T/huge.ppm" -o "$T/x.lic"
+expect_rc 4 "encode: a 70000x70000 header" "$ENC" "$T/huge.ppm" -o "$T/x.lic"
 expect_true "it names the side limit and says no option lifts it" \
-    grep -q "a 20000x20000 image: its longer side, 20000 pixels, is above lic's limit of 16384 pixels (no option" "$T/stderr"
+    grep -q "a 70000x70000 image: its longer side, 70000 pixels, is above lic's limit of 65535 pixels (no option" "$T/stderr"
 
 # ---------------------------------------------------------------------------------------------------
 if [ ! -f "$MODEL" ]; then

@@ -70,13 +70,16 @@ typedef struct lic_image {
 #define LIC_CPU_AVX512VNNI (1u << 2) /* AVX-512 VNNI: integer probability path */
 #define LIC_CPU_ALL (LIC_CPU_AVX2 | LIC_CPU_AVX512 | LIC_CPU_AVX512VNNI)
 
+/* lic_config.tile_side: no tiling. */
+#define LIC_TILE_WHOLE 0xFFFFFFFFu
+
 /* Settings shared by model loading, encoders and decoders. Always start from lic_config_init(). */
 typedef struct lic_config {
     uint32_t abi_version;     /* set by lic_config_init; checked by every call that takes a config */
     int n_threads;            /* worker threads for transforms and context model; 0 = all cores (default 0) */
     lic_backend_kind backend; /* default LIC_BACKEND_AUTO */
-    uint32_t max_side;        /* largest accepted width or height (default 16384) */
-    uint64_t max_pixels;      /* largest accepted width * height (default 2^28) */
+    uint32_t max_side;        /* largest accepted width or height (default 65535) */
+    uint64_t max_pixels;      /* largest accepted width * height (default 2^32) */
     uint64_t max_memory;      /* cap on the estimated peak working memory in bytes, checked before any
                                * large allocation; 0 = no cap (default 4 GiB: enough for about
                                * 13 megapixels with a 128-channel model; raise it for larger images) */
@@ -87,7 +90,11 @@ typedef struct lic_config {
                                * For testing and for pinning speed: the integer path, and so the
                                * bitstream's decodability, is the same under every mask; the float
                                * transforms may round differently. */
-    uint8_t reserved[60];     /* zero; room for later fields without an ABI break (this struct's size
+    uint32_t tile_side;       /* side in pixels of the tiles the CPU runs the transforms over, rounded
+                               * down to a multiple of 64 (at least 64); 0 = chosen by the library
+                               * under max_memory (default 0); LIC_TILE_WHOLE = the whole image in
+                               * one piece (as before tiling). Results are identical for every value. */
+    uint8_t reserved[56];     /* zero; room for later fields without an ABI break (this struct's size
                                * and the offsets of the fields above never change within an ABI major) */
 } lic_config;
 
