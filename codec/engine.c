@@ -119,10 +119,12 @@ typedef struct ws_plan {
     uint64_t scratch, peak;
 } ws_plan;
 
-/* The default tile side in pixels. Tiles cost their halos twice (32 pixels each side for g_a and g_s
- * of the shipped architectures): at 2048 that is 6 % more work than untiled, for working memory of
- * about a 4 MP image. Under a memory cap the engine halves it until the plan fits (down to 64). */
-#define TILE_DEFAULT 2048
+/* The default tile side in pixels. Halos cost work (32 pixels each side for g_a and g_s of the shipped
+ * architectures: 13 % more at 1024) but small tiles stay in cache: on a 24 MP mosaic, 2 threads,
+ * 1024 was as fast as untiled and as 512, and faster than 2048, with about 120 MB of tile buffers
+ * for the shipped model (docs/RESULTS.md, "Large images"). Under a memory cap the engine halves it
+ * until the plan fits (down to 64). */
+#define TILE_DEFAULT 1024
 
 static size_t elem_size(const lic_buf *b)
 {

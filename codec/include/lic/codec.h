@@ -81,8 +81,10 @@ typedef struct lic_config {
     uint32_t max_side;        /* largest accepted width or height (default 65535) */
     uint64_t max_pixels;      /* largest accepted width * height (default 2^32) */
     uint64_t max_memory;      /* cap on the estimated peak working memory in bytes, checked before any
-                               * large allocation; 0 = no cap (default 4 GiB: enough for about
-                               * 13 megapixels with a 128-channel model; raise it for larger images) */
+                               * large allocation; 0 = no cap (default 4 GiB). On the CPU the
+                               * transforms run in tiles (tile_side), so what grows with the image is
+                               * its buffers, the latents and the coded symbols: about 64 bytes per
+                               * pixel with the shipped model (4 GiB: about 60 megapixels) */
     lic_allocator allocator;  /* default: aligned malloc */
     lic_logger logger;        /* default: silent */
     uint32_t cpu_features;    /* LIC_CPU_* bits the CPU kernels may use where the CPU has them (default
@@ -91,9 +93,10 @@ typedef struct lic_config {
                                * bitstream's decodability, is the same under every mask; the float
                                * transforms may round differently. */
     uint32_t tile_side;       /* side in pixels of the tiles the CPU runs the transforms over, rounded
-                               * down to a multiple of 64 (at least 64); 0 = chosen by the library
-                               * under max_memory (default 0); LIC_TILE_WHOLE = the whole image in
-                               * one piece (as before tiling). Results are identical for every value. */
+                               * down to a multiple of 64 (at least 64); 0 = chosen by the library:
+                               * 1024, smaller if max_memory needs it (default 0); LIC_TILE_WHOLE = the
+                               * whole image in one piece (as before tiling). Results are identical
+                               * for every value. */
     uint8_t reserved[56];     /* zero; room for later fields without an ABI break (this struct's size
                                * and the offsets of the fields above never change within an ABI major) */
 } lic_config;
