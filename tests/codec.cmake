@@ -19,7 +19,18 @@ if(TARGET lic-mkmodel)
   add_dependencies(test_arch lic_hp1_model)
   add_test(NAME test_arch COMMAND test_arch ${LIC_HP1_MODEL} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 endif()
-# Tiled transforms equal whole ones and bound the working memory (codec/tiles.h).
-if(EXISTS ${PROJECT_SOURCE_DIR}/testdata/models/tiny.licw)
-  lic_add_test(test_tiles SOURCES test_tiles.c LIBS codec_static)
+# Tiled transforms equal whole ones and bound the working memory (codec/tiles.h); besides the tiny and
+# shipped models, a tiny one whose g_s upsamples with transposed convs (--gs-up 0) and lic-hp1.
+if(EXISTS ${PROJECT_SOURCE_DIR}/testdata/models/tiny.licw AND TARGET lic-mkmodel)
+  set(LIC_TCONV_MODEL ${CMAKE_CURRENT_BINARY_DIR}/tiny_tconv.licw)
+  add_custom_command(OUTPUT ${LIC_TCONV_MODEL}
+    COMMAND lic-mkmodel --preset tiny --gs-up 0 -o ${LIC_TCONV_MODEL}
+    DEPENDS lic-mkmodel VERBATIM)
+  add_custom_target(lic_tconv_model ALL DEPENDS ${LIC_TCONV_MODEL})
+  add_executable(test_tiles test_tiles.c)
+  target_include_directories(test_tiles PRIVATE ${LIC_ROOT_INCLUDES} ${CMOCKA_INCLUDE_DIR})
+  target_link_libraries(test_tiles PRIVATE codec_static ${CMOCKA_LIBRARY} Threads::Threads ${LIC_LIBM})
+  add_dependencies(test_tiles lic_tconv_model lic_hp1_model)
+  add_test(NAME test_tiles COMMAND test_tiles ${LIC_TCONV_MODEL} ${LIC_HP1_MODEL}
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 endif()

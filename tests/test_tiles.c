@@ -168,6 +168,23 @@ static void test_tiled_equals_whole_tiny(void **state)
     lic_model_free(&m);
 }
 
+/* The models named on the command line: other upsampling in g_s, other architectures. */
+static int g_argc;
+static char **g_argv;
+
+static void test_tiled_equals_whole_other_models(void **state)
+{
+    (void)state;
+    for (int i = 1; i < g_argc; i++) {
+        lic_model *m = NULL;
+        assert_int_equal(lic_model_load_file(&m, g_argv[i], NULL), 0);
+        print_message("%s\n", g_argv[i]);
+        check_equal(m, 65, 63, 64);
+        check_equal(m, 4097, 17, 64);
+        lic_model_free(&m);
+    }
+}
+
 static void test_tiled_equals_whole_default(void **state)
 {
     (void)state;
@@ -222,10 +239,13 @@ static void test_memory_bounded_by_tile(void **state)
     lic_model_free(&m);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    g_argc = argc;
+    g_argv = argv;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiled_equals_whole_tiny),
+        cmocka_unit_test(test_tiled_equals_whole_other_models),
         cmocka_unit_test(test_tiled_equals_whole_default),
         cmocka_unit_test(test_memory_bounded_by_tile),
     };
