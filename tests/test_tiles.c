@@ -122,11 +122,18 @@ static void run(lic_model *m, const lic_image *img, uint32_t tile, coded *r)
         r->tile_bytes += e->tbuf_cap[i] * 4;
     lic_image_free(&out);
     lic_decoder_close(&dec);
+    /* The stream was allocated through the counting allocator, whose state lives in this frame:
+     * keep a plain copy and release the library's buffer while `c` is still alive. */
+    uint8_t *copy = malloc(r->n);
+    assert_non_null(copy);
+    memcpy(copy, r->bits, r->n);
+    lic_free(r->bits);
+    r->bits = copy;
 }
 
 static void free_coded(coded *r)
 {
-    lic_free(r->bits);
+    free(r->bits);
     free(r->x_out);
 }
 
