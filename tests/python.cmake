@@ -23,6 +23,15 @@ if(LIC_PYTHON_TESTS)
   add_test(NAME python_train
            COMMAND ${LIC_PYTHON3} -m unittest discover -s train -p "test_*.py"
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  # The Python model classes against the C builders: schedules, exports, coded symbols, and the C
+  # round trip of a Python-exported lic-hp1 model (tests/python/arch_check.py).
+  if(TARGET test_arch AND TARGET lic-oplist AND TARGET lic-encode)
+    add_test(NAME python_arch
+             COMMAND ${LIC_PYTHON3} tests/python/arch_check.py $<TARGET_FILE:lic-oplist>
+                     $<TARGET_FILE:lic-mkmodel> $<TARGET_FILE:lic-encode> $<TARGET_FILE:test_arch>
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(python_arch PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
+  endif()
   # One torch thread each: the machine has two cores and ctest may run tests in parallel.
   set_tests_properties(python_mirror python_train PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
 else()

@@ -241,7 +241,7 @@ def main():
 
     model_path = os.path.relpath(os.path.abspath(args.model), os.getcwd())
     common = {"format": "lic-conformance", "version": FORMAT_VERSION, "model": model_path,
-              "fingerprint": "%016x" % fp, "arch": lic_model.ARCH, "N": a.N, "M": a.M, "C_h": a.C_h,
+              "fingerprint": "%016x" % fp, "arch": model.ARCH, "N": a.N, "M": a.M, "C_h": a.C_h,
               "z_frac_bits": a.z_frac_bits, "torch": torch.__version__,
               "command": "/usr/bin/python3 train/conformance.py " + " ".join(
                   "'%s'" % s if " " in s else s for s in sys.argv[1:])}

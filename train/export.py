@@ -1,4 +1,5 @@
-"""Exports a training checkpoint (train/train.py) to a lic-ctx1 .licw (docs/FORMAT.md §1.2).
+"""Exports a training checkpoint (train/train.py) to a .licw (docs/FORMAT.md §1.2) of its
+architecture (train/lic_model.py: lic-ctx1, or lic-hp1), by walking the model's layer table.
 
     /usr/bin/python3 train/export.py --ckpt train/work/ckpt.pt --data train/work/data -o train/work/model.licw
 
@@ -31,7 +32,6 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import lic_model as LM  # noqa: E402
-from train_model import Config, TrainModel, LAMBDAS  # noqa: E402
 
 CDF_TOTAL = 65536
 GAUSS_TAIL_MULT = 6.109
@@ -224,24 +224,15 @@ def _eb_channel_lik(eb, c, v):
 # calibration
 
 class Recorder:
-    """Forward hooks on the probability-path layers: running max |post-activation output|."""
+    """Forward hooks on the probability-path layers (the model's layer table): running max
+    |post-activation output| per layer name."""
 
     def __init__(self, model):
         self.max = {}
         self.handles = []
-        for name, seq in self.seqs(model):
-            for i, (L, act) in enumerate(zip(seq.layers(), seq.acts)):
-                self.handles.append(L.register_forward_hook(self._hook("%s.%d" % (name, i), act, seq.slope)))
-
-    @staticmethod
-    def seqs(model):
-        out = [("h_s", model.h_s)]
-        for k in range(len(model.cfg.groups)):
-            if k > 0:
-                out.append(("cc.%d" % k, model.cc[str(k)]))
-            out.append(("sp.%d" % k, model.sp[str(k)]))
-            out.append(("ep.%d" % k, model.ep[str(k)]))
-        return out
+        for s in model.layer_table():
+            L, seq = model.float_layer(s.name)
+            self.handles.append(L.register_forward_hook(self._hook(s.name, s.act, seq.slope)))
 
     def _hook(self, name, act, slope):
         def f(mod, inp, out):
@@ -324,14 +315,18 @@ def quantize_layer(L, a_in, a_out, transposed, out_bits=16, fixed_out=False):
 # export
 
 def load_ckpt(path):
+    """A training checkpoint (train/train.py, train/relay.py) as its model class (lic-ctx1 unless
+    the checkpoint names another "arch")."""
     st = torch.load(path, map_location="cpu")
-    model = TrainModel(Config(**st["config"]))
+    model = LM.model_class(st.get("arch", LM.ARCH))(LM.Config(**st["config"]))
     model.load_state_dict(st["model"])
     model.eval()
     return model, st
 
 
 def export(model, crops, description="", yf=None, log=print):
+    """Integerizes `model` (an lic_model.LicModel in training form) by walking its layer table:
+    fills model.arch, model.iconv and model.tables and returns the .licw bytes."""
     cfg = model.cfg
     maxes, ymax, zmax = calibrate(model, crops)
     if yf is None:
@@ -339,63 +334,31 @@ def export(model, crops, description="", yf=None, log=print):
     a = {name: exponent_for(m) for name, m in maxes.items()}
     log("calibration: max|y'| %.1f -> yctx_frac_bits %d, max|z| %.1f; hidden exponents %s"
         % (ymax, yf, zmax, " ".join("%s:%d(%.0f)" % (n, a[n], maxes[n]) for n in sorted(a))))
-    kv = {"arch": LM.ARCH, "description": description, "N": cfg.N, "M": cfg.M, "C_h": cfg.C_h,
-          "C_cc": cfg.C_cc, "C_sp": cfg.C_sp, "C_ep": cfg.C_ep,
-          "groups": ",".join(str(g) for g in cfg.groups), "gs_up": cfg.gs_up,
-          "relu_slope_q8": cfg.relu_slope_q8, "z_frac_bits": Z_FRAC_BITS, "yctx_frac_bits": yf,
-          "n_gains": cfg.n_gains}
-    lm = LM.LicModel(LM.Arch(kv))
-    with torch.no_grad():
-        # float transforms
-        for i in range(4):
-            for src, dst in ((getattr(model.g_a, str(i)), lm.g_a.convs[i]), (getattr(model.g_s, str(i)), lm.g_s.convs[i])):
-                dst.weight.copy_(src.weight)
-                dst.bias.copy_(src.bias)
-        for i in range(3):
-            for src, dst in ((getattr(model.g_a, "gdn%d" % i), lm.g_a.gdns[i]),
-                             (getattr(model.g_s, "igdn%d" % i), lm.g_s.igdns[i])):
-                beta, gamma = src.effective()
-                dst.beta.copy_(beta)
-                dst.gamma.copy_(gamma)
-        for i in range(3):
-            lm.h_a.convs[i].weight.copy_(model.h_a.layers()[i].weight)
-            lm.h_a.convs[i].bias.copy_(model.h_a.layers()[i].bias)
-    # integer layers
-    full = lambda n, e: np.full(n, e, np.float64)
-    hs = model.h_s.layers()
-    def put(dst, L, a_in, a_out, transposed=False, fixed=False):
-        arrays, used = quantize_layer(L, a_in, a_out, transposed, fixed_out=fixed)
-        dst.load(*arrays)
-        return used
-
-    e0 = put(lm.h_s[0], hs[0], full(cfg.N, Z_FRAC_BITS), a["h_s.0"], True)
-    e1 = put(lm.h_s[1], hs[1], full(cfg.N, e0), a["h_s.1"], True)
-    eH = put(lm.h_s[2], hs[2], full(cfg.C_h, e1), a["h_s.2"])
-    for k, (c0, g) in enumerate(zip(cfg.group_starts(), cfg.groups)):
-        in_exp = [full(cfg.C_h, eH)]
-        if k > 0:
-            cc = model.cc[str(k)].layers()
-            ec0 = put(lm.cc[str(k)][0], cc[0], full(c0, yf), a["cc.%d.0" % k])
-            ec1 = put(lm.cc[str(k)][1], cc[1], full(cfg.C_cc, ec0), a["cc.%d.1" % k])
-            in_exp.append(full(cfg.C_cc, ec1))
-        es = put(lm.sp[str(k)][0], model.sp[str(k)].layers()[0], full(g, yf), a["sp.%d.0" % k])
-        in_exp.append(full(cfg.C_sp, es))
-        ep = model.ep[str(k)].layers()
-        ee0 = put(lm.ep[str(k)][0], ep[0], np.concatenate(in_exp), a["ep.%d.0" % k])
-        ee1 = put(lm.ep[str(k)][1], ep[1], full(cfg.C_ep, ee0), a["ep.%d.1" % k])
-        put(lm.ep[str(k)][2], ep[2], full(cfg.C_ep, ee1), 8, fixed=True)
+    arch = LM.Arch.of(model.ARCH, cfg, Z_FRAC_BITS, yf, description)
+    model.make_iconv()
+    # integer layers: the output exponent of every layer (and of the two inputs, z-hat and the y-hat
+    # context) as used, so that each layer folds its inputs' formats into its weights
+    used = {"zhat": Z_FRAC_BITS, "yctx": yf}
+    for s in model.layer_table():
+        a_in = np.concatenate([np.full(ch, used[src], np.float64) for src, ch in s.inputs])
+        fixed = s.out_exp is not None
+        L, _ = model.float_layer(s.name)
+        arrays, used[s.name] = quantize_layer(L, a_in, s.out_exp if fixed else a[s.name], s.transposed,
+                                              fixed_out=fixed)
+        model.iconv[s.name].load(*arrays)
     ycdf, ylen, yoff, thr = y_tables(beta=getattr(model, "lik_beta", None))
     zcdf, zlen, zoff, zmed = z_tables(model.eb)
-    lm.tables = {
+    model.arch = arch
+    model.set_tables({
         "entropy.z.cdf": zcdf, "entropy.z.length": zlen, "entropy.z.offset": zoff, "entropy.z.median": zmed,
         "entropy.y.cdf": ycdf, "entropy.y.length": ylen, "entropy.y.offset": yoff,
         "entropy.y.scale_thresholds": thr,
-        "gain.y": torch.exp(model.gain_log).detach().numpy().astype(np.float32),
-        "gain.y_inv": torch.exp(model.gain_inv_log).detach().numpy().astype(np.float32),
-    }
+        "gain.y": torch.exp(model.gain_log).detach().cpu().numpy().astype(np.float32),
+        "gain.y_inv": torch.exp(model.gain_inv_log).detach().cpu().numpy().astype(np.float32),
+    })
     log("z table: rows %d, max length %d; y table: %d rows, stride %d" % (zcdf.shape[0], zcdf.shape[1],
                                                                         ycdf.shape[0], ycdf.shape[1]))
-    return lm.to_licw_bytes()
+    return model.to_licw_bytes()
 
 
 def main(argv=None):
@@ -411,7 +374,7 @@ def main(argv=None):
     data = np.load(os.path.join(args.data, "train_256.npy"), mmap_mode="r")
     idx = np.random.default_rng(7).choice(data.shape[0], size=min(args.calib, data.shape[0]), replace=False)
     crops = np.ascontiguousarray(data[np.sort(idx)])
-    desc = args.description or ("lic-ctx1 trained by train/train.py, step %d" % st["step"])
+    desc = args.description or ("%s trained by train/train.py, step %d" % (model.ARCH, st["step"]))
     blob = export(model, crops, desc)
     tmp = args.out + ".tmp"
     with open(tmp, "wb") as f:

@@ -33,15 +33,23 @@ class LicwError(ValueError):
     """The bytes are not a valid .licw file (the C side's LIC_EMODEL)."""
 
 
+FNV_BASIS = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+
+
+def fnv_mix(h, values):
+    """The FNV-1a step over `values` (ints below 2^64, e.g. bytes): h = (h ^ v) * prime mod 2^64.
+    The model fingerprint mixes bytes; the codec's stats hashes mix 32-bit values (lic_model)."""
+    mask = 0xFFFFFFFFFFFFFFFF
+    for v in values:
+        h = ((h ^ v) * FNV_PRIME) & mask
+    return h
+
+
 def fnv1a64(data):
     """64-bit FNV-1a of `data`: the model fingerprint. Each step depends on the previous one, so this
     is a plain byte loop: a few seconds for a 20 MB model, computed only on request."""
-    h = 0xCBF29CE484222325
-    prime = 0x100000001B3
-    mask = 0xFFFFFFFFFFFFFFFF
-    for b in memoryview(data).cast("B"):
-        h = ((h ^ b) * prime) & mask
-    return h
+    return fnv_mix(FNV_BASIS, memoryview(data).cast("B"))
 
 
 class Licw:

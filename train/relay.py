@@ -37,7 +37,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from train_model import LAMBDAS, Config, TrainModel, rd_terms  # noqa: E402
+from lic_model import LAMBDAS, Config, LicCtx1 as TrainModel, rd_terms  # noqa: E402
 import packs as P  # noqa: E402
 
 FORMAT = "lic-relay-1"
@@ -681,7 +681,7 @@ def leg_row(leg, js, licw):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    a = sub.add_parser("init", help="a relay checkpoint from a train_model.py weights file")
+    a = sub.add_parser("init", help="a relay checkpoint from a lic_model.py (LicCtx1) weights file")
     a.add_argument("--from", dest="source", required=True)
     a.add_argument("--out", default=RELAY_CKPT)
     a.add_argument("--seed", type=int, default=1)

@@ -16,7 +16,7 @@ sys.path.insert(0, HERE)
 import export as E  # noqa: E402
 import lic_model as LM  # noqa: E402
 import licw  # noqa: E402
-from train_model import Config, TrainModel  # noqa: E402
+from lic_model import Config, LicCtx1 as TrainModel  # noqa: E402
 
 TINY = os.path.join(ROOT, "testdata", "models", "tiny.licw")
 

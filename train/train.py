@@ -1,4 +1,4 @@
-"""Trains the lic-ctx1 model (train/train_model.py) from a crop cache (train/dataset.py).
+"""Trains the lic-ctx1 model (train/lic_model.py, LicCtx1) from a crop cache (train/dataset.py).
 
     env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 \
       LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 \
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_model import LAMBDAS, Config, TrainModel, rd_terms  # noqa: E402
+from lic_model import LAMBDAS, Config, LicCtx1 as TrainModel, rd_terms  # noqa: E402
 
 
 def log(fh, msg):
@@ -93,7 +93,7 @@ def main(argv=None):
     ap.add_argument("--data", default="train/work/data")
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--work", default="train/work")
-    ap.add_argument("--config", default='{}', help="JSON overrides of train_model.Config")
+    ap.add_argument("--config", default='{}', help="JSON overrides of lic_model.Config")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--lr", type=float, default=4e-4)

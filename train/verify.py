@@ -59,17 +59,17 @@ def row_bits(cdf, length, offset, rows, vals):
 
 @torch.no_grad()
 def float_rd(model, x, gains, gains_inv):
-    """TrainModel forward with explicit gain vectors (eval rounding)."""
+    """The training forward (lic_model, eval rounding) with explicit gain vectors."""
     g = torch.from_numpy(gains).view(1, -1, 1, 1)
     gi = torch.from_numpy(gains_inv).view(1, -1, 1, 1)
-    y = model.analysis(x) * g
+    y = model.g_a(x) * g
     z = model.h_a(y)
     med = model.eb.medians().view(1, -1, 1, 1)
     zt = torch.round(z - med) + med
     lik_z = model.eb.likelihood(zt).clamp_min(1e-9)
     H = model.h_s(zt)
     yhat, lik_y = model.context(y, H, noise=False)
-    xh = model.synthesis(yhat * gi)
+    xh = model.g_s(yhat * gi)
     bits = -(torch.log2(lik_y).sum() + torch.log2(lik_z).sum())
     return float(bits), xh
 
