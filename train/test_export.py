@@ -121,5 +121,34 @@ class ExportTest(unittest.TestCase):
             self.assertLess(float(d.abs().max()), 0.05, "group %d pass %d" % (k, pass_))
 
 
+class ArchTest(unittest.TestCase):
+    def test_hp1_trains_and_exports(self):
+        """lic-hp1 is lic-ctx1 without the channel context: no cc parameters, a training step that
+        reaches every parameter of ep, and an export without C_cc or cc.* that reads back as LicHp1."""
+        torch.manual_seed(2)
+        cfg = Config(N=8, M=24, groups=(8, 16), C_h=16, C_cc=8, C_sp=8, C_ep=16)
+        model = LM.LicHp1(cfg)
+        self.assertFalse([n for n, _ in model.named_parameters() if n.startswith("cc.")])
+        self.assertEqual(model.ep["1"].layers()[0].in_channels, 16 + 8)
+        x = torch.rand(2, 3, 64, 64)
+        out = model(x, 2)
+        bpp = -(torch.log(out["lik_y"]).sum() + torch.log(out["lik_z"]).sum()) / (2 * 64 * 64)
+        (bpp + ((out["x_hat"] - x) ** 2).mean()).backward()
+        for n, p in model.named_parameters():
+            if n.startswith(("ep.", "sp.", "h_s.", "g_a.", "g_s.")):
+                self.assertIsNotNone(p.grad, n)
+        crops = (np.random.default_rng(1).random((2, 64, 64, 3)) * 255).astype(np.uint8)
+        blob = E.export(model.eval(), crops, "hp1", log=lambda *a: None)
+        f = licw.parse(blob)
+        self.assertEqual(f.kv["arch"], "lic-hp1")
+        self.assertNotIn("C_cc", f.kv)
+        self.assertFalse([n for n in f.tensors if n.startswith("cc.")])
+        lm = LM.LicModel.from_licw(blob)
+        self.assertIs(type(lm), LM.LicHp1)
+        self.assertEqual(lm.to_licw_bytes(), blob)
+        with self.assertRaises(ValueError):
+            LM.LicCtx1.from_licw(blob)
+
+
 if __name__ == "__main__":
     unittest.main()
