@@ -1,14 +1,18 @@
-/* lic-oplist: prints the coding schedule of a model file as the C builder makes it (codec/arch_*.c):
- * one line per step and, under it, one line per integer conv the step runs, named by its .licw
- * tensor prefix. tests/python/test_oplist.py compares it with the Python model's layer table and the
- * order in which its integer path runs the layers (train/lic_model.py).
+/* lic-oplist: prints the op lists of a model file as the C builder makes them (codec/arch_*.c): the
+ * float ranges (analysis: g_a, gain, h_a; synthesis: g_s), one line per op, then the coding schedule:
+ * one line per step and, under it, one line per integer conv the step runs. Layers are named by their
+ * .licw tensor prefix. tests/python/arch_check.py compares it with the order in which the Python model
+ * (train/lic_model.py) runs its layers.
  *
  *   lic-oplist MODEL.licw
  *
  * Lines:
  *   arch NAME
+ *   range analysis | range synthesis
+ *   conv NAME CIN COUT K STRIDE TRANSPOSED | gdn NAME C INVERSE | leaky_relu SLOPE_Q8 | pixel_shuffle | gain
  *   step code_z | step run | step code_y C0 C PASS
  *   iconv NAME CIN COUT K STRIDE TRANSPOSED RELU OUT_BITS
+ *   izero
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,20 +20,71 @@
 #include "codec/internal.h"
 #include "lic/codec.h"
 
-/* The tensor prefix of an integer layer: the name of the tensor whose data is its weight. */
-static int layer_name(const lic_licw *f, const lic_iconv_layer *L, char *out, size_t cap)
+/* The tensor prefix of a layer: the name of the tensor whose data is `data` (its weight or beta),
+ * less `suffix`. */
+static int layer_name(const lic_licw *f, const void *data, const char *suffix, char *out, size_t cap)
 {
+    const size_t n = strlen(suffix);
     for (uint32_t i = 0; i < f->n_tensors; i++) {
         const lic_licw_tensor *t = &f->tensors[i];
-        const size_t suffix = sizeof ".weight" - 1;
-        if (t->data == (const void *)L->weight && t->name_len > suffix && t->name_len - suffix < cap &&
-            !memcmp(t->name + t->name_len - suffix, ".weight", suffix)) {
-            memcpy(out, t->name, t->name_len - suffix);
-            out[t->name_len - suffix] = 0;
+        if (t->data == data && t->name_len > n && t->name_len - n < cap &&
+            !memcmp(t->name + t->name_len - n, suffix, n)) {
+            memcpy(out, t->name, t->name_len - n);
+            out[t->name_len - n] = 0;
             return 0;
         }
     }
+    fprintf(stderr, "lic-oplist: a layer without a tensor name\n");
     return -1;
+}
+
+/* One op. Returns 0 or -1 (a layer whose tensor is not found). */
+static int print_op(const lic_licw *f, const lic_op *op)
+{
+    char name[64];
+    switch (op->kind) {
+    case LIC_OP_CONV:
+        if (layer_name(f, op->conv->weight, ".weight", name, sizeof name))
+            return -1;
+        printf("conv %s %d %d %d %d %d\n", name, op->conv->cin, op->conv->cout, op->conv->k, op->conv->stride,
+               op->conv->transposed);
+        return 0;
+    case LIC_OP_GDN:
+        if (layer_name(f, op->gdn->beta, ".beta", name, sizeof name))
+            return -1;
+        printf("gdn %s %d %d\n", name, op->gdn->c, op->gdn->inverse);
+        return 0;
+    case LIC_OP_ICONV:
+        if (layer_name(f, op->iconv->weight, ".weight", name, sizeof name))
+            return -1;
+        printf("iconv %s %d %d %d %d %d %d %d\n", name, op->iconv->cin, op->iconv->cout, op->iconv->k,
+               op->iconv->stride, op->iconv->transposed, op->iconv->relu, op->iconv->out_bits);
+        return 0;
+    case LIC_OP_LEAKY_RELU:
+        printf("leaky_relu %d\n", op->slope_q8);
+        return 0;
+    case LIC_OP_PIXEL_SHUFFLE:
+        printf("pixel_shuffle\n");
+        return 0;
+    case LIC_OP_GAIN:
+        printf("gain\n");
+        return 0;
+    case LIC_OP_IZERO:
+        printf("izero\n");
+        return 0;
+    default:
+        printf("op %d\n", (int)op->kind);
+        return 0;
+    }
+}
+
+static int print_range(const lic_licw *f, const lic_model_data *md, const char *what, lic_op_range r)
+{
+    printf("range %s\n", what);
+    for (int i = r.first; i < r.first + r.count; i++)
+        if (print_op(f, &md->ops[i]))
+            return -1;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -46,6 +101,8 @@ int main(int argc, char **argv)
     const lic_model_data *md = &m->data;
     int rc = 0;
     printf("arch %s\n", md->arch.name);
+    if (print_range(&m->file, md, "analysis", md->analysis) || print_range(&m->file, md, "synthesis", md->synthesis))
+        rc = 1;
     for (int s = 0; s < md->n_steps && !rc; s++) {
         const lic_code_step *st = &md->steps[s];
         if (st->kind == LIC_STEP_CODE_Z)
@@ -54,20 +111,9 @@ int main(int argc, char **argv)
             printf("step run\n");
         else
             printf("step code_y %d %d %d\n", st->c0, st->c, st->pass);
-        for (int i = st->ops.first; i < st->ops.first + st->ops.count; i++) {
-            const lic_op *op = &md->ops[i];
-            if (op->kind != LIC_OP_ICONV)
-                continue;
-            const lic_iconv_layer *L = op->iconv;
-            char name[64];
-            if (layer_name(&m->file, L, name, sizeof name)) {
-                fprintf(stderr, "lic-oplist: an integer layer without a tensor name\n");
+        for (int i = st->ops.first; i < st->ops.first + st->ops.count && !rc; i++)
+            if (print_op(&m->file, &md->ops[i]))
                 rc = 1;
-                break;
-            }
-            printf("iconv %s %d %d %d %d %d %d %d\n", name, L->cin, L->cout, L->k, L->stride, L->transposed,
-                   L->relu, L->out_bits);
-        }
     }
     lic_model_release(m);
     return rc;

@@ -3,10 +3,13 @@ every architecture (lic-ctx1, lic-hp1); run by ctest as python_arch with the pat
 
     python3 tests/python/arch_check.py LIC_OPLIST LIC_MKMODEL LIC_ENCODE TEST_ARCH
 
-* schedule: for a tiny untrained model of each architecture written by lic-mkmodel, the Python class
-  reads it back byte-identically and the order in which its integer path runs (code z; each integer
-  layer, by name and shape; each channel group x checkerboard pass it codes) equals the C coding
-  schedule that lic-oplist prints;
+* op lists: for a tiny untrained model of each architecture written by lic-mkmodel, the Python class
+  reads it back byte-identically; the order in which its float transforms run (each conv and GDN by
+  name and shape, leaky ReLU slopes, pixel shuffles, the gain) equals the C analysis and synthesis
+  op lists, and the order in which its integer path runs (code z; each integer layer by name and
+  shape; each channel group x checkerboard pass it codes) equals the C coding schedule, both as
+  lic-oplist prints them (C's "izero" ops, which clear the anchor buffer, are left out: the Python
+  path starts from fresh zero anchors);
 * export: a tiny random model of each class, exported by train/export.py, loads in C (lic-oplist: the
   builder's checks), has the same schedule, and lic-encode codes an image with exactly the z/y
   symbols and (mean, scale index) pairs of the Python integer path (the stats hashes); the lic-hp1
@@ -24,7 +27,10 @@ import tempfile
 
 import numpy as np
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 from PIL import Image
+from torch.overrides import TorchFunctionMode
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "train"))
@@ -33,23 +39,76 @@ import lic_model as LM  # noqa: E402
 
 
 def c_events(oplist, path):
-    """lic-oplist's schedule as events in run order: a step's integer layers, then what it codes."""
+    """lic-oplist's output as (arch, float events, schedule events), each in run order; in the
+    schedule a step's integer layers come before what it codes."""
     out = subprocess.run([oplist, path], check=True, capture_output=True, text=True).stdout.split("\n")
     arch = out[0].split()[1]
-    events, pending = [], None
+    flt, events, pending = [], [], None
+
+    def parse(f):
+        return (f[0],) + tuple(v if i == 0 and f[0] in ("conv", "gdn", "iconv", "range") else int(v)
+                               for i, v in enumerate(f[1:]))
+
     for line in out[1:]:
         f = line.split()
-        if not f:
+        if not f or f[0] == "izero":
             continue
         if f[0] == "step":
             if pending:
                 events.append(pending)
             pending = None if f[1] == "run" else tuple([f[1]] + [int(v) for v in f[2:]])
+        elif f[0] == "iconv":
+            events.append(parse(f))
         else:
-            events.append(("iconv", f[1]) + tuple(int(v) for v in f[2:]))
+            flt.append(parse(f))
     if pending:
         events.append(pending)
-    return arch, events
+    return arch, flt, events
+
+
+class _FunctionalOps(TorchFunctionMode):
+    """Records the functional ops of the float transforms: leaky ReLU (slope in 1/256) and pixel
+    shuffle."""
+
+    def __init__(self, events):
+        super().__init__()
+        self.events = events
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.leaky_relu:
+            slope = args[1] if len(args) > 1 else kwargs.get("negative_slope", 0.01)
+            self.events.append(("leaky_relu", int(round(slope * 256))))
+        elif func is F.pixel_shuffle:
+            self.events.append(("pixel_shuffle",))
+        return func(*args, **kwargs)
+
+
+def python_float_events(m, size=64):
+    """The Python float transforms' run order on a zero image (analysis at q 50, then synthesis)."""
+    events, hooks = [], []
+    for name, mod in m.named_modules():
+        if name.split(".")[0] not in ("g_a", "h_a", "g_s"):
+            continue
+        if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d)):
+            ev = ("conv", name, mod.in_channels, mod.out_channels, mod.kernel_size[0], mod.stride[0],
+                  int(isinstance(mod, nn.ConvTranspose2d)))
+        elif isinstance(mod, LM.GDN):
+            ev = ("gdn", name, mod.effective()[0].shape[0], int(mod.inverse))
+        else:
+            continue
+        hooks.append(mod.register_forward_hook(lambda mod, i, o, ev=ev: events.append(ev)))
+    hooks.append(m.h_a.register_forward_pre_hook(lambda mod, i: events.append(("gain",))))
+    try:
+        with torch.no_grad(), _FunctionalOps(events):
+            events.append(("range", "analysis"))
+            m.analysis(torch.zeros(1, 3, size, size), 50)
+            events.append(("range", "synthesis"))
+            m.synthesis(torch.zeros(1, m.arch.M, size // 16, size // 16, dtype=torch.float64), 50)
+    finally:
+        for h in hooks:
+            h.remove()
+    return events
 
 
 def python_events(m, size=64):
@@ -93,17 +152,22 @@ def check(cond, what):
     print("ok:", what)
 
 
-def check_schedule(oplist, path, m):
-    arch, ce = c_events(oplist, path)
-    pe = python_events(m)
-    check(arch == m.ARCH, "%s: C builds arch %s" % (m.ARCH, arch))
+def same(what, ce, pe):
     if ce != pe:
         for i, (c, p) in enumerate(zip(ce + [None] * len(pe), pe + [None] * len(ce))):
             if c != p:
                 print("first difference at event %d: C %s, Python %s" % (i, c, p))
                 break
-    check(ce == pe, "%s: C schedule (%d events, %d integer layers) equals the Python run order"
-          % (m.ARCH, len(ce), sum(e[0] == "iconv" for e in ce)))
+    check(ce == pe, what)
+
+
+def check_schedule(oplist, path, m):
+    arch, cf, ce = c_events(oplist, path)
+    check(arch == m.ARCH, "%s: C builds arch %s" % (m.ARCH, arch))
+    same("%s: C analysis and synthesis op lists (%d ops) equal the Python float run order" % (m.ARCH, len(cf)),
+         cf, python_float_events(m))
+    same("%s: C schedule (%d events, %d integer layers) equals the Python run order"
+         % (m.ARCH, len(ce), sum(e[0] == "iconv" for e in ce)), ce, python_events(m))
     check(sorted(set(e[1] for e in ce if e[0] == "iconv")) == sorted(s.name for s in m.layer_table()),
           "%s: the layers C runs are those of the Python layer table" % m.ARCH)
 
@@ -127,14 +191,17 @@ def main():
         png = os.path.join(tmp, "img.png")
         Image.fromarray(rgb).save(png)
         for cls in (LM.LicCtx1, LM.LicHp1):
-            # the C tool's untrained model: read back byte-identically, same schedule
-            path = os.path.join(tmp, cls.ARCH + "-mk.licw")
-            subprocess.run([mkmodel, "--preset", "tiny", "--arch", cls.ARCH, "-o", path], check=True)
-            m = LM.LicModel.from_licw(path)
-            check(type(m) is cls, "%s: lic-mkmodel's file reads as %s" % (cls.ARCH, cls.__name__))
-            with open(path, "rb") as f:
-                check(m.to_licw_bytes() == f.read(), "%s: read and written back byte-identically" % cls.ARCH)
-            check_schedule(oplist, path, m)
+            # the C tool's untrained models (both g_s variants): read back byte-identically, same op lists
+            for gs_up in (0, 1):
+                path = os.path.join(tmp, "%s-mk%d.licw" % (cls.ARCH, gs_up))
+                subprocess.run([mkmodel, "--preset", "tiny", "--arch", cls.ARCH, "--gs-up", str(gs_up), "-o", path],
+                               check=True)
+                m = LM.LicModel.from_licw(path)
+                check(type(m) is cls and m.arch.gs_up == gs_up,
+                      "%s: lic-mkmodel's file (gs_up %d) reads as %s" % (cls.ARCH, gs_up, cls.__name__))
+                with open(path, "rb") as f:
+                    check(m.to_licw_bytes() == f.read(), "%s: read and written back byte-identically" % cls.ARCH)
+                check_schedule(oplist, path, m)
             # a tiny random model of the class, exported from its training form
             torch.manual_seed(7)
             cfg = LM.Config(N=8, M=24, groups=(4, 8, 12), C_h=16, C_cc=8, C_sp=8, C_ep=16)
