@@ -2,7 +2,7 @@
 full evaluation).
 
     /usr/bin/python3 train/eval.py --codec build-train/bin --model models/default.licw \
-        [--q 1 15 30 50 70 85 100] [--jpeg] [--dir /work/shared/kodak]
+        [--q 1 15 30 50 70 85 100] [--jpeg] [--dir ../shared/kodak]
 
 For every quality: lic-encode each image, lic-decode it, and report the mean bpp (file bytes * 8 /
 pixels) and the mean RGB PSNR (per image, then averaged), plus encode/decode wall time. --jpeg adds
@@ -69,7 +69,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--codec", default="build-train/bin")
     ap.add_argument("--model", default="models/default.licw")
-    ap.add_argument("--dir", default="/work/shared/kodak")
+    ap.add_argument("--dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "kodak"),
+                    help="folder of images (default: ../shared/kodak beside the repository)")
     ap.add_argument("--q", type=int, nargs="+", default=[1, 15, 30, 50, 70, 85, 100])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--n", type=int, default=0, help="only the first n images (0: all)")
