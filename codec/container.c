@@ -24,6 +24,19 @@ int lic_container_has_magic(const uint8_t *data, size_t size)
     return data && size >= sizeof(k_magic) && memcmp(data, k_magic, sizeof(k_magic)) == 0;
 }
 
+int lic_container_set_image(lic_stream_info *info, uint32_t width, uint32_t height, uint8_t fmt,
+                            uint8_t quality)
+{
+    if (width < 1 || height < 1 || (fmt != LIC_PIXFMT_RGB8 && fmt != LIC_PIXFMT_GRAY8) || quality < 1 ||
+        quality > 100)
+        return LIC_EBITSTREAM;
+    info->width = width;
+    info->height = height;
+    info->fmt = (lic_pixfmt)fmt;
+    info->quality = quality;
+    return LIC_OK;
+}
+
 int lic_container_parse_header(lic_container *c, const uint8_t *data, size_t size)
 {
     memset(c, 0, sizeof(*c));
@@ -37,19 +50,13 @@ int lic_container_parse_header(lic_container *c, const uint8_t *data, size_t siz
     info->version = data[4];
     c->n_tiles = 1;
     c->source_bit_depth = 8;
-    if (data[5] != LIC_PIXFMT_RGB8 && data[5] != LIC_PIXFMT_GRAY8)
-        return LIC_EBITSTREAM;
-    info->fmt = (lic_pixfmt)data[5];
-    info->quality = data[6];
     info->n_streams = data[7];
-    if (info->quality < 1 || info->quality > 100 || info->n_streams < 1 ||
-        info->n_streams > LIC_MAX_STREAMS)
+    if (info->n_streams < 1 || info->n_streams > LIC_MAX_STREAMS)
         return LIC_EBITSTREAM;
     info->model_fingerprint = lic_le_rd64(data + 8);
-    info->width = lic_le_rd32(data + 16);
-    info->height = lic_le_rd32(data + 20);
-    if (info->width < 1 || info->height < 1)
-        return LIC_EBITSTREAM;
+    int ret = lic_container_set_image(info, lic_le_rd32(data + 16), lic_le_rd32(data + 20), data[5], data[6]);
+    if (ret < 0)
+        return ret;
 
     size_t pos = FIXED_HEADER + (size_t)info->n_streams * TABLE_ENTRY;
     if (pos > size)

@@ -86,6 +86,11 @@ size_t lic_container_v2_size(const lic_container_content *cc);
 /* Writes the version-2 file into dst (capacity from lic_container_v2_size). */
 void lic_container_v2_write(uint8_t *dst, const lic_container_content *cc);
 
+/* Internal to the two container files: checks the image fields both versions carry (sides >= 1, a
+ * known pixel format, quality 1..100) and stores them in info; LIC_EBITSTREAM otherwise. */
+int lic_container_set_image(lic_stream_info *info, uint32_t width, uint32_t height, uint8_t fmt,
+                            uint8_t quality);
+
 /* Internal to the two container files: the version-2 reader behind lic_container_parse(_header). */
 int lic_container_v2_parse(lic_container *c, const uint8_t *data, size_t size, int header_only);
 

@@ -48,16 +48,11 @@ static int parse_head(lic_container *c, const uint8_t *d, uint32_t len)
     lic_stream_info *info = &c->info;
     info->version = LIC_CONTAINER_VERSION;
     info->model_fingerprint = lic_le_rd64(d);
-    info->width = lic_le_rd32(d + 8);
-    info->height = lic_le_rd32(d + 12);
-    if (d[16] != LIC_PIXFMT_RGB8 && d[16] != LIC_PIXFMT_GRAY8)
-        return LIC_EBITSTREAM;
-    info->fmt = (lic_pixfmt)d[16];
-    info->quality = d[17];
+    int ret = lic_container_set_image(info, lic_le_rd32(d + 8), lic_le_rd32(d + 12), d[16], d[17]);
+    if (ret < 0)
+        return ret;
     c->source_bit_depth = d[18];
     c->tile_log2 = d[19];
-    if (info->width < 1 || info->height < 1 || info->quality < 1 || info->quality > 100)
-        return LIC_EBITSTREAM;
     if (c->source_bit_depth != 8 && c->source_bit_depth != 16)
         return LIC_EBITSTREAM;
     if (c->tile_log2 != 0 && (c->tile_log2 < TILE_LOG2_MIN || c->tile_log2 > TILE_LOG2_MAX))
