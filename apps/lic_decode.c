@@ -270,7 +270,7 @@ done:
     lic_image_free(&out);
     lic_metadata_free(&meta);
     lic_decoder_close(&dec);
-    lic_model_free(&model);
+    lic_model_release(&model);
     free(data);
     return code;
 }

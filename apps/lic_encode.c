@@ -204,7 +204,7 @@ done:
     free(file);
     lic_free(bits);
     lic_encoder_close(&enc);
-    lic_model_free(&model);
+    lic_model_release(&model);
     app_image_free(&img);
     app_meta_free(&meta);
     return code;

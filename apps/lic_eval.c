@@ -940,7 +940,7 @@ done:
     free(means);
     lic_decoder_close(&ctx.dec);
     lic_encoder_close(&ctx.enc);
-    lic_model_free(&model);
+    lic_model_release(&model);
     list_free(&files);
     return code;
 }

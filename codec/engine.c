@@ -74,7 +74,7 @@ static void engine_release(lic_engine *e)
     lic_xf_ctx_free(&e->xf);
     lic_threadpool_free(&e->pool);
     if (e->model)
-        lic_model_release(e->model);
+        lic_model_release(&e->model);
     e->model = NULL;
 }
 

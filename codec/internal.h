@@ -22,8 +22,4 @@ struct lic_model {
 /* Checks the ABI field of a config (NULL is allowed and means defaults). */
 int lic_config_check(const lic_config *cfg);
 
-/* Takes / drops a reference. */
-void lic_model_retain(lic_model *m);
-void lic_model_release(lic_model *m);
-
 #endif /* LIC_CODEC_INTERNAL_H */

@@ -34,7 +34,7 @@ const char *lic_version_string(void)
     return LIC_VERSION_STRING;
 }
 
-int lic_config_init_internal(lic_config *cfg, uint32_t abi_version)
+int lic_config_init_abi(lic_config *cfg, uint32_t abi_version)
 {
     if (!cfg)
         return LIC_EINVAL;
@@ -66,27 +66,26 @@ int lic_config_check(const lic_config *cfg)
 /* Largest model file accepted: far above any sensible model, far below what would exhaust memory. */
 #define LIC_MAX_MODEL_BYTES ((uint64_t)1 << 31)
 
-void lic_model_retain(lic_model *m)
+lic_model *lic_model_retain(lic_model *m)
 {
-    atomic_fetch_add(&m->refs, 1);
+    if (m)
+        atomic_fetch_add(&m->refs, 1);
+    return m;
 }
 
-void lic_model_release(lic_model *m)
-{
-    if (atomic_fetch_sub(&m->refs, 1) != 1)
-        return;
-    lic_allocator a = m->alloc;
-    lic_licw_release(&m->file, &a);
-    lic_mem_free(&a, m->owned_bytes);
-    lic_mem_free(&a, m);
-}
-
-void lic_model_free(lic_model **m)
+void lic_model_release(lic_model **m)
 {
     if (!m || !*m)
         return;
-    lic_model_release(*m);
+    lic_model *model = *m;
     *m = NULL;
+    if (atomic_fetch_sub(&model->refs, 1) != 1)
+        return;
+    /* the allocator lives inside the block it frees: copy it out first */
+    lic_allocator a = model->alloc;
+    lic_licw_release(&model->file, &a);
+    lic_mem_free(&a, model->owned_bytes);
+    lic_mem_free(&a, model);
 }
 
 /* Builds a model over `bytes` (64-byte aligned). Takes ownership of `owned` (freed on failure too). */
@@ -115,7 +114,7 @@ static int model_create(lic_model **out, const uint8_t *bytes, size_t size, uint
         return ret;
     }
     if ((ret = lic_model_data_build(&m->data, &m->file, &m->log)) < 0) {
-        lic_model_release(m);
+        lic_model_release(&m);
         return ret;
     }
     *out = m;

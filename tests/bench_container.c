@@ -93,7 +93,7 @@ int main(int argc, char **argv)
            median(t_hw, reps) * 1e6, lic_crc32c_hw() ? "SSE4.2" : "the table (no SSE4.2)", median(t_tab, reps) * 1e6,
            n / median(t_tab, reps) / 1e6, 100 * median(t_tab, reps) / dec_s);
     lic_decoder_close(&dec);
-    lic_model_free(&m);
+    lic_model_release(&m);
     free(d);
     return (int)(sink & 0);
 }

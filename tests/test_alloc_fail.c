@@ -267,7 +267,7 @@ static int op_model_memory(counter *c, void *arg)
     int ret = lic_model_load_memory(&m, bytes, size, &cfg);
     if (ret != 0)
         assert_null(m);
-    lic_model_free(&m);
+    lic_model_release(&m);
     RAW_FREE(bytes);
     return ret;
 }
@@ -280,7 +280,7 @@ static int op_model_file(counter *c, void *arg)
     int ret = lic_model_load_file(&m, TINY_MODEL, &cfg);
     if (ret != 0)
         assert_null(m);
-    lic_model_free(&m);
+    lic_model_release(&m);
     return ret;
 }
 
@@ -396,7 +396,7 @@ static void codec_failures(int threads, lic_pixfmt fmt, uint32_t w, uint32_t h)
     lic_free(k.ref_bits);
     RAW_FREE(k.ref_px);
     RAW_FREE(k.img.data);
-    lic_model_free(&k.model);
+    lic_model_release(&k.model);
 }
 
 static void test_codec_failures_1thread(void **state)
@@ -448,13 +448,13 @@ static void test_no_allocation_bypasses_hook(void **state)
     lic_free(bits);
     lic_encoder_close(&enc);
     lic_decoder_close(&dec);
-    lic_model_free(&m);
+    lic_model_release(&m);
     b[4] = atomic_exchange(&g_bypass, 0);
     lic_model *mf = NULL;
     assert_int_equal(lic_model_load_file(&mf, TINY_MODEL, &cfg), 0);
     b[5] = atomic_exchange(&g_bypass, 0);
     atomic_store(&g_watch, 0);
-    lic_model_free(&mf);
+    lic_model_release(&mf);
     print_message("allocations outside the hook: load_memory %ld, open %ld, encode %ld, decode %ld, "
                   "free %ld, load_file %ld (hook: %ld)\n",
                   b[0], b[1], b[2], b[3], b[4], b[5], atomic_load(&c.calls));
@@ -528,7 +528,7 @@ static void test_huge_claim_rejected_fast(void **state)
     assert_int_equal(allocs, 0);
     lic_free(bits);
     RAW_FREE(img.data);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* Decodes with max_memory = cap: 0 when the cap allows the stream, LIC_ELIMIT when it does not (refused
@@ -640,13 +640,13 @@ static void test_memory_estimate_is_upper_bound(void **state)
     lic_model *m = load_default_alloc();
     static const uint32_t tiny_sizes[][2] = {{64, 64}, {200, 136}, {640, 480}};
     check_estimate(m, "tiny", tiny_sizes, 3, 0);
-    lic_model_free(&m);
+    lic_model_release(&m);
     /* The shipped model, whose buffers are the ones that matter in practice: there the estimate
      * must cover the measured peak outright. */
     assert_int_equal(lic_model_load_default(&m, NULL), 0);
     static const uint32_t default_sizes[][2] = {{64, 64}, {200, 136}, {333, 257}};
     check_estimate(m, "default", default_sizes, 3, 1);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 int main(void)

@@ -48,7 +48,7 @@ static void test_schedule(void **state)
         const lic_op *ep0 = &md->ops[st->ops.first + st->ops.count - 3];
         assert_int_equal(ep0->iconv->cin, md->arch.C_h + md->arch.C_sp);
     }
-    lic_model_release(m);
+    lic_model_release(&m);
 }
 
 static void roundtrip(lic_model *m, uint32_t w, uint32_t h, lic_pixfmt fmt, int q)
@@ -87,7 +87,7 @@ static void test_roundtrip(void **state)
     roundtrip(m, 17, 33, LIC_PIXFMT_RGB8, 60);
     roundtrip(m, 130, 70, LIC_PIXFMT_GRAY8, 5);
     roundtrip(m, 64, 64, LIC_PIXFMT_RGB8, 100);
-    lic_model_release(m);
+    lic_model_release(&m);
 }
 
 int main(int argc, char **argv)

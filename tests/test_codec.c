@@ -105,7 +105,7 @@ static void test_roundtrip_sizes(void **state)
     roundtrip(m, 17, 33, LIC_PIXFMT_GRAY8, 90, 2);
     roundtrip(m, 65, 64, LIC_PIXFMT_RGB8, 100, 3);
     roundtrip(m, 768, 512, LIC_PIXFMT_RGB8, 75, 2);
-    lic_model_free(&m);
+    lic_model_release(&m);
     assert_null(m);
 }
 
@@ -115,7 +115,7 @@ static void test_roundtrip_deconv_model(void **state)
     lic_model *m = load(TINY_DECONV_MODEL);
     roundtrip(m, 17, 33, LIC_PIXFMT_RGB8, 1, 2);
     roundtrip(m, 130, 70, LIC_PIXFMT_RGB8, 60, 2);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 static void encode_with(lic_model *m, const lic_image *img, int q, int threads, uint8_t **bits, size_t *n,
@@ -169,7 +169,7 @@ static void test_thread_invariance(void **state)
     free(ref_px);
     lic_free(ref);
     free(img.data);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* One decoder, several images of different sizes in a row: workspace reuse must not leak state. */
@@ -181,7 +181,7 @@ static void test_context_reuse(void **state)
     lic_decoder *dec = NULL;
     assert_int_equal(lic_encoder_open(&enc, m, NULL), 0);
     assert_int_equal(lic_decoder_open(&dec, m, NULL), 0);
-    lic_model_free(&m); /* the contexts keep the model alive */
+    lic_model_release(&m); /* the contexts keep the model alive */
     const uint32_t sizes[][2] = {{128, 128}, {40, 20}, {128, 128}, {300, 90}};
     uint64_t first_hash = 0;
     for (int i = 0; i < 4; i++) {
@@ -237,8 +237,8 @@ static void test_model_mismatch(void **state)
     assert_null(out.data);
     lic_decoder_close(&dec);
     lic_free(bits);
-    lic_model_free(&a);
-    lic_model_free(&b);
+    lic_model_release(&a);
+    lic_model_release(&b);
 }
 
 /* Every truncation and every single-bit flip of a small stream either fails cleanly or decodes to an
@@ -310,7 +310,7 @@ static void test_corrupt_streams(void **state)
     free(copy);
     lic_decoder_close(&dec);
     free(bits);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* A tiny stream that claims 65535 x 65535 pixels is refused before any allocation. */
@@ -348,7 +348,7 @@ static void test_limits(void **state)
     lic_encoder_close(&enc);
     free(img.data);
     lic_free(bits);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 static void test_api_misuse(void **state)
@@ -356,7 +356,7 @@ static void test_api_misuse(void **state)
     (void)state;
     lic_config cfg;
     assert_int_equal(lic_config_init(NULL), LIC_EINVAL);
-    assert_int_equal(lic_config_init_internal(&cfg, LIC_ABI_VERSION + (1u << 8)), LIC_EABI);
+    assert_int_equal(lic_config_init_abi(&cfg, LIC_ABI_VERSION + (1u << 8)), LIC_EABI);
     assert_int_equal(lic_config_init(&cfg), 0);
     assert_int_equal(cfg.max_side, 65535);
     assert_int_equal(cfg.tile_side, 0);
@@ -418,8 +418,8 @@ static void test_api_misuse(void **state)
     lic_encoder_close(&enc);
     lic_encoder_close(&enc); /* closing twice is harmless: the pointer is NULL */
     lic_encoder_close(NULL);
-    lic_model_free(&m);
-    lic_model_free(NULL);
+    lic_model_release(&m);
+    lic_model_release(NULL);
     lic_image_free(NULL);
     lic_free(NULL);
 }
@@ -474,7 +474,7 @@ static void test_golden_bitstreams(void **state)
         }
         free(bits);
     }
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* The embedded default model loads and has the documented shape. */
@@ -487,7 +487,7 @@ static void test_default_model(void **state)
     assert_int_equal(lic_model_get_info(m, &info), 0);
     assert_string_equal(info.arch, "lic-ctx1");
     assert_true(info.n_channels_y > 0 && info.n_channels_z > 0);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 int main(void)

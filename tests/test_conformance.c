@@ -325,7 +325,7 @@ static int teardown(void **state)
     lic_symbol_writer_free(&h->zw);
     lic_symbol_writer_free(&h->yw);
     lic_engine_close(h->eng);
-    lic_model_free(&h->model);
+    lic_model_release(&h->model);
     free_tensors(&h->cf);
     free(h);
     return 0;

@@ -531,7 +531,7 @@ static void test_metadata_api(void **state)
     free(img.data);
     lic_encoder_close(&enc);
     lic_decoder_close(&dec);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* An allocator that fails the k-th request and counts what is live, for the metadata copies. */
@@ -608,7 +608,7 @@ static void test_metadata_alloc_failures(void **state)
     lic_free(bits);
     free(img.data);
     lic_encoder_close(&enc);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* The v2 goldens are the v1 goldens' inputs encoded again: identical payloads, identical pixels. */
@@ -653,7 +653,7 @@ static void test_golden_v2(void **state)
         free(b2);
     }
     lic_decoder_close(&dec);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 int main(void)

@@ -269,7 +269,7 @@ static void test_device_query(void **state)
     assert_int_equal(r, LIC_EUNSUPPORTED);
     assert_int_not_equal(lic_gpu_analysis(NULL, x, 64, 64, t, t, t), 0);
     assert_int_not_equal(lic_gpu_synthesis(NULL, x, 4, 4, t), 0);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* Checks the invariants of a plan: tiles partition the image, windows hold their cores with the halo
@@ -365,7 +365,7 @@ static void test_plan(void **state)
     lic_gpu_model bad = gm;
     bad.subpel = !gm.subpel; /* the g_s layers do not match the declared upsampling */
     assert_int_equal(lic_gpu_plan_make(&bad, 512, 768, 4, UINT64_MAX, 0, &p), LIC_EINVAL);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* g_a and g_s tile by tile on the CPU reference kernels, with the planner's windows (halo adjusted by
@@ -405,7 +405,7 @@ static int tiles_match(const char *model_path, int halo_delta)
     int same = !memcmp(ya, yt, sizeof(float) * ny) && !memcmp(xs, xt, sizeof(float) * nx);
     free(x), free(ya), free(yh), free(yt), free(xs), free(xt), free(win), free(wout);
     ref_close(&r);
-    lic_model_free(&m);
+    lic_model_release(&m);
     return same;
 }
 
@@ -593,13 +593,13 @@ static void test_model_parity(void **state)
     (void)state;
     lic_model *m = load(TINY_MODEL);
     model_parity(m, "tiny");
-    lic_model_free(&m);
+    lic_model_release(&m);
     m = load(TINY_DECONV_MODEL);
     model_parity(m, "tiny-dc");
-    lic_model_free(&m);
+    lic_model_release(&m);
     assert_int_equal(lic_model_load_default(&m, NULL), 0);
     model_parity(m, "default");
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* 8000x6000 under a 4 GiB device budget (tiled), FP32, against the same image under no budget. */
@@ -638,7 +638,7 @@ static void test_large_image(void **state)
         assert_true(isfinite(xo[i]));
     lic_gpu_transforms_free(&g);
     free(x), free(y), free(z), free(xo), free(gain);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* ---- with a device: cross-device bitstreams -------------------------------------------------- */
@@ -735,7 +735,7 @@ static void test_cross_device(void **state)
     }
     lic_encoder_close(&genc), lic_encoder_close(&cenc);
     lic_decoder_close(&gdec), lic_decoder_close(&cdec);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* ---- with a device and LIC_GPU_BENCH=R: transform throughput per precision -------------------- */
@@ -842,7 +842,7 @@ static void test_bench(void **state)
     for (int pr = 0; pr < 3; pr++)
         lic_gpu_transforms_free(&g[pr]);
     free(ta), free(ts), free(gain);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* Without a usable GPU, --backend cuda is a clean LIC_EUNSUPPORTED and AUTO runs on the CPU
@@ -865,7 +865,7 @@ static void test_backend_selection_without_gpu(void **state)
     assert_int_equal(lic_encoder_get_stats(e, &st), 0);
     assert_string_equal(st.backend, "cpu");
     lic_encoder_close(&e);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 int main(int argc, char **argv)

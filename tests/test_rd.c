@@ -227,7 +227,7 @@ static void test_rd(void **state)
     }
     lic_encoder_close(&enc);
     lic_decoder_close(&dec);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 int main(int argc, char **argv)

@@ -71,7 +71,7 @@ static void test_limits_named(void **state)
     assert_int_equal(c.exceeded, LIC_LIMIT_SIDE);
     assert_int_equal(c.limit, 1u << 20);
     lic_encoder_close(&e);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* The memory estimate decides exactly as lic_encode and lic_decode do: refused one byte below it,
@@ -125,7 +125,7 @@ static void test_memory_matches_codec(void **state)
     lic_image_free(&out);
     lic_decoder_close(&d);
     lic_free(bits);
-    lic_model_free(&m);
+    lic_model_release(&m);
     free(px);
 }
 

@@ -275,7 +275,7 @@ static void sweep_one(const sweep_case *c)
     free(img.data);
     lic_decoder_close(&dec);
     lic_encoder_close(&enc);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 static void test_sweep(void **state)

@@ -163,7 +163,7 @@ static void test_shared_model(void **state)
      * workers start. The model must live until the last context closes. */
     lic_model *borrowed = sh.model;
     lic_model *mine = sh.model;
-    lic_model_free(&mine);
+    lic_model_release(&mine);
     assert_null(mine);
     sh.model = borrowed;
     atomic_store(&sh.go, 1);

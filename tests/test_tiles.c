@@ -172,7 +172,7 @@ static void test_tiled_equals_whole_tiny(void **state)
         check_equal(m, sizes[i][0], sizes[i][1], 64);
     check_equal(m, 300, 257, 128);
     check_equal(m, 300, 257, 100); /* rounded down to 64 */
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* The models named on the command line: other upsampling in g_s, other architectures. */
@@ -188,7 +188,7 @@ static void test_tiled_equals_whole_other_models(void **state)
         print_message("%s\n", g_argv[i]);
         check_equal(m, 65, 63, 64);
         check_equal(m, 4097, 17, 64);
-        lic_model_free(&m);
+        lic_model_release(&m);
     }
 }
 
@@ -199,7 +199,7 @@ static void test_tiled_equals_whole_default(void **state)
     assert_int_equal(lic_model_load_default(&m, NULL), 0);
     check_equal(m, 65, 63, 64);
     check_equal(m, 193, 70, 64);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* With a fixed tile the tile buffers are the same size for a 4x larger image, while the whole run's
@@ -243,7 +243,7 @@ static void test_memory_bounded_by_tile(void **state)
         for (int t = 0; t < 2; t++)
             free_coded(&r[s][t]);
     free(px);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 int main(int argc, char **argv)

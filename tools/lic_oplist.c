@@ -115,6 +115,6 @@ int main(int argc, char **argv)
             if (print_op(&m->file, &md->ops[i]))
                 rc = 1;
     }
-    lic_model_release(m);
+    lic_model_release(&m);
     return rc;
 }

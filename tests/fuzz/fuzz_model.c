@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(lic_model_get_info(m, &info) == 0);
     FUZZ_CHECK(info.n_channels_y >= 1 && info.n_channels_z >= 1);
     use_model(m, data, size);
-    lic_model_free(&m);
+    lic_model_release(&m);
     FUZZ_CHECK(m == NULL);
     return 0;
 }

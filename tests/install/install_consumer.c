@@ -54,7 +54,7 @@ static void roundtrip(void)
         return;
     CHECK(lic_encoder_open(&enc, model, &cfg) == LIC_OK);
     CHECK(lic_decoder_open(&dec, model, &cfg) == LIC_OK);
-    lic_model_free(&model); /* the encoder and decoder keep their own references */
+    lic_model_release(&model); /* the encoder and decoder keep their own references */
     CHECK(model == NULL);
     if (enc && dec && lic_encode(enc, &img, 75, &bits, &n) == LIC_OK) {
         CHECK(lic_peek_info(bits, n, &info) == LIC_OK);

@@ -18,7 +18,7 @@
  *   lic_free(bits);
  *   lic_decoder_close(&dec);
  *   lic_encoder_close(&enc);
- *   lic_model_free(&model);                        // encoders/decoders keep their own reference
+ *   lic_model_release(&model);                     // encoders/decoders keep their own reference
  * @endcode
  */
 #ifndef LIC_CODEC_H
@@ -101,13 +101,15 @@ typedef struct lic_config {
                                * and the offsets of the fields above never change within an ABI major) */
 } lic_config;
 
-LIC_API int lic_config_init_internal(lic_config *cfg, uint32_t abi_version);
+/* The exported half of lic_config_init: `abi_version` is the LIC_ABI_VERSION the caller was compiled
+ * with. Call lic_config_init instead, which passes it. */
+LIC_API int lic_config_init_abi(lic_config *cfg, uint32_t abi_version);
 
 /* Fills *cfg with the defaults above.
  * @return 0, LIC_EINVAL if cfg is NULL, LIC_EABI if this header does not match the library. */
 static inline int lic_config_init(lic_config *cfg)
 {
-    return lic_config_init_internal(cfg, LIC_ABI_VERSION);
+    return lic_config_init_abi(cfg, LIC_ABI_VERSION);
 }
 
 /* Returns the library version as "MAJOR.MINOR.PATCH". */
@@ -129,9 +131,18 @@ LIC_API int lic_model_load_memory(lic_model **out, const void *data, size_t size
 /* Loads the default model embedded in the library at build time. */
 LIC_API int lic_model_load_default(lic_model **out, const lic_config *cfg);
 
-/* Drops the caller's reference and sets *m to NULL. The model is freed when the last encoder or
- * decoder using it is closed too. Safe on NULL and on *m == NULL. */
-LIC_API void lic_model_free(lic_model **m);
+/* A model is reference-counted: loading gives the caller one reference, every open encoder or
+ * decoder holds one more, and the model is freed when the last reference is dropped. */
+
+/* Takes one more reference, for a caller that shares the model (e.g. with another thread that will
+ * release it on its own).
+ * @return m (NULL if m is NULL). */
+LIC_API lic_model *lic_model_retain(lic_model *m);
+
+/* Drops the caller's reference and sets *m to NULL; frees the model if that was the last reference
+ * (encoders and decoders opened on it keep theirs until they are closed). Safe on NULL and on
+ * *m == NULL. */
+LIC_API void lic_model_release(lic_model **m);
 
 /* Describes a model: the fingerprint written into every .lic it makes, and its architecture name
  * (a static string owned by the library). */
