@@ -32,6 +32,15 @@ if(LIC_PYTHON_TESTS)
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
     set_tests_properties(python_arch PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
   endif()
+  # train/train.py --arch lic-hp1 for a few steps, exported by train/export.py and coded by the C tools
+  # (tests/python/train_arch_check.py).
+  if(TARGET lic-encode AND TARGET lic-decode)
+    add_test(NAME python_train_arch
+             COMMAND ${LIC_PYTHON3} tests/python/train_arch_check.py $<TARGET_FILE:lic-encode>
+                     $<TARGET_FILE:lic-decode>
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(python_train_arch PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
+  endif()
   # One torch thread each: the machine has two cores and ctest may run tests in parallel.
   set_tests_properties(python_mirror python_train PROPERTIES ENVIRONMENT "OMP_NUM_THREADS=1")
 else()

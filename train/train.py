@@ -1,4 +1,6 @@
-"""Trains the lic-ctx1 model (train/lic_model.py, LicCtx1) from a crop cache (train/dataset.py).
+"""Trains a model of train/lic_model.py (--arch: lic-ctx1, the default, class LicCtx1; or lic-hp1,
+LicHp1) from a crop cache (train/dataset.py). The checkpoint records the architecture, and
+train/export.py writes the file of that architecture.
 
     env -u OPENBLAS_CORETYPE OPENBLAS_NUM_THREADS=1 \
       LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 \
@@ -30,7 +32,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lic_model import LAMBDAS, Config, LicCtx1 as TrainModel, rd_terms  # noqa: E402
+from lic_model import ARCH, LAMBDAS, MODELS, Config, model_class, rd_terms  # noqa: E402
 
 
 def log(fh, msg):
@@ -93,6 +95,8 @@ def main(argv=None):
     ap.add_argument("--data", default="train/work/data")
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--work", default="train/work")
+    ap.add_argument("--arch", choices=sorted(MODELS), default=None,
+                    help="architecture to train (default %s; a resumed run keeps its checkpoint's)" % ARCH)
     ap.add_argument("--config", default='{}', help="JSON overrides of lic_model.Config")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=128)
@@ -129,8 +133,12 @@ def main(argv=None):
     resume = os.path.exists(ckpt_path) and not args.bench
     state = torch.load(ckpt_path) if resume else None
     cfg = Config(**(state["config"] if resume else json.loads(args.config)))
+    # checkpoints from before --arch existed are lic-ctx1
+    arch = state.get("arch", ARCH) if resume else (args.arch or ARCH)
+    if resume and args.arch and args.arch != arch:
+        ap.error("--arch %s, but the checkpoint %s to resume is %s" % (args.arch, ckpt_path, arch))
     torch.manual_seed(args.seed)
-    model = TrainModel(cfg).to(memory_format=torch.channels_last)
+    model = model_class(arch)(cfg).to(memory_format=torch.channels_last)
     aux_params = [model.eb.quantiles]
     main_params = [p for n, p in model.named_parameters() if n != "eb.quantiles"]
     opt = torch.optim.Adam(main_params, lr=args.lr)
@@ -147,8 +155,8 @@ def main(argv=None):
 
     fh = open(os.path.join(args.work, "train.log"), "a")
     nparam = sum(p.numel() for p in model.parameters())
-    log(fh, "%s at step %d: config %s, %d params, %d train tiles, %d val tiles, batch %d crop %d lr %g%s"
-        % ("resume" if resume else "start", step, json.dumps(cfg.as_dict()), nparam, data.shape[0],
+    log(fh, "%s %s at step %d: config %s, %d params, %d train tiles, %d val tiles, batch %d crop %d lr %g%s"
+        % ("resume" if resume else "start", arch, step, json.dumps(cfg.as_dict()), nparam, data.shape[0],
            val.shape[0], args.batch, args.crop, lr, "" if decayed_at is None else " (decayed at %d)" % decayed_at))
     model.train()
     t_ckpt = time.time()
@@ -161,7 +169,7 @@ def main(argv=None):
 
     def checkpoint():
         save_ckpt(ckpt_path, dict(model=model.state_dict(), opt=opt.state_dict(), aux_opt=aux_opt.state_dict(),
-                                  step=step, decayed_at=decayed_at, config=cfg.as_dict(), args=vars(args)))
+                                  step=step, decayed_at=decayed_at, config=cfg.as_dict(), arch=arch, args=vars(args)))
 
     while step < args.steps:
         now = time.time()
