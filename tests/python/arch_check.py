@@ -10,6 +10,12 @@ every architecture (lic-ctx1, lic-hp1); run by ctest as python_arch with the pat
   shape; each channel group x checkerboard pass it codes) equals the C coding schedule, both as
   lic-oplist prints them (C's "izero" ops, which clear the anchor buffer, are left out: the Python
   path starts from fresh zero anchors);
+* data flow: the buffer views of the C ops and coding steps (lic-oplist prints them) carry the Python
+  run's data: every op reads the same channels of the same producers (or of the image, z-hat, the
+  coded y-hat' / context values / anchors, zeros) at the same scale and writes at the same scale, a
+  step codes with all of its last layer's output, and the views the engine takes y, z and the
+  reconstruction from hold the Python transforms' outputs. Buffers are compared up to renaming: a
+  view at a wrong buffer, channel offset or count, or scale fails;
 * export: a tiny random model of each class, exported by train/export.py, loads in C (lic-oplist: the
   builder's checks), has the same schedule, and lic-encode codes an image with exactly the z/y
   symbols and (mean, scale index) pairs of the Python integer path (the stats hashes); the lic-hp1
@@ -19,6 +25,7 @@ every architecture (lic-ctx1, lic-hp1); run by ctest as python_arch with the pat
 Any mismatch or tool failure exits non-zero.
 """
 
+import math
 import os
 import re
 import subprocess
@@ -50,8 +57,8 @@ def c_events(oplist, path):
                                for i, v in enumerate(f[1:]))
 
     for line in out[1:]:
-        f = line.split()
-        if not f or f[0] == "izero":
+        f = line.split(" @ ")[0].split()  # the views after "@" are c_dataflow's
+        if not f or f[0] in ("izero", "io"):
             continue
         if f[0] == "step":
             if pending:
@@ -66,27 +73,214 @@ def c_events(oplist, path):
     return arch, flt, events
 
 
-class _FunctionalOps(TorchFunctionMode):
-    """Records the functional ops of the float transforms: leaky ReLU (slope in 1/256) and pixel
-    shuffle."""
+# ---- data flow through the buffer views ----
+#
+# The views of both builders are compared through what they mean: for every op, which channels of
+# which earlier op's output (or of an input the engine provides) it reads, at which scale, and at
+# which scale it writes. A label is (source, channel): source is the index of the producing event in
+# the event lists above, "ext" (the image, or y-hat given to the synthesis), "zhat", what a coding
+# step writes ("yq": y-hat' in 1/256 units, "yctx": y-hat in context format, "anchor": the group's
+# anchors in context format) or "zero". Buffer ids drop out (a renaming of buffers
+# changes nothing), but a view at a wrong buffer, channel offset, count or scale reads other labels.
 
-    def __init__(self, events):
+
+def segments(labels):
+    """Per-channel labels as runs (source, first channel, count); "zero" runs have no channel."""
+    out = []
+    for src, ch in labels:
+        if out and out[-1][0] == src and (ch is None or out[-1][1] + out[-1][2] == ch):
+            out[-1][2] += 1
+        else:
+            out.append([src, ch, 1])
+    return [tuple(r) for r in out]
+
+
+def c_dataflow(oplist, path):
+    """Simulates lic-oplist's op lists over channel labels of the C buffers. Returns (float records,
+    schedule records): per op that reads, (event index, input runs, input scale, output scale); per
+    code_y step, (event index, "params", runs of its params view, scale, 2 x its channels fit it);
+    and the views by role after the float transforms (runs and scale) as a dict."""
+    out = subprocess.run([oplist, path], check=True, capture_output=True, text=True).stdout.split("\n")
+    io, flt, sched = {}, [], []
+    state = {}  # (buf, channel) -> label
+
+    def view(f):
+        return tuple(int(v) for v in f)
+
+    def read(v):
+        return [state.get((v[0], v[1] + i), ("undef", None)) for i in range(v[2])]
+
+    def write(v, labels):
+        for i, lab in enumerate(labels):
+            state[(v[0], v[1] + i)] = lab
+
+    def fill(role, src):
+        v = io[role]
+        write(v, [(src, i) for i in range(v[2])])
+
+    n_flt, n_ev, pending, current, ends = 0, 0, None, None, {}
+
+    def end_range():
+        # what the engine takes from each float transform (views by role)
+        roles = {"analysis": ("y", "z"), "synthesis": ("x_out",)}.get(current, ())
+        ends.update((r, (segments(read(io[r])), io[r][3])) for r in roles)
+
+    def finish_step():
+        nonlocal n_ev
+        kind, args, params, anchors = pending
+        if kind == "code_z":
+            fill("zhat", "zhat")
+        if kind == "run":
+            return
+        if kind == "code_y":
+            c0, c = args[0], args[1]
+            # the parameters the step codes with are the whole output of its last integer layer
+            sched.append((n_ev, "params", segments(read(params)), params[3], c == params[2] // 2))
+            for role in ("yq", "yctx"):
+                v = io[role]
+                write((v[0], v[1] + c0, c, v[3]), [(role, c0 + i) for i in range(c)])
+            if anchors[2]:
+                write(anchors, [("anchor", c0 + i) for i in range(anchors[2])])
+        n_ev += 1
+
+    for line in out[1:]:
+        if not line:
+            continue
+        head, _, tail = line.partition(" @ ")
+        f, v = head.split(), tail.split()
+        if f[0] == "io":
+            io[f[1]] = view(f[2:6])
+        elif f[0] == "range":
+            end_range()
+            state = {}
+            fill("x" if f[1] == "analysis" else "y", "ext")
+            current = f[1]
+            flt.append(None)
+            n_flt += 1
+        elif f[0] == "step":
+            if pending:
+                finish_step()
+            if f[1] == "code_z":
+                end_range()
+                state = {}
+            pending = (f[1], [int(a) for a in f[2:]], view(v[0:4]), view(v[4:8]))
+        elif f[0] == "izero":
+            o = view(v[4:8])
+            write(o, [("zero", None)] * o[2])
+        else:
+            i, o = view(v[0:4]), view(v[4:8])
+            idx = n_ev if f[0] == "iconv" else n_flt
+            rec = (idx, segments(read(i)), i[3], o[3])
+            write(o, [(idx, c) for c in range(o[2])])
+            if f[0] == "iconv":
+                sched.append(rec)
+                n_ev += 1
+            else:
+                flt.append(rec)
+                n_flt += 1
+    if pending:
+        finish_step()
+    return [r for r in flt if r], sched, ends
+
+
+class _Labels:
+    """Channel labels of the Python run's tensors, by storage (references are kept so that a freed
+    storage's address is not reused by an unlabelled tensor)."""
+
+    def __init__(self, size):
+        self.by_storage, self.keep, self.size = {}, [], size
+
+    @staticmethod
+    def _where(t):
+        ch0 = t.storage_offset() // t.stride(-3) if t.shape[-3] > 1 else t.storage_offset() // max(
+            1, t.shape[-1] * t.shape[-2])
+        return t.storage().data_ptr(), ch0, t.shape[-3]
+
+    def read(self, t):
+        key, ch0, c = self._where(t)
+        labs = self.by_storage.get(key, {})
+        return [labs.get(ch0 + i, ("ext", i)) for i in range(c)]
+
+    def write(self, t, labels):
+        key, ch0, _ = self._where(t)
+        self.keep.append(t)
+        labs = self.by_storage.setdefault(key, {})
+        for i, lab in enumerate(labels):
+            labs[ch0 + i] = lab
+
+    def scale(self, t):
+        return int(round(math.log2(self.size / t.shape[-2])))
+
+    def op(self, idx, x, y):
+        """Event idx reads x and writes y: its record, and y labelled as its output."""
+        rec = (idx, segments(self.read(x)), self.scale(x), self.scale(y))
+        self.write(y, [(idx, c) for c in range(y.shape[-3])])
+        return rec
+
+
+class _ScheduleOps(TorchFunctionMode):
+    """Carries labels through the integer path's tensor plumbing: torch.cat (concatenated labels),
+    torch.zeros ("zero"), and (setitem) item assignment into the y-hat buffers and the anchors
+    (anchors are indexed within the current group)."""
+
+    def __init__(self, labels, group_c0):
         super().__init__()
-        self.events = events
+        self.labels, self.group_c0 = labels, group_c0
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        r = func(*args, **kwargs)
+        if func is torch.cat:
+            labs = [lab for t in args[0] for lab in self.labels.read(t)]
+            self.labels.write(r, labs)
+        elif func is torch.zeros and r.dim() >= 3:
+            self.labels.write(r, [("zero", None)] * r.shape[-3])
+        return r
+
+    def setitem(self, t, key, value):
+        """Item assignment (patched into torch.Tensor while tracing: an integer key bypasses the
+        function mode)."""
+        torch._C._TensorBase.__setitem__(t, key, value)
+        dst = t[key]
+        ptr, ch0, c = self.labels._where(dst)
+        if isinstance(key, int):  # anchors[0]: the current group's channels
+            self.labels.write(dst, [("anchor", self.group_c0[0] + i) for i in range(c)])
+        else:  # y-hat' or y-hat in context format; which one is known when the run returns y-hat'
+            self.labels.write(dst, [(("coded", ptr), ch0 + i) for i in range(c)])
+
+
+class _FunctionalOps(TorchFunctionMode):
+    """Records the functional ops of the float transforms: leaky ReLU (slope in 1/256) and pixel
+    shuffle, with their data flow."""
+
+    def __init__(self, events, records, labels):
+        super().__init__()
+        self.events, self.records, self.labels = events, records, labels
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        r = func(*args, **kwargs)
         if func is F.leaky_relu:
             slope = args[1] if len(args) > 1 else kwargs.get("negative_slope", 0.01)
-            self.events.append(("leaky_relu", int(round(slope * 256))))
+            ev = ("leaky_relu", int(round(slope * 256)))
         elif func is F.pixel_shuffle:
-            self.events.append(("pixel_shuffle",))
-        return func(*args, **kwargs)
+            ev = ("pixel_shuffle",)
+        else:
+            return r
+        self.records.append(self.labels.op(len(self.events), args[0], r))
+        self.events.append(ev)
+        return r
 
 
 def python_float_events(m, size=64):
-    """The Python float transforms' run order on a zero image (analysis at q 50, then synthesis)."""
-    events, hooks = [], []
+    """The Python float transforms' run order on a zero image (analysis at q 50, then synthesis), their
+    data flow records (as c_dataflow's) and the runs and scales of y, z and the synthesis output."""
+    events, records, hooks, labels = [], [], [], _Labels(size)
+
+    def record(ev, x, y):
+        records.append(labels.op(len(events), x, y))
+        events.append(ev)
+
     for name, mod in m.named_modules():
         if name.split(".")[0] not in ("g_a", "h_a", "g_s"):
             continue
@@ -97,53 +291,87 @@ def python_float_events(m, size=64):
             ev = ("gdn", name, mod.effective()[0].shape[0], int(mod.inverse))
         else:
             continue
-        hooks.append(mod.register_forward_hook(lambda mod, i, o, ev=ev: events.append(ev)))
-    hooks.append(m.h_a.register_forward_pre_hook(lambda mod, i: events.append(("gain",))))
+        hooks.append(mod.register_forward_hook(lambda mod, i, o, ev=ev: record(ev, i[0], o)))
+    g_a_out = []
+    hooks.append(m.g_a.register_forward_hook(lambda mod, i, o: g_a_out.append(o)))
+    # the gain: y' = g_a(x) * gain, as h_a receives it
+    hooks.append(m.h_a.register_forward_pre_hook(lambda mod, i: record(("gain",), g_a_out[-1], i[0])))
     try:
-        with torch.no_grad(), _FunctionalOps(events):
+        with torch.no_grad(), _FunctionalOps(events, records, labels):
             events.append(("range", "analysis"))
-            m.analysis(torch.zeros(1, 3, size, size), 50)
+            y, z = m.analysis(torch.zeros(1, 3, size, size), 50)
             events.append(("range", "synthesis"))
-            m.synthesis(torch.zeros(1, m.arch.M, size // 16, size // 16, dtype=torch.float64), 50)
+            x_out = m.synthesis(torch.zeros(1, m.arch.M, size // 16, size // 16, dtype=torch.float64), 50)
     finally:
         for h in hooks:
             h.remove()
-    return events
+    ends = {r: (segments(labels.read(t)), labels.scale(t)) for r, t in (("y", y), ("z", z), ("x_out", x_out))}
+    return events, records, ends
 
 
 def python_events(m, size=64):
     """The Python integer path's run order on a zero image: code_z, each integer layer (name, cin,
-    cout, k, stride, transposed, relu, out_bits) as it runs, each (c0, c, pass) as it is coded."""
-    events = []
+    cout, k, stride, transposed, relu, out_bits) as it runs, each (c0, c, pass) as it is coded; and its
+    data flow records (as c_dataflow's)."""
+    events, records, labels = [], [], _Labels(size)
+    a = m.arch
+    group_c0 = [0]
     names = {id(L): n for n, L in m.iconv.items()}
-    hooks = [L.register_forward_hook(lambda mod, i, o: events.append(
-        ("iconv", names[id(mod)], mod.cin, mod.cout, mod.k, mod.stride, int(mod.transposed), int(mod.relu),
-         mod.out_bits))) for L in m.iconv.values()]
+
+    def on_iconv(mod, i, o):
+        name = names[id(mod)]
+        if not name.startswith("h_s."):
+            group_c0[0] = a.group_starts()[int(name.split(".")[1])]
+        records.append(labels.op(len(events), i[0], o))
+        events.append(("iconv", name, mod.cin, mod.cout, mod.k, mod.stride, int(mod.transposed), int(mod.relu),
+                       mod.out_bits))
+
+    hooks = [L.register_forward_hook(on_iconv) for L in m.iconv.values()]
     quantize_z = m.quantize_z
 
     def traced_quantize_z(z):
         events.append(("code_z",))
-        return quantize_z(z)
+        zs, zhat = quantize_z(z)
+        labels.write(zhat, [("zhat", c) for c in range(zhat.shape[-3])])
+        return zs, zhat
 
     m.quantize_z = traced_quantize_z
+    own_setitem = torch.Tensor.__dict__.get("__setitem__")
     try:
-        a = m.arch
         y = torch.zeros(1, a.M, size // 16, size // 16)
         z = torch.zeros(1, a.N, size // 64, size // 64)
 
         class Rec(list):
             def append(self, item):
-                k, pass_ = item[0], item[1]
-                events.append(("code_y", a.group_starts()[k], a.groups[k], pass_))
+                k, pass_, mu = item[0], item[1], item[3]
+                g = a.groups[k]
+                # mu is the first half of the parameter tensor (means, then scales)
+                labs = labels.by_storage.get(mu.storage().data_ptr(), {})
+                params = [labs.get(c, ("undef", None)) for c in range(2 * g)]
+                records.append((len(events), "params", segments(params), labels.scale(mu), True))
+                events.append(("code_y", a.group_starts()[k], g, pass_))
                 super().append(item)
 
-        with torch.no_grad():
-            m.encode_latents(y, z, Rec())
+        mode = _ScheduleOps(labels, group_c0)
+        torch.Tensor.__setitem__ = lambda t, key, value: mode.setitem(t, key, value)
+        with torch.no_grad(), mode:
+            _, yq = m.encode_latents(y, z, Rec())
     finally:
+        if own_setitem is None and "__setitem__" in torch.Tensor.__dict__:
+            del torch.Tensor.__setitem__
+        else:
+            torch.Tensor.__setitem__ = own_setitem
         del m.quantize_z
         for h in hooks:
             h.remove()
-    return events
+    yq_ptr = yq.storage().data_ptr()
+
+    def role(src):
+        return ("yq" if src[1] == yq_ptr else "yctx") if isinstance(src, tuple) else src
+
+    records = [r[:1] + ([(role(src), ch, n) for src, ch, n in r[1]],) + r[2:] if r[1] != "params" else r
+               for r in records]
+    return events, records
 
 
 def check(cond, what):
@@ -164,10 +392,17 @@ def same(what, ce, pe):
 def check_schedule(oplist, path, m):
     arch, cf, ce = c_events(oplist, path)
     check(arch == m.ARCH, "%s: C builds arch %s" % (m.ARCH, arch))
+    pf, pf_flow, p_ends = python_float_events(m)
+    ps, ps_flow = python_events(m)
     same("%s: C analysis and synthesis op lists (%d ops) equal the Python float run order" % (m.ARCH, len(cf)),
-         cf, python_float_events(m))
+         cf, pf)
     same("%s: C schedule (%d events, %d integer layers) equals the Python run order"
-         % (m.ARCH, len(ce), sum(e[0] == "iconv" for e in ce)), ce, python_events(m))
+         % (m.ARCH, len(ce), sum(e[0] == "iconv" for e in ce)), ce, ps)
+    cf_flow, cs_flow, c_ends = c_dataflow(oplist, path)
+    same("%s: the float ops' views carry the Python data flow (sources, channels, scales)" % m.ARCH,
+         cf_flow, pf_flow)
+    check(c_ends == p_ends, "%s: the views by role (y, z, x_out) hold the Python transforms' outputs" % m.ARCH)
+    same("%s: the integer ops' and coding steps' views carry the Python data flow" % m.ARCH, cs_flow, ps_flow)
     check(sorted(set(e[1] for e in ce if e[0] == "iconv")) == sorted(s.name for s in m.layer_table()),
           "%s: the layers C runs are those of the Python layer table" % m.ARCH)
 
