@@ -21,7 +21,8 @@ every architecture (lic-ctx1, lic-hp1); run by ctest as python_arch with the pat
   symbols and (mean, scale index) pairs of the Python integer path (the stats hashes); the lic-hp1
   export also passes test_arch (the C round trip: the decoder sees the encoder's symbols and
   parameters at several sizes and qualities), and the Python decoder rebuilds y-hat' from the
-  symbols.
+  symbols;
+* lic-mkmodel's default preset has the keys and tensor shapes of the shipped models/default.licw.
 Any mismatch or tool failure exits non-zero.
 """
 
@@ -43,6 +44,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "train"))
 import export as E  # noqa: E402
 import lic_model as LM  # noqa: E402
+import licw  # noqa: E402
 
 
 def c_events(oplist, path):
@@ -417,10 +419,28 @@ def encode_hashes(encode, model_path, png, q, tmp):
     return int(m.group(1), 16), int(m.group(2), 16)
 
 
+def check_default_preset(mkmodel, tmp):
+    """lic-mkmodel --preset default (what a build without models/default.licw embeds) has the shipped
+    model's keys and tensor shapes; only the z CDF table's row stride differs, which the trained z
+    density sets."""
+    shipped = os.path.join(ROOT, "models", "default.licw")
+    if not os.path.exists(shipped):
+        print("skip: no models/default.licw")
+        return
+    path = os.path.join(tmp, "preset-default.licw")
+    subprocess.run([mkmodel, "--preset", "default", "-o", path], check=True)
+    a, b = licw.read(shipped), licw.read(path)
+    keys = [{k: v for k, v in f.kv.items() if k != "description"} for f in (a, b)]
+    check(keys[0] == keys[1], "lic-mkmodel --preset default has the shipped model's keys (%s)" % keys[1])
+    shapes = [{n: (t.dtype, t.shape) for n, t in f.tensors.items() if n != "entropy.z.cdf"} for f in (a, b)]
+    check(shapes[0] == shapes[1], "lic-mkmodel --preset default has the shipped model's tensors and shapes")
+
+
 def main():
     oplist, mkmodel, encode, test_arch = sys.argv[1:5]
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
+        check_default_preset(mkmodel, tmp)
         rng = np.random.default_rng(3)
         rgb = (rng.random((70, 90, 3)) * 255).astype(np.uint8)
         png = os.path.join(tmp, "img.png")
