@@ -318,6 +318,96 @@ typedef struct lic_stats {
 LIC_API int lic_encoder_get_stats(const lic_encoder *e, lic_stats *stats);
 LIC_API int lic_decoder_get_stats(const lic_decoder *d, lic_stats *stats);
 
+/* ---- batches: many images in flight at once ------------------------------------------------ */
+
+/* A batch encoder or decoder codes an array of independent images in one call, several at once, so
+ * that a server keeps the whole machine busy with a stream of images. Every image's result is exactly
+ * what lic_encode / lic_decode of that image alone would give (the same bytes, pixels, statistics and
+ * return code), whatever the depth; results come back in input order, one return code per image, and
+ * one image's failure (a bad size, a corrupt stream, no memory) does not stop the others.
+ *
+ * On the CPU, a batch of depth K runs K images at a time, each on its own encoder or decoder (its own
+ * workspace) with n_threads / K threads (at least one): K single-threaded images in parallel scale
+ * better than one image on K threads, whose stages do not all split. Memory: lic_config.max_memory
+ * caps the whole batch. Before a call allocates anything, each image is size-checked as lic_encode
+ * would check it alone (an image over a limit fails at its index with LIC_ELIMIT, the others go on),
+ * and the call runs at most max_memory / (largest estimate among its images) images at once (at least
+ * one); a context that still holds a larger workspace from an earlier call is released first when the
+ * total would exceed the cap. The memory is that of depth images (depth times one image's workspace).
+ *
+ * With the CUDA backend (asked for, or found by LIC_BACKEND_AUTO) this revision runs the images one at
+ * a time on one GPU encoder or decoder with all n_threads, through the same calls. The API is made for
+ * a pipelined GPU implementation behind it: the batch object owns its K slots between calls, so each
+ * slot can keep a pinned host staging buffer and its CUDA stream and device workspace, and since a
+ * call hands over the whole array up front, slot s can copy image i + K in while image i computes and
+ * the CPU threads entropy-code earlier images.
+ *
+ * One call at a time per batch object; different batch objects may run in different threads. The
+ * allocator and logger of cfg are called from several threads at once (as lic/common.h allows). */
+typedef struct lic_batch_encoder lic_batch_encoder;
+typedef struct lic_batch_decoder lic_batch_decoder;
+
+/* Largest depth of a batch. */
+#define LIC_BATCH_MAX_DEPTH 256
+
+/* One image of lic_encode_batch. ABI: new fields are carved out of `reserved`, so the size and the
+ * offsets of this struct never change within an ABI major (arrays of it are passed). */
+typedef struct lic_batch_encode_item {
+    /* in: caller-owned, read during the call only */
+    const lic_image *image;
+    int quality;                /* 1..100 */
+    const lic_metadata *meta;   /* NULL: none (as lic_encode_with_metadata) */
+    /* out */
+    int status;                 /* 0, or the code lic_encode_with_metadata returns for this image alone */
+    uint8_t *data;              /* the complete .lic file, released with lic_free(); NULL on failure */
+    size_t size;                /* its bytes; 0 on failure */
+    lic_stats stats;            /* lic_encoder_get_stats after this image; zeroed on failure */
+    uint8_t reserved[32];       /* zero (else the item fails with LIC_EINVAL) */
+} lic_batch_encode_item;
+
+/* One stream of lic_decode_batch. ABI: as lic_batch_encode_item. */
+typedef struct lic_batch_decode_item {
+    /* in: caller-owned, read during the call only */
+    const uint8_t *data;
+    size_t size;
+    int want_metadata;          /* nonzero: fill `meta` as lic_decode_with_metadata does */
+    /* out */
+    int status;                 /* 0, or the code lic_decode(_with_metadata) returns for this stream alone */
+    lic_image image;            /* the decoded pixels, owned by the library: lic_image_free(); zeroed on
+                                 * failure */
+    lic_metadata meta;          /* want_metadata: the file's metadata, released with lic_metadata_free();
+                                 * zeroed otherwise and on failure */
+    lic_stats stats;            /* lic_decoder_get_stats after this stream; zeroed on failure */
+    uint8_t reserved[32];       /* zero (else the item fails with LIC_EINVAL) */
+} lic_batch_decode_item;
+
+/* Opens a batch encoder of `depth` images in flight (1..LIC_BATCH_MAX_DEPTH; 0 = the configured
+ * thread count: n_threads, or all cores when that is 0). It takes its own reference to the model;
+ * cfg (NULL: defaults) is copied.
+ * @return 0; LIC_EINVAL (NULL arguments, depth out of range, a bad cfg); LIC_EABI; LIC_ENOMEM;
+ *         LIC_EUNSUPPORTED and LIC_EBACKEND as lic_encoder_open. */
+LIC_API int lic_batch_encoder_open(lic_batch_encoder **out, lic_model *m, const lic_config *cfg, int depth);
+
+/* Encodes items[0..n) (n = 0 does nothing). Every item's outputs are written, on success and failure
+ * alike (their previous contents are ignored, not freed).
+ * @return 0 when every image was encoded; otherwise the status of the first item that failed, in
+ *         input order; LIC_EINVAL when b is NULL, or items is NULL and n is not 0 (then nothing is
+ *         written). The batch stays usable after any error. */
+LIC_API int lic_encode_batch(lic_batch_encoder *b, lic_batch_encode_item *items, size_t n);
+
+/* The number of images a call runs at once at most (depth; 1 on the GPU in this revision). 0 for NULL. */
+LIC_API int lic_batch_encoder_depth(const lic_batch_encoder *b);
+
+/* Closes the batch encoder (and its threads), releases its model reference and sets *b to NULL. Safe
+ * on NULL. */
+LIC_API void lic_batch_encoder_close(lic_batch_encoder **b);
+
+/* The decoding counterparts, with the same rules: depth, memory, order, per-item codes. */
+LIC_API int lic_batch_decoder_open(lic_batch_decoder **out, lic_model *m, const lic_config *cfg, int depth);
+LIC_API int lic_decode_batch(lic_batch_decoder *b, lic_batch_decode_item *items, size_t n);
+LIC_API int lic_batch_decoder_depth(const lic_batch_decoder *b);
+LIC_API void lic_batch_decoder_close(lic_batch_decoder **b);
+
 /* ---- memory ---------------------------------------------------------------------------------- */
 
 /* Frees an image filled by lic_decode and zeroes it. Safe on NULL and on an empty image. */
