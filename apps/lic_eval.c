@@ -2,7 +2,8 @@
  *
  * Everything runs in one process through the public API: the model is loaded once and one encoder and
  * one decoder are reused for every image and quality, so the times are those of a warm library and
- * not of process start-up or model loading. */
+ * not of process start-up or model loading. With --batch the set is coded once more per quality
+ * through the batch API (apps/eval_batch.c), for its throughput in images per second. */
 #include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <lic/codec.h>
 
 #include "apps/cli_common.h"
+#include "apps/eval_batch.h"
 #include "apps/image_io.h"
 #include "apps/metrics.h"
 #include "apps/notes.h"
@@ -36,6 +38,14 @@ static void usage(FILE *f)
             APP_LIB_OPT_HELP
             "      --time R        speed benchmark: after the measured (warm-up) run, encode and decode\n"
             "                      each image R more times and report the median times\n"
+            "      --batch K       after the per-image run, code the whole set once more per quality\n"
+            "                      through the batch API (lic_encode_batch, lic_decode_batch) with K\n"
+            "                      images in flight (0 = the --threads count; at most 256) and report\n"
+            "                      images per second for encode and decode: images coded over the wall\n"
+            "                      time of the batch calls, beside the same figure one at a time (over\n"
+            "                      the sum of the per-image times); with --time R, medians of R timed\n"
+            "                      passes after one warm-up. Each batch result must equal the one-image\n"
+            "                      result (stream bytes, pixels, hashes). Images stay in memory for it.\n"
             "      --csv FILE      write per-image rows and per-quality means as CSV\n"
             "      --json FILE     write the same as JSON (\"points\" holds the means, as in the anchors)\n"
             "                      Both are checked before the run (writable, not an input, not each\n"
@@ -61,13 +71,14 @@ static void usage(FILE *f)
             "Inputs are read as by lic-encode (PNG, JPEG, binary or ASCII PGM/PPM; 16-bit input is coded at\n"
             "8 bits; metadata is not carried): the same warnings name the image. Every error names it too.\n"
             "\n" APP_EXIT_HELP
-            "  A hash mismatch or a non-deterministic encode exits with 6 after all images are measured.\n"
+            "  A hash mismatch, a non-deterministic encode or a batch result that differs from the\n"
+            "  one-image result exits with 6 after all images are measured.\n"
             "  With --keep-going, a failed image makes the exit status that of the first failure, after\n"
             "  the others are measured and the outputs written.\n");
 }
 
 enum {
-    OPT_Q = 1, OPT_TIME, OPT_CSV, OPT_JSON, OPT_DROP_ALPHA, OPT_KEEP_GOING,
+    OPT_Q = 1, OPT_TIME, OPT_BATCH, OPT_CSV, OPT_JSON, OPT_DROP_ALPHA, OPT_KEEP_GOING,
     OPT_VERBOSE, OPT_HELP, OPT_VERSION
 };
 
@@ -76,6 +87,7 @@ static const app_opt OPTS[] = {
     {"quality", 0, 1, OPT_Q},
     APP_LIB_OPT_ROWS,
     {"time", 0, 1, OPT_TIME},
+    {"batch", 0, 1, OPT_BATCH},
     {"csv", 0, 1, OPT_CSV},
     {"json", 0, 1, OPT_JSON},
     {"drop-alpha", 0, 0, OPT_DROP_ALPHA},
@@ -104,6 +116,7 @@ typedef struct row {
     double bpp, psnr, ms_ssim; /* ms_ssim NAN when undefined */
     times enc, dec;
     uint64_t symbols_hash, params_hash;
+    uint64_t stream_hash, pixels_hash; /* of the first run's .lic bytes and decoded pixels (--batch) */
     int hashes_match;  /* decoder reproduced the encoder's symbols and parameters */
     int deterministic; /* every repeated encode gave the same bytes */
     char error[256];   /* why this image failed at this quality (--keep-going); empty if it did not */
@@ -351,6 +364,7 @@ static int eval_one(eval_ctx *c, const char *path, const lic_image *img, int q, 
     }
     rw->enc = times_from_stats(&est, t1 - t0);
     rw->symbols_hash = est.symbols_hash;
+    rw->stream_hash = app_fnv1a64(APP_FNV_BASIS, bits, n);
     rw->params_hash = est.params_hash;
     rw->bytes = n;
     rw->bpp = (double)n * 8.0 / ((double)img->width * (double)img->height);
@@ -364,6 +378,7 @@ static int eval_one(eval_ctx *c, const char *path, const lic_image *img, int q, 
                 path, q, (unsigned long long)dh[0], (unsigned long long)dh[1],
                 (unsigned long long)est.symbols_hash, (unsigned long long)est.params_hash);
 
+    rw->pixels_hash = app_pixels_hash(&out);
     int ch = img->fmt == LIC_PIXFMT_GRAY8 ? 1 : 3;
     rw->psnr = app_psnr_u8(img->data, img->stride, out.data, out.stride, img->width, img->height, ch);
     r = app_ms_ssim_u8(img->data, img->stride, out.data, out.stride, img->width, img->height, ch, &rw->ms_ssim);
@@ -506,7 +521,19 @@ typedef struct run_info {
     const char *backend;
     int threads, time_runs;
     size_t n_failed; /* images that failed (--keep-going) */
+    /* --batch: one pass per quality over the images that succeeded there */
+    int batch;                         /* --batch given */
+    int batch_depth;                   /* lic_batch_encoder_depth */
+    size_t batch_coded;                /* images x qualities coded in one pass over all qualities */
+    double batch_enc_s, batch_dec_s;   /* wall seconds of the batch calls, summed over qualities */
+    double single_enc_s, single_dec_s; /* the per-image totals of the same images, summed */
 } run_info;
+
+/* Images per second, or NaN when nothing was timed. */
+static double per_second(size_t n, double seconds)
+{
+    return seconds > 0 ? (double)n / seconds : NAN;
+}
 
 static void write_json(FILE *f, const run_info *ri, const row *rows, size_t n_rows, const mean_row *means, int n_q)
 {
@@ -526,6 +553,20 @@ static void write_json(FILE *f, const run_info *ri, const row *rows, size_t n_ro
     fprintf(f, ",\n  \"threads\": %d,\n  \"time_runs\": %d,\n", ri->threads, ri->time_runs);
     fprintf(f, "  \"n_images\": %zu,\n", n_q ? n_rows / (size_t)n_q : 0);
     fprintf(f, "  \"n_failed\": %zu,\n", ri->n_failed);
+    fprintf(f, "  \"batch\": ");
+    if (ri->batch) {
+        fprintf(f, "{\"depth\": %d, \"images_coded\": %zu, \"enc_images_per_s\": ", ri->batch_depth, ri->batch_coded);
+        json_num(f, per_second(ri->batch_coded, ri->batch_enc_s));
+        fprintf(f, ", \"dec_images_per_s\": ");
+        json_num(f, per_second(ri->batch_coded, ri->batch_dec_s));
+        fprintf(f, ", \"single_enc_images_per_s\": ");
+        json_num(f, per_second(ri->batch_coded, ri->single_enc_s));
+        fprintf(f, ", \"single_dec_images_per_s\": ");
+        json_num(f, per_second(ri->batch_coded, ri->single_dec_s));
+        fprintf(f, "},\n");
+    } else {
+        fprintf(f, "null,\n");
+    }
     fprintf(f, "  \"metric_notes\": \"bpp = whole .lic bytes*8/(W*H) per image; psnr = 8-bit RGB PSNR, one MSE over "
                "all channels, capped at 100 dB; ms_ssim = 5-scale MS-SSIM per channel on [0,255] averaged over "
                "channels (pytorch-msssim convention), null if a side < 161; points = plain means over images; "
@@ -700,6 +741,12 @@ static void print_summary(const run_info *ri, size_t n_img, const mean_row *mean
             printf(" %8.2f", 1e3 * m->dec.stage[s]);
         printf("\n");
     }
+    if (ri->batch)
+        printf("batch of %d in flight: encode %.2f images/s, decode %.2f images/s; one at a time: encode %.2f, "
+               "decode %.2f images/s (wall clock over %zu image codings)\n",
+               ri->batch_depth, per_second(ri->batch_coded, ri->batch_enc_s),
+               per_second(ri->batch_coded, ri->batch_dec_s), per_second(ri->batch_coded, ri->single_enc_s),
+               per_second(ri->batch_coded, ri->single_dec_s), ri->batch_coded);
     fflush(stdout);
 }
 
@@ -738,6 +785,62 @@ static int read_image(const lic_encoder *enc, const char *path, const app_read_o
     return code;
 }
 
+/* --batch: codes the images that succeeded at each quality once more, through one batch call per
+ * quality and direction, checks the results against the per-image run's and fills ri's batch figures.
+ * Returns 0 or an APP_EXIT_* code; a result that differs sets *bad_hash. */
+static int run_batches(lic_model *model, const lic_config *cfg, int depth, const app_image *imgs, const row *rows,
+                       size_t n_img, const int *qs, int n_q, int time_runs, run_info *ri, int *bad_hash)
+{
+    lic_batch_encoder *be = NULL;
+    lic_batch_decoder *bd = NULL;
+    eval_batch_ref *refs = calloc(n_img, sizeof(*refs));
+    const char **names = calloc(n_img, sizeof(*names));
+    lic_image *limg = calloc(n_img, sizeof(*limg));
+    int r, code = 0;
+    if (!refs || !names || !limg) {
+        app_err(PROG, "out of memory");
+        code = APP_EXIT_FAILURE;
+        goto done;
+    }
+    if ((r = lic_batch_encoder_open(&be, model, cfg, depth)) || (r = lic_batch_decoder_open(&bd, model, cfg, depth))) {
+        app_err(PROG, "cannot open the batch encoder or decoder: %s", lic_strerror(r));
+        code = app_exit_from_lic(r);
+        goto done;
+    }
+    ri->batch_depth = lic_batch_encoder_depth(be);
+    for (int j = 0; j < n_q && !code; j++) {
+        size_t n = 0;
+        for (size_t i = 0; i < n_img; i++) {
+            const row *rw = &rows[i * (size_t)n_q + (size_t)j];
+            if (rw->error[0] || !imgs[i].data)
+                continue;
+            limg[n] = (lic_image){imgs[i].width, imgs[i].height,
+                                  imgs[i].channels == 1 ? LIC_PIXFMT_GRAY8 : LIC_PIXFMT_RGB8, imgs[i].data,
+                                  imgs[i].stride};
+            refs[n] = (eval_batch_ref){&limg[n], rw->stream_hash, rw->pixels_hash, rw->symbols_hash, rw->params_hash};
+            names[n] = rw->name;
+            ri->single_enc_s += rw->enc.total;
+            ri->single_dec_s += rw->dec.total;
+            n++;
+        }
+        eval_batch_times t;
+        int mismatches = 0;
+        code = eval_batch_quality(be, bd, refs, names, n, qs[j], time_runs, &t, &mismatches);
+        ri->batch_enc_s += t.enc;
+        ri->batch_dec_s += t.dec;
+        ri->batch_coded += n;
+        if (mismatches)
+            *bad_hash = 1;
+    }
+done:
+    lic_batch_decoder_close(&bd);
+    lic_batch_encoder_close(&be);
+    free(refs);
+    free(names);
+    free(limg);
+    return code;
+}
+
 /* The --json and --csv paths: each writable and not an input, and not both the same file. */
 static int check_outputs(const char *json_path, const char *csv_path, const file_list *files)
 {
@@ -762,7 +865,7 @@ int main(int argc, char **argv)
     const char *csv_path = NULL, *json_path = NULL;
     int qs[MAX_QUALITIES] = {5, 15, 30, 50, 75, 90};
     int n_q = 6;
-    long time_runs = 0;
+    long time_runs = 0, batch_depth = -1;
     app_lib_opts lib_opts = APP_LIB_OPTS_INIT;
     int drop_alpha = 0, verbose = 0, keep_going = 0;
     file_list files = {0};
@@ -794,6 +897,12 @@ int main(int argc, char **argv)
             if (app_parse_int(arg, 1, MAX_TIME_RUNS, &time_runs)) {
                 list_free(&files);
                 return app_usage_error(PROG, "--time must be an integer from 1 to 1000");
+            }
+            break;
+        case OPT_BATCH:
+            if (app_parse_int(arg, 0, LIC_BATCH_MAX_DEPTH, &batch_depth)) {
+                list_free(&files);
+                return app_usage_error(PROG, "--batch must be an integer from 0 to 256");
             }
             break;
         case OPT_CSV: csv_path = arg; break;
@@ -834,7 +943,11 @@ int main(int argc, char **argv)
     eval_ctx ctx = {0};
     row *rows = NULL;
     mean_row *means = NULL;
-    run_info ri = {lib_opts.model_path, {0}, NULL, (int)lib_opts.threads, (int)time_runs, 0};
+    run_info ri = {.model_path = lib_opts.model_path,
+                   .threads = (int)lib_opts.threads,
+                   .time_runs = (int)time_runs,
+                   .batch = batch_depth >= 0};
+    app_image *kept = NULL; /* --batch: the images, kept for the batch pass */
     size_t n_rows = files.n * (size_t)n_q;
     int bad_hash = 0;
 
@@ -852,7 +965,9 @@ int main(int argc, char **argv)
     ctx.enc_runs = calloc((size_t)time_runs + 1, sizeof(times));
     ctx.dec_runs = calloc((size_t)time_runs + 1, sizeof(times));
     ctx.scratch = calloc((size_t)time_runs + 1, sizeof(double));
-    if (!rows || !means || !ctx.enc_runs || !ctx.dec_runs || !ctx.scratch) {
+    if (ri.batch)
+        kept = calloc(files.n, sizeof(*kept));
+    if (!rows || !means || !ctx.enc_runs || !ctx.dec_runs || !ctx.scratch || (ri.batch && !kept)) {
         app_err(PROG, "out of memory");
         code = APP_EXIT_FAILURE;
         goto done;
@@ -867,9 +982,9 @@ int main(int argc, char **argv)
             img_rows[j].name = base_name(path);
             img_rows[j].q = qs[j];
         }
-        app_image img;
+        app_image one, *pimg = kept ? &kept[i] : &one;
         char why[256];
-        if ((code = read_image(ctx.enc, path, &ropts, verbose, &img, why, sizeof(why)))) {
+        if ((code = read_image(ctx.enc, path, &ropts, verbose, pimg, why, sizeof(why)))) {
             if (!keep_going)
                 goto done;
             for (int j = 0; j < n_q; j++)
@@ -877,13 +992,13 @@ int main(int argc, char **argv)
         }
         for (int j = 0; j < n_q && !img_rows[j].error[0]; j++) {
             row *rw = &img_rows[j];
-            rw->width = img.width;
-            rw->height = img.height;
-            lic_image limg = {img.width, img.height, img.channels == 1 ? LIC_PIXFMT_GRAY8 : LIC_PIXFMT_RGB8,
-                              img.data, img.stride};
+            rw->width = pimg->width;
+            rw->height = pimg->height;
+            lic_image limg = {pimg->width, pimg->height, pimg->channels == 1 ? LIC_PIXFMT_GRAY8 : LIC_PIXFMT_RGB8,
+                              pimg->data, pimg->stride};
             if ((code = eval_one(&ctx, path, &limg, qs[j], rw))) {
                 if (!keep_going) {
-                    app_image_free(&img);
+                    app_image_free(pimg);
                     goto done;
                 }
                 /* eval_one printed the reason; the outputs record that this quality failed. */
@@ -912,8 +1027,12 @@ int main(int argc, char **argv)
                 first_failure = code;
         }
         code = 0;
-        app_image_free(&img);
+        if (!kept)
+            app_image_free(pimg);
     }
+    if (ri.batch && (code = run_batches(model, &cfg, (int)batch_depth, kept, rows, files.n, qs, n_q,
+                                        (int)time_runs, &ri, &bad_hash)))
+        goto done;
 
     compute_means(rows, files.n, qs, n_q, means);
     print_summary(&ri, files.n, means, n_q);
@@ -922,8 +1041,9 @@ int main(int argc, char **argv)
     if (csv_path && (code = write_output(csv_path, &ri, rows, n_rows, means, n_q, 0)))
         goto done;
     if (bad_hash) {
-        app_err(PROG, "error: a decoder did not reproduce its encoder, or an encode was not repeatable "
-                      "(see the messages above; hashes_match is false in the outputs)");
+        app_err(PROG, "error: a decoder did not reproduce its encoder, an encode was not repeatable, or a batch "
+                      "result differed from the one-image result (see the messages above; hashes_match is false "
+                      "in the outputs for the first two)");
         code = APP_EXIT_FAILURE;
     }
     if (ri.n_failed) {
@@ -933,6 +1053,9 @@ int main(int argc, char **argv)
             code = first_failure;
     }
 done:
+    for (size_t i = 0; kept && i < files.n; i++)
+        app_image_free(&kept[i]);
+    free(kept);
     free(ctx.enc_runs);
     free(ctx.dec_runs);
     free(ctx.scratch);

@@ -85,5 +85,22 @@ else
 fi
 expect_rc 0 "--keep-going with nothing failing exits 0" "$EVAL" "$T/set/a.png" "$T/set/c.png" "${M[@]}" --keep-going
 
+echo "== --batch: the set once more through the batch API, each result checked against the one-image run"
+expect_true "--help mentions --batch" sh -c '"$0" --help | grep -q -- "--batch K"' "$EVAL"
+expect_rc 1 "--batch 257" "$EVAL" "$T/set/a.png" "${M[@]}" --batch 257
+expect_rc 1 "--batch -1" "$EVAL" "$T/set/a.png" "${M[@]}" --batch -1
+expect_rc 0 "--batch 3 with RGB, gray and 1x1 images, one timed pass" \
+    "$EVAL" "$T/set/a.png" "$T/set/c.png" "$IMG/1x1.png" "$IMG/768x512.png" "${M[@]}" --threads 2 --batch 3 \
+    --time 1 --json "$T/b.json"
+expect_true "the summary reports batch and one-at-a-time images/s" \
+    grep -q "^batch of 3 in flight: encode [0-9.]* images/s, decode [0-9.]* images/s; one at a time: encode [0-9.]*, decode [0-9.]* images/s (wall clock over 8 image codings)" "$T/stdout"
+expect_true "the JSON has the batch figures" grep -q '"batch": {"depth": 3, "images_coded": 8, "enc_images_per_s": [0-9]' "$T/b.json"
+expect_rc 3 "--batch 0 --keep-going: the failed images stay out of the batch" \
+    "$EVAL" "$T/set" "${M[@]}" --threads 2 --batch 0 --keep-going --json "$T/bk.json"
+expect_true "the batch coded the 2 good images at 2 qualities, 2 in flight (--threads 2)" \
+    grep -q '"batch": {"depth": 2, "images_coded": 4,' "$T/bk.json"
+expect_rc 0 "no --batch: the JSON says null" "$EVAL" "$T/set/a.png" "${M[@]}" --json "$T/nb.json"
+expect_true "batch is null" grep -q '"batch": null,' "$T/nb.json"
+
 echo "== $checks checks, $fails failures"
 [ "$fails" -eq 0 ]
