@@ -69,8 +69,9 @@ int lic_batch_core_init(lic_batch_core *b, const lic_batch_ops *ops, lic_model *
     if ((!gpu_ctx && (ret = ops->open(&b->workers[0].ctx, m, &b->cfg)) < 0) ||
         (ret = lic_threadpool_create(&b->pool, depth, &b->cfg.allocator)) < 0)
         return ret;
-    lic_log(&b->cfg.logger, LIC_LOG_INFO, "batch: up to %d images at a time, %d thread%s each, transforms on the %s",
-            depth, b->cfg.n_threads, b->cfg.n_threads == 1 ? "" : "s", gpu_ctx ? "GPU" : "CPU");
+    const int each = gpu_ctx ? threads : b->cfg.n_threads;
+    lic_log(&b->cfg.logger, LIC_LOG_INFO, "batch: up to %d image%s at a time, %d thread%s each, transforms on the %s",
+            depth, depth == 1 ? "" : "s", each, each == 1 ? "" : "s", gpu_ctx ? "GPU" : "CPU");
     return LIC_OK;
 }
 

@@ -323,17 +323,20 @@ LIC_API int lic_decoder_get_stats(const lic_decoder *d, lic_stats *stats);
 /* A batch encoder or decoder codes an array of independent images in one call, several at once, so
  * that a server keeps the whole machine busy with a stream of images. Every image's result is exactly
  * what lic_encode / lic_decode of that image alone would give (the same bytes, pixels, statistics and
- * return code), whatever the depth; results come back in input order, one return code per image, and
- * one image's failure (a bad size, a corrupt stream, no memory) does not stop the others.
+ * return code; for the memory limit, see below), whatever the depth; results come back in input
+ * order, one return code per image, and one image's failure (a bad size, a corrupt stream, no memory)
+ * does not stop the others.
  *
  * On the CPU, a batch of depth K runs K images at a time, each on its own encoder or decoder (its own
- * workspace) with n_threads / K threads (at least one): K single-threaded images in parallel scale
- * better than one image on K threads, whose stages do not all split. Memory: lic_config.max_memory
+ * workspace) with n_threads / K threads (at least one): the symbols of one image are coded in
+ * sequence, so K images side by side keep K threads busy where one image on K threads leaves all
+ * but one idle during its coding. Memory: lic_config.max_memory
  * caps the whole batch. Before a call allocates anything, each image is size-checked as lic_encode
- * would check it alone (an image over a limit fails at its index with LIC_ELIMIT, the others go on),
- * and the call runs at most max_memory / (largest estimate among its images) images at once (at least
- * one); a context that still holds a larger workspace from an earlier call is released first when the
- * total would exceed the cap. The memory is that of depth images (depth times one image's workspace).
+ * checks it on an encoder with one worker's thread count (an image over a limit fails at its index
+ * with LIC_ELIMIT, the others go on), and the call runs at most max_memory / (largest estimate among
+ * its images) images at once (at least one); a worker that still holds a larger workspace from an
+ * earlier call is released first when the total would exceed the cap. So the memory is at most depth
+ * times one image's workspace, and within max_memory.
  *
  * With the CUDA backend (asked for, or found by LIC_BACKEND_AUTO) this revision runs the images one at
  * a time on one GPU encoder or decoder with all n_threads, through the same calls. The API is made for
