@@ -1,7 +1,8 @@
 /* lic codec: the CUDA backend of the interpreter — choosing it from the configuration, and the
  * adapter to the CUDA context of gpu/gpu.h, which runs the analysis (g_a, gain, h_a) and synthesis
- * (g_s) op lists whole, tiled in its own memory budget, on the engine's host buffers. Single ops are
- * not offered yet (supports_op is 0): every other op runs on the CPU. */
+ * (g_s) op lists whole, tiled in its own memory budget, on the engine's host buffers. Single ops: the
+ * integer convs of the probability path when LIC_GPU_INT=1 (bit-exact, not measured yet: docs/GPU.md
+ * §8), each copied to the device and back; every other op runs on the CPU. */
 #include "codec/backend.h"
 #include "codec/engine.h"
 #include "util/log.h"
@@ -58,10 +59,13 @@ int lic_backend_cuda_open(lic_engine *e)
     lic_gpu_options_init(&o);
     o.max_memory = e->cfg.max_memory;
     o.logger = &e->cfg.logger;
+    o.integer = lic_gpu_int_requested();
     ret = lic_gpu_transforms_create(&e->gpu, &gm, &o, &e->cfg.allocator);
     if (ret == LIC_OK) {
         e->accel = &lic_backend_cuda;
         e->stats.backend = "cuda";
+        if (o.integer)
+            lic_log(&e->cfg.logger, LIC_LOG_INFO, "LIC_GPU_INT=1: integer convs of the probability path run on the GPU");
         return LIC_OK;
     }
     if (e->cfg.backend == LIC_BACKEND_CUDA)
@@ -77,19 +81,26 @@ void lic_backend_cuda_close(lic_engine *e)
     e->accel = NULL;
 }
 
+/* Integer convs only: IZERO stays a host memset (the buffers are host memory), float ops run in
+ * run_range or on the CPU. */
 static int cuda_supports_op(const lic_engine *e, const lic_op *op)
 {
-    (void)e;
-    (void)op;
-    return 0;
+    return op->kind == LIC_OP_ICONV && lic_gpu_int_enabled(e->gpu);
+}
+
+static lic_itensor view_itensor(const lic_engine *e, const lic_view *v)
+{
+    lic_itensor t = {v->c, e->ph >> v->scale, e->pw >> v->scale, lic_engine_view_data(e, v)};
+    return t;
 }
 
 static int cuda_run_op(lic_engine *e, const lic_op *op, const float *gain)
 {
-    (void)e;
-    (void)op;
     (void)gain;
-    return LIC_EUNSUPPORTED;
+    if (op->kind != LIC_OP_ICONV || !e->gpu)
+        return LIC_EUNSUPPORTED;
+    lic_itensor in = view_itensor(e, &op->in), out = view_itensor(e, &op->out);
+    return lic_gpu_iconv(e->gpu, op->iconv, &in, &out);
 }
 
 /* The model builder keeps z apart from x and the synthesis output apart from y, so the context may

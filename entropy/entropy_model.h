@@ -8,7 +8,8 @@
  *
  * Everything here decides how a symbol is coded, so it is integer and exact (the determinism rule of
  * docs/ARCHITECTURE.md): the conversion of float latents to fixed point happens at the encoder, before
- * these functions. They are inline because they run once per symbol. */
+ * these functions. They are inline because they run once per symbol; the per-symbol ones are also
+ * compiled into the GPU kernels (LIC_HOST_DEVICE, gpu/int_kernels.h). */
 #ifndef LIC_ENTROPY_ENTROPY_MODEL_H
 #define LIC_ENTROPY_ENTROPY_MODEL_H
 
@@ -16,6 +17,7 @@
 
 #include "entropy/symbol_coder.h"
 #include "util/fixed.h"
+#include "util/hostdev.h"
 
 /* |symbol| bound: keeps s * 256 + mean inside int32 for |mean| < 2^23 (24-bit parameter outputs) and
  * s * 2^frac_bits + median inside int64 trivially. Decoded values beyond it are clamped, so a corrupt
@@ -46,7 +48,7 @@ int lic_factorized_prior_validate(const lic_factorized_prior *p, int channels, i
  * few rows). */
 int lic_gaussian_conditional_validate(const lic_gaussian_conditional *g, int *bad);
 
-static inline int32_t lic_symbol_clamp(int64_t s)
+LIC_HOST_DEVICE static inline int32_t lic_symbol_clamp(int64_t s)
 {
     return (int32_t)lic_clamp_i64(s, -LIC_SYMBOL_LIMIT, LIC_SYMBOL_LIMIT);
 }
@@ -65,12 +67,13 @@ static inline int32_t lic_factorized_reconstruct(const lic_factorized_prior *p, 
                                   INT16_MAX);
 }
 
-/* The CDF row for a predicted scale: the number of thresholds strictly below it (scales round up to
- * the next level, as in CompressAI). Binary search: log2(levels) comparisons. */
-static inline int lic_gaussian_scale_index(const lic_gaussian_conditional *g, int32_t scale)
+/* The CDF row for a predicted scale, given the `levels - 1` ascending thresholds of a table of `levels`
+ * rows: the number of thresholds strictly below it (scales round up to the next level, as in
+ * CompressAI). Binary search: log2(levels) comparisons. LIC_HOST_DEVICE: the GPU kernels of
+ * gpu/int_kernels.h call this function. */
+LIC_HOST_DEVICE static inline int lic_gaussian_scale_index_of(const int32_t *thr, int levels, int32_t scale)
 {
-    const int32_t *thr = g->thresholds;
-    int lo = 0, hi = g->cdf.n_cdfs - 1;
+    int lo = 0, hi = levels - 1;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
         if (thr[mid] < scale)
@@ -81,14 +84,20 @@ static inline int lic_gaussian_scale_index(const lic_gaussian_conditional *g, in
     return lo;
 }
 
+/* The CDF row of g for a predicted scale (lic_gaussian_scale_index_of on g's thresholds). */
+static inline int lic_gaussian_scale_index(const lic_gaussian_conditional *g, int32_t scale)
+{
+    return lic_gaussian_scale_index_of(g->thresholds, g->cdf.n_cdfs, scale);
+}
+
 /* The symbol of yq (1/256 units) under mean mu (1/256 units, |mu| < 2^23). */
-static inline int32_t lic_gaussian_quantize(int64_t yq, int32_t mu)
+LIC_HOST_DEVICE static inline int32_t lic_gaussian_quantize(int64_t yq, int32_t mu)
 {
     return lic_symbol_clamp(lic_round_shr(yq - mu, LIC_GAUSSIAN_FRAC_BITS));
 }
 
 /* y-hat in 1/256 units from a symbol within LIC_SYMBOL_LIMIT and its mean: exact in int32. */
-static inline int32_t lic_gaussian_reconstruct(int32_t s, int32_t mu)
+LIC_HOST_DEVICE static inline int32_t lic_gaussian_reconstruct(int32_t s, int32_t mu)
 {
     return s * (1 << LIC_GAUSSIAN_FRAC_BITS) + mu;
 }

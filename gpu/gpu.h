@@ -1,8 +1,9 @@
 /* lic gpu: the only header of gpu/ that other modules see — the CUDA/cuDNN backend of the float
  * transforms g_a, h_a and g_s (docs/GPU.md).
  *
- * The backend runs only the float transforms; the integer probability path stays on the CPU, so a
- * bitstream encoded with it decodes anywhere (docs/ARCHITECTURE.md, the determinism rule). Every call works on host
+ * The backend runs the float transforms; the integer probability path stays on the CPU unless asked
+ * for (lic_gpu_int_requested), and on the device it is bit-exact, so a bitstream encoded with it
+ * decodes anywhere (docs/ARCHITECTURE.md, the determinism rule). Every call works on host
  * buffers: the caller hands planar float tensors in and gets planar float tensors back.
  *
  * Without CUDA (LIC_CUDA=OFF, or AUTO with no toolkit or cuDNN found) gpu/stub.c implements it: no
@@ -14,6 +15,7 @@
 #include <stdint.h>
 
 #include "lic/common.h"
+#include "transforms/ilayers.h"
 #include "transforms/layers.h"
 #include "transforms/oplist.h"
 #include "transforms/tensor.h"
@@ -69,6 +71,8 @@ typedef struct lic_gpu_options {
     int force_tile;                  /* tests: core tile side in pixels (a multiple of 64); 0 = from
                                       * the memory budget (default 0) */
     const lic_logger *logger;        /* borrowed, may be NULL: device errors are logged through it */
+    int integer;                     /* 1: the context also runs integer convs of the probability path
+                                      * (lic_gpu_iconv); default 0, see lic_gpu_int_requested */
 } lic_gpu_options;
 
 void lic_gpu_options_init(lic_gpu_options *opt);
@@ -101,6 +105,24 @@ int lic_gpu_analysis(lic_gpu_transforms *ctx, const float *x, int ph, int pw, co
 /* g_s on host buffers: yhat is M planes of lh x lw (gain_inv already applied), x_out receives 3 planes
  * of 16*lh x 16*lw. lh, lw multiples of 4. Same return codes as lic_gpu_analysis. */
 int lic_gpu_synthesis(lic_gpu_transforms *ctx, const float *yhat, int lh, int lw, float *x_out);
+
+/* ---- the integer probability path on the device (opt-in; docs/GPU.md §8) ------------------------ */
+
+/* 1 when the environment asks for the integer ops on the GPU: LIC_GPU_INT=1. The kernels are
+ * bit-exact (tested against the CPU kernels through their host emulation, and on a device by
+ * tests/test_gpu_int.c --device) but not measured yet, so they are off unless asked for. Pure host
+ * code, never fails; 0 in builds without CUDA. */
+int lic_gpu_int_requested(void);
+
+/* 1 when ctx was created with opt->integer (and CUDA is built in). Safe on NULL (0). */
+int lic_gpu_int_enabled(const lic_gpu_transforms *ctx);
+
+/* out = iconv(in), lic_iconv2d's result bit for bit (transforms/ilayers.h), computed on ctx's device:
+ * host tensors copied in and out, the layer's weights uploaded at its first use and kept while ctx
+ * lives (keyed by the layer's address: layers must outlive ctx, as a model's do). Synchronous.
+ * @return 0; LIC_EINVAL (as lic_iconv2d); LIC_EUNSUPPORTED without opt->integer; LIC_ENOMEM;
+ *         LIC_EBACKEND (logged). */
+int lic_gpu_iconv(lic_gpu_transforms *ctx, const lic_iconv_layer *L, const lic_itensor *in, lic_itensor *out);
 
 /* ---- memory plan: pure host code, built with or without CUDA (so CI tests it) ---------------------- */
 

@@ -1,4 +1,6 @@
-/* lic gpu: option defaults, shared by the CUDA backend and the stub. */
+/* lic gpu: option defaults and the opt-in switch of the integer kernels, shared by the CUDA backend
+ * and the stub. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "gpu/gpu.h"
@@ -12,4 +14,12 @@ void lic_gpu_options_init(lic_gpu_options *opt)
     opt->precision = LIC_GPU_FP32;
     opt->analysis = 1;
     opt->synthesis = 1;
+}
+
+int lic_gpu_int_requested(void)
+{
+    if (!lic_gpu_built_in())
+        return 0;
+    const char *v = getenv("LIC_GPU_INT");
+    return v && strcmp(v, "1") == 0;
 }

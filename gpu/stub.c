@@ -1,6 +1,7 @@
 /* lic gpu: stub backend for builds without CUDA (LIC_CUDA=OFF, or AUTO without nvcc or cuDNN): no
  * devices, every request LIC_EUNSUPPORTED. The memory planner (gpu_plan.c) is built either way. */
 #include "gpu/gpu.h"
+#include "gpu/int_host.h"
 
 int lic_gpu_device_count(void)
 {
@@ -50,5 +51,30 @@ int lic_gpu_run_op(int device, enum lic_gpu_precision precision, const lic_gpu_o
                    lic_tensor *out, const lic_logger *logger)
 {
     (void)device, (void)precision, (void)op, (void)in, (void)out, (void)logger;
+    return LIC_EUNSUPPORTED;
+}
+
+int lic_gpu_int_enabled(const lic_gpu_transforms *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+int lic_gpu_iconv(lic_gpu_transforms *ctx, const lic_iconv_layer *L, const lic_itensor *in, lic_itensor *out)
+{
+    (void)ctx, (void)L, (void)in, (void)out;
+    return LIC_EUNSUPPORTED;
+}
+
+int lic_gpu_iconv_run(int device, const lic_iconv_layer *L, const lic_itensor *in, lic_itensor *out,
+                      const lic_logger *log)
+{
+    (void)device, (void)L, (void)in, (void)out, (void)log;
+    return LIC_EUNSUPPORTED;
+}
+
+int lic_gpu_ypass_run(int device, const lic_gpu_ypass_args *a, const lic_logger *log)
+{
+    (void)device, (void)a, (void)log;
     return LIC_EUNSUPPORTED;
 }

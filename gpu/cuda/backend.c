@@ -17,6 +17,7 @@
 #include <cudnn.h>
 
 #include "gpu/cuda/gpu_kernels.h"
+#include "gpu/cuda/int_backend.h"
 #include "gpu/gpu.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -76,6 +77,9 @@ struct lic_gpu_transforms {
     size_t ws_size, ws_cap;
     algo_slot algos[ALGO_CACHE];
     int n_algos;
+    /* The integer kernels (opt-in, options.integer): created at the first lic_gpu_iconv. */
+    int integer;
+    lic_gpu_int *intk;
 };
 
 /* ---- errors and logging ------------------------------------------------------------------------ */
@@ -500,6 +504,7 @@ void lic_gpu_transforms_free(lic_gpu_transforms **pctx)
     if (ctx->stream)
         cudaStreamSynchronize(ctx->stream);
     free_size(ctx);
+    lic_gpu_int_free(&ctx->intk);
     for (int i = 0; i < 4; i++)
         free_conv(&ctx->g_a[i]), free_conv(&ctx->g_s[i]);
     for (int i = 0; i < 3; i++)
@@ -588,6 +593,7 @@ int lic_gpu_transforms_create(lic_gpu_transforms **out, const lic_gpu_model *m, 
     ctx->analysis = o.analysis != 0, ctx->synthesis = o.synthesis != 0;
     ctx->max_memory = o.max_memory;
     ctx->force_tile = o.force_tile;
+    ctx->integer = o.integer != 0;
     ctx->slope = m->relu_slope;
     ctx->M = m->g_a[3].cout;
     ctx->Nz = m->h_a[2].cout;
@@ -756,6 +762,25 @@ int lic_gpu_synthesis(lic_gpu_transforms *ctx, const float *yhat, int lh, int lw
     if (ret < 0)
         cudaStreamSynchronize(ctx->stream);
     return ret;
+}
+
+/* ---- the integer ops (gpu/cuda/int_backend.c) ------------------------------------------------- */
+
+int lic_gpu_int_enabled(const lic_gpu_transforms *ctx)
+{
+    return ctx && ctx->integer;
+}
+
+int lic_gpu_iconv(lic_gpu_transforms *ctx, const lic_iconv_layer *L, const lic_itensor *in, lic_itensor *out)
+{
+    if (!ctx)
+        return LIC_EINVAL;
+    if (!ctx->integer)
+        return LIC_EUNSUPPORTED;
+    CU(ctx, cudaSetDevice(ctx->device), "set device");
+    if (!ctx->intk)
+        TRY(lic_gpu_int_create(&ctx->intk, ctx->stream, ctx->alloc, ctx->log));
+    return lic_gpu_int_iconv(ctx->intk, L, in, out);
 }
 
 /* ---- single layers (tests) ---------------------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "transforms/iconv_arith.h"
 #include "transforms/ilayers.h"
 #include "util/fixed.h"
 
@@ -47,24 +48,7 @@ void lic_iconv_avx2_task(const lic_iconv_call *c, int task);
 int lic_iconv_avx512_tasks(const lic_iconv_call *c);
 void lic_iconv_avx512_task(const lic_iconv_call *c, int task);
 
-/* Inputs are documented to be in int16 range; anything outside is saturated to it, in every kernel,
- * so out-of-contract inputs give deterministic results and never overflow. */
-static inline int32_t lic_iconv_sat16(int32_t x)
-{
-    return x < -32768 ? -32768 : x > 32767 ? 32767 : x;
-}
-
-/* The per-element tail of the contract: rounding shift, integer leaky ReLU, clamp to out_bits.
- * No overflow: |acc| < 2^49 (lic_iconv_validate), so acc + 2^61 and v * 255 stay below 2^63. */
-static inline int32_t lic_iconv_finish(int64_t acc, int shift, int relu, int slope_q8, int out_bits)
-{
-    int64_t v = lic_round_shr(acc, shift);
-    const int64_t leak = lic_round_shr(v * slope_q8, 8);
-    /* Select by mask, not by branch: the sign of v is data-dependent and would mispredict. */
-    const int64_t take = -(int64_t)(relu & (v < 0));
-    v = (leak & take) | (v & ~take);
-    const int64_t hi = ((int64_t)1 << (out_bits - 1)) - 1;
-    return (int32_t)lic_clamp_i64(v, -hi - 1, hi);
-}
+/* lic_iconv_sat16 and lic_iconv_finish, the per-element arithmetic every kernel shares (with the GPU
+ * kernels too), are in transforms/iconv_arith.h. */
 
 #endif /* LIC_TRANSFORMS_CPU_ICONV_H */
