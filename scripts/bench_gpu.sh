@@ -17,6 +17,9 @@
 #      on the CPU to the encoder's symbols and parameters, and the other way round; 4 images, or all
 #      24 with --full). Then with LIC_GPU_BENCH=RUNS: analysis (g_a, gain, h_a) and synthesis (g_s) per
 #      precision on Kodak, median ms and images/s (host copies included), and FP16's PSNR cost.
+#  2b. test_gpu_int --device: the integer kernels of the probability path equal the CPU's bit for bit
+#      (random/extreme layers, the checkerboard pass, the default model's schedule on a photo), then
+#      test_gpu --device again with LIC_GPU_INT=1 (the cross-device test with integer convs on the GPU).
 #   3. lic-eval on Kodak with --backend cuda and --backend cpu, --time RUNS, q 10,50,90: per-stage
 #      times (analysis, hyper, entropy, synthesis) through the public API.
 #   4. PyTorch 2.x eager on the same GPU with the same model file (train/lic_model.py): g_a*gain+h_a
@@ -24,7 +27,8 @@
 #
 # KODAK_DIR: default $LIC_KODAK_DIR, else ../shared/kodak. The model is the library's default one
 # (models/default.licw, else BUILD_DIR/models/untrained_default.licw). Output goes to stdout and to
-# OUT_DIR (default $OUT when set, else BUILD_DIR/bench-gpu): test_gpu.log, eval_{cuda,cpu}.json,
+# OUT_DIR (default $OUT when set, else BUILD_DIR/bench-gpu): test_gpu.log, test_gpu_int.log,
+# test_gpu_lic_gpu_int.log, eval_{cuda,cpu}.json,
 # pytorch.json, summary.txt. PYTHON overrides the interpreter of step 4 (default python3).
 #
 # cuDNN at run time: libcodec carries an rpath to the cuDNN it was built against; when that is
@@ -32,7 +36,7 @@
 # wheel (as PyTorch ships it) to LD_LIBRARY_PATH.
 set -euo pipefail
 
-usage() { sed -n '2,30s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,36s/^# \{0,1\}//p' "$0"; }
 
 build=build-gpu
 kodak="${LIC_KODAK_DIR:-../shared/kodak}"
@@ -59,9 +63,10 @@ cd "$root"
 
 if [[ -n "$pack" ]]; then
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DLIC_CUDA=ON >/dev/null
-    cmake --build "$build" -j2 --target test_gpu lic-eval lic-encode lic-decode lic-mkmodel
+    cmake --build "$build" -j2 --target test_gpu test_gpu_int lic-eval lic-encode lic-decode lic-mkmodel
     rm -rf "$pack" && mkdir -p "$pack/build/bin" "$pack/build/codec" "$pack/lib" "$pack/kodak"
-    cp "$build"/bin/{test_gpu,lic-eval,lic-encode,lic-decode,lic-mkmodel} "$pack/build/bin/"
+    cp "$build"/bin/{test_gpu,test_gpu_int,lic-eval,lic-encode,lic-decode,lic-mkmodel} "$pack/build/bin/"
+
     cp -P "$build"/codec/libcodec.so* "$pack/build/codec/"
     # The untrained default model (23 MB) is regenerated there, bit-identical, by lic-mkmodel.
     ldd "$build/bin/test_gpu" "$build/bin/lic-eval" | awk '/=> \// {print $3}' | sort -u |
@@ -79,7 +84,7 @@ say() { echo "$*" | tee -a "$summary"; }
 
 if ((do_build)) && [[ ! -x "$build/bin/test_gpu" ]]; then
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DLIC_CUDA=ON
-    cmake --build "$build" -j"$(nproc)" --target test_gpu lic-eval lic-encode lic-decode
+    cmake --build "$build" -j"$(nproc)" --target test_gpu test_gpu_int lic-eval lic-encode lic-decode
 fi
 for f in "$build/bin/test_gpu" "$build/bin/lic-eval"; do
     [[ -x "$f" ]] || { echo "bench_gpu.sh: $f not found" >&2; exit 1; }
@@ -101,11 +106,26 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,m
 export LIC_KODAK_DIR="$kodak"
 ((full)) && export LIC_GPU_FULL_KODAK=1
 set +e
-LIC_GPU_BENCH="$runs" "$build/bin/test_gpu" 2>&1 | tee "$out/test_gpu.log"
+LIC_GPU_BENCH="$runs" "$build/bin/test_gpu" --device 2>&1 | tee "$out/test_gpu.log"
 rc=${PIPESTATUS[0]}
 set -e
 say "test_gpu exit status: $rc"
 grep -E '^ *(BENCH|8000x6000)|SKIPPED|FAILED' "$out/test_gpu.log" | tee -a "$summary" || true
+
+# ---- 2b. the integer kernels of the probability path (docs/GPU.md §8) ----
+# Device == CPU on random, extreme and worst-case layers, the checkerboard pass, and the default model's
+# schedule on a photo; then the cross-device test with the integer convs on the GPU (LIC_GPU_INT=1).
+if [[ -x "$build/bin/test_gpu_int" ]]; then
+    set +e
+    "$build/bin/test_gpu_int" --device 2>&1 | tee "$out/test_gpu_int.log"
+    say "test_gpu_int --device exit status: ${PIPESTATUS[0]}"
+    LIC_GPU_INT=1 "$build/bin/test_gpu" --device 2>&1 | tee "$out/test_gpu_lic_gpu_int.log"
+    say "LIC_GPU_INT=1 test_gpu --device exit status: ${PIPESTATUS[0]}"
+    set -e
+    grep -E 'integer convs|SKIPPED|FAILED' "$out/test_gpu_int.log" "$out/test_gpu_lic_gpu_int.log" | tee -a "$summary" || true
+else
+    say "test_gpu_int: not built (step 2b skipped)"
+fi
 
 # ---- 3. the whole codec through the public API ----
 imgs=("$kodak")
