@@ -13,7 +13,9 @@
  *     test backend that computes it with the kernels and with the CPU reference and compares the
  *     tensors; each coding pass's indexes, y-hat and context values are recomputed by the pass kernel
  *     and compared with the engine's; the stream equals the CPU-only encoder's and decodes (also
- *     through the kernels) to the same symbols. */
+ *     through the kernels) to the same symbols;
+ *   - the LIC_GPU_INT switch, and with a device the codec's use of it: CUDA decoders and encoders with
+ *     the integer convs on the GPU exchange streams with the CPU ones, symbols and parameters equal. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -566,6 +568,88 @@ static void test_model_schedule(void **state)
     app_image_free(&a);
 }
 
+/* ---- the opt-in switch and the codec's use of it ---------------------------------------------------- */
+
+static void test_switch(void **state)
+{
+    (void)state;
+    const char *old = getenv("LIC_GPU_INT");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("LIC_GPU_INT", "1", 1);
+    assert_int_equal(lic_gpu_int_requested(), lic_gpu_built_in()); /* never on without CUDA */
+    setenv("LIC_GPU_INT", "0", 1);
+    assert_int_equal(lic_gpu_int_requested(), 0);
+    setenv("LIC_GPU_INT", "yes", 1);
+    assert_int_equal(lic_gpu_int_requested(), 0);
+    unsetenv("LIC_GPU_INT");
+    assert_int_equal(lic_gpu_int_requested(), 0);
+    assert_int_equal(lic_gpu_int_enabled(NULL), 0);
+    assert_true(lic_gpu_iconv(NULL, NULL, NULL, NULL) < 0);
+    if (saved)
+        setenv("LIC_GPU_INT", saved, 1);
+    free(saved);
+}
+
+static int int_path_logged;
+
+static void capture_log(void *opaque, int level, const char *msg)
+{
+    (void)opaque, (void)level;
+    if (strstr(msg, "LIC_GPU_INT=1"))
+        int_path_logged = 1;
+}
+
+/* With a device: LIC_GPU_INT=1 decoders on CUDA decode a CPU stream to the CPU decoder's symbols and
+ * parameters (the integer convs of the schedule through lic_gpu_iconv, as the log says), and streams of
+ * a CUDA encoder with them decode on the CPU to the encoder's symbols. */
+static void test_codec_opt_in(void **state)
+{
+    (void)state;
+    app_image a;
+    char msg[256];
+    assert_int_equal(app_image_read(PHOTO, NULL, &a, msg, sizeof msg), 0);
+    lic_image img = {a.width, a.height, LIC_PIXFMT_RGB8, a.data, a.stride};
+    lic_model *m = NULL;
+    assert_int_equal(lic_model_load_default(&m, NULL), 0);
+    lic_config ccfg, gcfg;
+    assert_int_equal(lic_config_init(&ccfg), 0);
+    assert_int_equal(lic_config_init(&gcfg), 0);
+    ccfg.backend = LIC_BACKEND_CPU;
+    gcfg.backend = LIC_BACKEND_CUDA;
+    gcfg.logger = (lic_logger){NULL, capture_log, LIC_LOG_INFO};
+    setenv("LIC_GPU_INT", "1", 1);
+    int_path_logged = 0;
+    lic_encoder *cenc = NULL, *genc = NULL;
+    lic_decoder *cdec = NULL, *gdec = NULL;
+    assert_int_equal(lic_encoder_open(&cenc, m, &ccfg), 0);
+    assert_int_equal(lic_decoder_open(&cdec, m, &ccfg), 0);
+    assert_int_equal(lic_encoder_open(&genc, m, &gcfg), 0);
+    assert_int_equal(lic_decoder_open(&gdec, m, &gcfg), 0);
+    unsetenv("LIC_GPU_INT");
+    assert_true(int_path_logged);
+    for (int dir = 0; dir < 2; dir++) {
+        lic_encoder *enc = dir ? genc : cenc;
+        lic_decoder *dec = dir ? cdec : gdec;
+        uint8_t *bits = NULL;
+        size_t n = 0;
+        assert_int_equal(lic_encode(enc, &img, 50, &bits, &n), 0);
+        lic_image out = {0};
+        assert_int_equal(lic_decode(dec, bits, n, &out), 0);
+        lic_stats se, sd;
+        assert_int_equal(lic_encoder_get_stats(enc, &se), 0);
+        assert_int_equal(lic_decoder_get_stats(dec, &sd), 0);
+        assert_true(se.n_symbols == sd.n_symbols && se.symbols_hash == sd.symbols_hash &&
+                    se.params_hash == sd.params_hash);
+        assert_string_equal(dir ? se.backend : sd.backend, "cuda");
+        lic_image_free(&out);
+        lic_free(bits);
+    }
+    lic_encoder_close(&cenc), lic_encoder_close(&genc);
+    lic_decoder_close(&cdec), lic_decoder_close(&gdec);
+    lic_model_free(&m);
+    app_image_free(&a);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -589,6 +673,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_iconv_shapes),
         cmocka_unit_test(test_ypass_random),
         cmocka_unit_test(test_model_schedule),
+        cmocka_unit_test(test_switch),
+        cmocka_unit_test(test_codec_opt_in), /* last: removed below without a device */
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const size_t n = sizeof(tests) / sizeof(tests[0]) - (use_device ? 0 : 1);
+    return _cmocka_run_group_tests(use_device ? "test_gpu_int --device" : "test_gpu_int", tests, n, NULL, NULL);
 }
