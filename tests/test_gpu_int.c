@@ -71,7 +71,7 @@ static uint32_t rnd(void) /* xorshift64* */
 
 static int rnd_range(int lo, int hi) /* inclusive */
 {
-    return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
+    return (int)(lo + (int64_t)(rnd() % (uint32_t)((int64_t)hi - lo + 1))); /* spans up to 2^32 - 1 */
 }
 
 /* mode 0: uniform int16; 1: mostly the extremes (int16 min/max, +-1, 0, byte edges); 2: beyond int16
