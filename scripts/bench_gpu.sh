@@ -20,15 +20,15 @@
 #  2b. test_gpu_int --device: the integer kernels of the probability path equal the CPU's bit for bit
 #      (random/extreme layers, the checkerboard pass, the default model's schedule on a photo), then
 #      test_gpu --device again with LIC_GPU_INT=1 (the cross-device test with integer convs on the GPU).
-#   3. lic-eval on Kodak with --backend cuda and --backend cpu, --time RUNS, q 10,50,90: per-stage
-#      times (analysis, hyper, entropy, synthesis) through the public API.
+#   3. lic-eval on Kodak with --backend cuda (also with LIC_GPU_INT=1) and --backend cpu, --time RUNS,
+#      q 10,50,90: per-stage times (analysis, hyper, entropy, synthesis) through the public API.
 #   4. PyTorch 2.x eager on the same GPU with the same model file (train/lic_model.py): g_a*gain+h_a
 #      and g_s in FP32 (TF32 off), TF32 and FP16, median ms and images/s, with and without host copies.
 #
 # KODAK_DIR: default $LIC_KODAK_DIR, else ../shared/kodak. The model is the library's default one
 # (models/default.licw, else BUILD_DIR/models/untrained_default.licw). Output goes to stdout and to
 # OUT_DIR (default $OUT when set, else BUILD_DIR/bench-gpu): test_gpu.log, test_gpu_int.log,
-# test_gpu_lic_gpu_int.log, eval_{cuda,cpu}.json,
+# test_gpu_lic_gpu_int.log, eval_{cuda,cuda-int,cpu}.json,
 # pytorch.json, summary.txt. PYTHON overrides the interpreter of step 4 (default python3).
 #
 # cuDNN at run time: libcodec carries an rpath to the cuDNN it was built against; when that is
@@ -122,7 +122,7 @@ if [[ -x "$build/bin/test_gpu_int" ]]; then
     LIC_GPU_INT=1 "$build/bin/test_gpu" --device 2>&1 | tee "$out/test_gpu_lic_gpu_int.log"
     say "LIC_GPU_INT=1 test_gpu --device exit status: ${PIPESTATUS[0]}"
     set -e
-    grep -E 'integer convs|SKIPPED|FAILED' "$out/test_gpu_int.log" "$out/test_gpu_lic_gpu_int.log" | tee -a "$summary" || true
+    grep -E 'integer convs|SKIPPED|skipped|FAILED' "$out/test_gpu_int.log" "$out/test_gpu_lic_gpu_int.log" | tee -a "$summary" || true
 else
     say "test_gpu_int: not built (step 2b skipped)"
 fi
@@ -130,11 +130,16 @@ fi
 # ---- 3. the whole codec through the public API ----
 imgs=("$kodak")
 [[ -d "$kodak" ]] || imgs=(testdata/images/768x512.png)
-for be in cuda cpu; do
+# cuda-int: the CUDA backend with the integer convs of the probability path on the GPU too
+# (LIC_GPU_INT=1, docs/GPU.md §8): its hyper/entropy times against plain cuda's are their first measure.
+for run in cuda cuda-int cpu; do
+    be=${run%-int}
+    gpu_int=0
+    [[ $run == cuda-int ]] && gpu_int=1
     set +e
-    "$build/bin/lic-eval" "${imgs[@]}" -q 10,50,90 --backend "$be" --time "$runs" --json "$out/eval_$be.json" \
-        2>&1 | tail -n 12 | tee -a "$summary"
-    say "lic-eval --backend $be exit status: ${PIPESTATUS[0]}"
+    LIC_GPU_INT=$gpu_int "$build/bin/lic-eval" "${imgs[@]}" -q 10,50,90 --backend "$be" --time "$runs" \
+        --json "$out/eval_$run.json" 2>&1 | tail -n 12 | tee -a "$summary"
+    say "lic-eval --backend $be (LIC_GPU_INT=$gpu_int) exit status: ${PIPESTATUS[0]}"
     set -e
 done
 
