@@ -564,7 +564,7 @@ static void test_model_schedule(void **state)
     forget_seen();
     lic_encoder_close(&ref_enc), lic_encoder_close(&enc);
     lic_decoder_close(&ref_dec), lic_decoder_close(&dec);
-    lic_model_free(&m);
+    lic_model_release(&m);
     app_image_free(&a);
 }
 
@@ -646,7 +646,7 @@ static void test_codec_opt_in(void **state)
     }
     lic_encoder_close(&cenc), lic_encoder_close(&genc);
     lic_decoder_close(&cdec), lic_decoder_close(&gdec);
-    lic_model_free(&m);
+    lic_model_release(&m);
     app_image_free(&a);
 }
 
