@@ -8,8 +8,8 @@
  * entropy/entropy_model.h. Those leaf functions are shared, not copied: they are marked
  * LIC_HOST_DEVICE (util/hostdev.h), so nvcc compiles the same source for the device.
  *
- * gpu/cuda/int_kernels.cu launches the `*_thread` functions as __global__ kernels with the grid of
- * lic_gpu_int_grid_for; gpu/int_emul.c loops over the same grid, block by block and thread by thread,
+ * gpu/cuda/int_kernels.cu launches the `*_thread` functions as __global__ kernels with the grids of
+ * lic_gpu_iconv_grid and lic_gpu_ypass_grid; gpu/int_emul.c loops over the same grids, block by block and thread by thread,
  * and calls the same functions. So the emulation runs the device's indexing as well as its arithmetic.
  *
  * Layout: planar int32 tensors (CHW, batch 1) as lic_itensor. Plain C that also compiles as CUDA C++. */
@@ -63,20 +63,29 @@ typedef struct lic_gpu_iconv_args {
     int oh, ow;
 } lic_gpu_iconv_args;
 
-/* bias[o] + the sum of weight * saturated input over every (input channel, tap) that reaches output
- * (o, oy, ox), zero padding: the sums of iconv_ref.c, in int64 (|sum| < 2^49, lic_iconv_validate). A
- * conv reads input (oy*s + ky - k/2, ox*s + kx - k/2); a transposed conv gathers input
- * ((oy + k/2 - ky) / s, (ox + k/2 - kx) / s) where both divide exactly. */
-LIC_HOST_DEVICE static inline int64_t lic_gpu_iconv_sum(const lic_gpu_iconv_args *a, int o, int oy, int ox)
+/* Output channels per thread: each input a thread loads feeds this many sums (registers), so a block
+ * reads its inputs once per OB channels instead of once per channel. */
+#define LIC_GPU_INT_OB 4
+
+/* The sums of outputs o0 .. o0+nob-1 (nob <= OB) at (oy, ox): bias + weight * saturated input over
+ * every (input channel, tap) that reaches the output, zero padding; the sums of iconv_ref.c, in int64
+ * (|sum| < 2^49, lic_iconv_validate; exact in any order). A conv reads input (oy*s + ky - k/2,
+ * ox*s + kx - k/2); a transposed conv gathers input ((oy + k/2 - ky) / s, (ox + k/2 - kx) / s) where
+ * both divide exactly. acc[nob .. OB) stay 0 and are never stored. */
+LIC_HOST_DEVICE static inline void lic_gpu_iconv_sums(const lic_gpu_iconv_args *a, int o0, int nob, int oy, int ox,
+                                                      int64_t acc[LIC_GPU_INT_OB])
 {
-    const int k = a->k, s = a->stride, r = a->k / 2;
+    const int k = a->k, s = a->stride, r = a->k / 2, kk = a->k * a->k;
     const size_t plane = (size_t)a->ih * (size_t)a->iw;
-    int64_t acc = a->bias[o];
+    /* weight of (output o0 + j, input i, tap t): w0 + j * ostep + t, w0 = the (o0, i) filter */
+    const size_t ostep = a->transposed ? (size_t)kk : (size_t)a->cin * (size_t)kk;
+    for (int j = 0; j < LIC_GPU_INT_OB; j++)
+        acc[j] = j < nob ? a->bias[o0 + j] : 0;
     for (int i = 0; i < a->cin; i++) {
         const int32_t *src = a->in + (size_t)i * plane;
-        const int16_t *w = a->weight + (a->transposed ? ((size_t)i * (size_t)a->cout + (size_t)o)
-                                                      : ((size_t)o * (size_t)a->cin + (size_t)i)) *
-                                           (size_t)(k * k);
+        const int16_t *w0 = a->weight + (a->transposed ? ((size_t)i * (size_t)a->cout + (size_t)o0)
+                                                       : ((size_t)o0 * (size_t)a->cin + (size_t)i)) *
+                                            (size_t)kk;
         for (int ky = 0; ky < k; ky++) {
             int iy;
             if (a->transposed) {
@@ -102,24 +111,39 @@ LIC_HOST_DEVICE static inline int64_t lic_gpu_iconv_sum(const lic_gpu_iconv_args
                 }
                 if (ix < 0 || ix >= a->iw)
                     continue;
-                acc += (int64_t)w[ky * k + kx] * lic_iconv_sat16(row[ix]);
+                const int64_t x = lic_iconv_sat16(row[ix]);
+                const int16_t *w = w0 + ky * k + kx;
+                for (int j = 0; j < LIC_GPU_INT_OB; j++)
+                    if (j < nob)
+                        acc[j] += (int64_t)w[(size_t)j * ostep] * x;
             }
         }
     }
-    return acc;
 }
 
-/* The outputs of thread tx of block (bx, by) in a grid of gx blocks per plane: channel by, positions as
- * lic_gpu_int_grid says. */
+/* The launch of an integer conv: planes of oh*ow positions, one row of blocks per OB output channels. */
+static inline lic_gpu_int_grid lic_gpu_iconv_grid(const lic_gpu_iconv_args *a, unsigned max_blocks)
+{
+    return lic_gpu_int_grid_for((size_t)a->oh * (size_t)a->ow, (a->cout + LIC_GPU_INT_OB - 1) / LIC_GPU_INT_OB,
+                                max_blocks);
+}
+
+/* The outputs of thread tx of block (bx, by) in a grid of gx blocks per plane: channels by*OB ..
+ * by*OB + OB - 1 (fewer in the last row of blocks), positions as lic_gpu_int_grid says. */
 LIC_HOST_DEVICE static inline void lic_gpu_iconv_thread(const lic_gpu_iconv_args *a, unsigned bx, unsigned by,
                                                         unsigned tx, unsigned gx)
 {
-    const int o = (int)by;
+    const int o0 = (int)by * LIC_GPU_INT_OB;
+    const int nob = a->cout - o0 < LIC_GPU_INT_OB ? a->cout - o0 : LIC_GPU_INT_OB;
     const size_t n = (size_t)a->oh * (size_t)a->ow, step = (size_t)gx * LIC_GPU_INT_BLOCK;
-    int32_t *dst = a->out + (size_t)o * n;
     for (size_t p = (size_t)bx * LIC_GPU_INT_BLOCK + tx; p < n; p += step) {
         const int oy = (int)(p / (size_t)a->ow), ox = (int)(p % (size_t)a->ow);
-        dst[p] = lic_iconv_finish(lic_gpu_iconv_sum(a, o, oy, ox), a->shift[o], a->relu, a->slope_q8, a->out_bits);
+        int64_t acc[LIC_GPU_INT_OB];
+        lic_gpu_iconv_sums(a, o0, nob, oy, ox, acc);
+        for (int j = 0; j < LIC_GPU_INT_OB; j++)
+            if (j < nob)
+                a->out[(size_t)(o0 + j) * n + p] =
+                    lic_iconv_finish(acc[j], a->shift[o0 + j], a->relu, a->slope_q8, a->out_bits);
     }
 }
 
@@ -189,6 +213,12 @@ LIC_HOST_DEVICE static inline void lic_gpu_ypass_thread(const lic_gpu_ypass_args
         const size_t x = ((y + (size_t)a->pass) & 1) + 2 * j;
         lic_gpu_ypass_element(a, (int)by, y * (size_t)a->w + x);
     }
+}
+
+/* The launch of a pass: planes of its positions, one row of blocks per channel. */
+static inline lic_gpu_int_grid lic_gpu_ypass_grid(const lic_gpu_ypass_args *a, unsigned max_blocks)
+{
+    return lic_gpu_int_grid_for(lic_gpu_ypass_count(a->h, a->w, a->pass), a->c, max_blocks);
 }
 
 #endif /* LIC_GPU_INT_KERNELS_H */

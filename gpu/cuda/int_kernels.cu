@@ -22,14 +22,14 @@ __global__ void __launch_bounds__(LIC_GPU_INT_BLOCK) k_ypass(lic_gpu_ypass_args 
 
 extern "C" int lic_cuda_iconv(cudaStream_t stream, const lic_gpu_iconv_args *a, unsigned max_blocks)
 {
-    const lic_gpu_int_grid g = lic_gpu_int_grid_for((size_t)a->oh * (size_t)a->ow, a->cout, max_blocks);
+    const lic_gpu_int_grid g = lic_gpu_iconv_grid(a, max_blocks);
     k_iconv<<<dim3(g.gx, g.gy), LIC_GPU_INT_BLOCK, 0, stream>>>(*a);
     return (int)cudaGetLastError();
 }
 
 extern "C" int lic_cuda_ypass(cudaStream_t stream, const lic_gpu_ypass_args *a, unsigned max_blocks)
 {
-    const lic_gpu_int_grid g = lic_gpu_int_grid_for(lic_gpu_ypass_count(a->h, a->w, a->pass), a->c, max_blocks);
+    const lic_gpu_int_grid g = lic_gpu_ypass_grid(a, max_blocks);
     k_ypass<<<dim3(g.gx, g.gy), LIC_GPU_INT_BLOCK, 0, stream>>>(*a);
     return (int)cudaGetLastError();
 }

@@ -1,6 +1,6 @@
 /* lic gpu: launchers of the integer kernels (int_kernels.cu), callable from C. The arguments are those
  * of gpu/int_kernels.h with device pointers, already checked (gpu/int_host.h). Each enqueues one
- * kernel on `stream` with the grid of lic_gpu_int_grid_for(..., max_blocks) and returns the
+ * kernel on `stream` with the grid of lic_gpu_iconv_grid / lic_gpu_ypass_grid and returns the
  * cudaError_t of the launch as an int (0 = success). */
 #ifndef LIC_GPU_CUDA_INT_LAUNCH_H
 #define LIC_GPU_CUDA_INT_LAUNCH_H
