@@ -142,9 +142,14 @@ static void check_layer(const lic_iconv_layer *L, const lic_itensor *in, const c
     assert_int_equal(lic_iconv2d_kernel(NULL, L, in, &best, LIC_ICONV_KERNEL_BEST), 0);
     assert_memory_equal(best.data, want.data, bytes);
     for (int c = 0; c < (use_device ? 1 : 3); c++) {
-        lic_itensor got = itensor_new(L->cout, oh, ow);
-        memset(got.data, 0x5a, bytes); /* every element must be written */
+        /* OB planes of guard after the output: a thread must not write past the last channel */
+        lic_itensor got = itensor_new(L->cout + LIC_GPU_INT_OB, oh, ow);
+        got.c = L->cout;
+        const size_t guard = sizeof(int32_t) * (size_t)LIC_GPU_INT_OB * oh * ow;
+        memset(got.data, 0x5a, bytes + guard); /* every element must be written, no guard byte */
         assert_int_equal(run_iconv(L, in, &got, caps[c]), 0);
+        for (size_t g = 0; g < guard; g++)
+            assert_int_equal(((const uint8_t *)got.data)[bytes + g], 0x5a);
         if (memcmp(got.data, want.data, bytes) != 0) {
             print_error("%s case %d (cap %u): cin %d cout %d k %d s %d tr %d in %dx%d differs\n", what, idx, caps[c],
                         L->cin, L->cout, L->k, L->stride, L->transposed, in->h, in->w);
