@@ -2,7 +2,7 @@
 # The device checks and the benchmark of the CUDA backend (docs/GPU.md §7); run it on a machine with an
 # NVIDIA GPU (compute capability 8.0+). Nothing here is needed, or run, in CI.
 #
-#   scripts/bench_gpu.sh [-b BUILD_DIR] [-k KODAK_DIR] [-r RUNS] [-o OUT_DIR] [--full] [--no-build]
+#   scripts/bench_gpu.sh [-b BUILD_DIR] [-k KODAK_DIR] [-r RUNS] [-o OUT_DIR] [--full] [--no-build] [--memcheck]
 #   scripts/bench_gpu.sh --pack DIR [-b BUILD_DIR] [-k KODAK_DIR] [--full]
 #
 # --pack (on a development machine, no GPU needed) builds BUILD_DIR with LIC_CUDA=ON and copies what a
@@ -20,6 +20,7 @@
 #  2b. test_gpu_int --device: the integer kernels of the probability path equal the CPU's bit for bit
 #      (random/extreme layers, the checkerboard pass, the default model's schedule on a photo), then
 #      test_gpu --device again with LIC_GPU_INT=1 (the cross-device test with integer convs on the GPU).
+#      --memcheck: test_gpu_int --device once more under compute-sanitizer --tool memcheck.
 #   3. lic-eval on Kodak with --backend cuda (also with LIC_GPU_INT=1) and --backend cpu, --time RUNS,
 #      q 10,50,90: per-stage times (analysis, hyper, entropy, synthesis) through the public API.
 #   4. PyTorch 2.x eager on the same GPU with the same model file (train/lic_model.py): g_a*gain+h_a
@@ -36,13 +37,14 @@
 # wheel (as PyTorch ships it) to LD_LIBRARY_PATH.
 set -euo pipefail
 
-usage() { sed -n '2,36s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,37s/^# \{0,1\}//p' "$0"; }
 
 build=build-gpu
 kodak="${LIC_KODAK_DIR:-../shared/kodak}"
 runs=10
 out=""
 full=0
+memcheck=0
 do_build=1
 pack=""
 while (($#)); do
@@ -52,6 +54,7 @@ while (($#)); do
         -r) runs="$2"; shift 2 ;;
         -o) out="$2"; shift 2 ;;
         --full) full=1; shift ;;
+        --memcheck) memcheck=1; shift ;;
         --no-build) do_build=0; shift ;;
         --pack) pack="$2"; shift 2 ;;
         -h | --help) usage; exit 0 ;;
@@ -121,6 +124,12 @@ if [[ -x "$build/bin/test_gpu_int" ]]; then
     say "test_gpu_int --device exit status: ${PIPESTATUS[0]}"
     LIC_GPU_INT=1 "$build/bin/test_gpu" --device 2>&1 | tee "$out/test_gpu_lic_gpu_int.log"
     say "LIC_GPU_INT=1 test_gpu --device exit status: ${PIPESTATUS[0]}"
+    if ((memcheck)); then
+        compute-sanitizer --tool memcheck --error-exitcode 1 "$build/bin/test_gpu_int" --device \
+            >"$out/test_gpu_int_memcheck.log" 2>&1
+        say "compute-sanitizer memcheck test_gpu_int --device exit status: $? ($(grep -m1 'ERROR SUMMARY' \
+            "$out/test_gpu_int_memcheck.log" || echo 'no summary'))"
+    fi
     set -e
     grep -E 'integer convs|SKIPPED|skipped|FAILED' "$out/test_gpu_int.log" "$out/test_gpu_lic_gpu_int.log" | tee -a "$summary" || true
 else
