@@ -127,7 +127,8 @@ if [[ -x "$build/bin/test_gpu_int" ]]; then
     if ((memcheck)); then
         compute-sanitizer --tool memcheck --error-exitcode 1 "$build/bin/test_gpu_int" --device \
             >"$out/test_gpu_int_memcheck.log" 2>&1
-        say "compute-sanitizer memcheck test_gpu_int --device exit status: $? ($(grep -m1 'ERROR SUMMARY' \
+        rc=$?
+        say "compute-sanitizer memcheck test_gpu_int --device exit status: $rc ($(grep -m1 'ERROR SUMMARY' \
             "$out/test_gpu_int_memcheck.log" || echo 'no summary'))"
     fi
     set -e
