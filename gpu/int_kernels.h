@@ -9,8 +9,9 @@
  * LIC_HOST_DEVICE (util/hostdev.h), so nvcc compiles the same source for the device.
  *
  * gpu/cuda/int_kernels.cu launches the `*_thread` functions as __global__ kernels with the grids of
- * lic_gpu_iconv_grid and lic_gpu_ypass_grid; gpu/int_emul.c loops over the same grids, block by block and thread by thread,
- * and calls the same functions. So the emulation runs the device's indexing as well as its arithmetic.
+ * lic_gpu_iconv_grid and lic_gpu_ypass_grid; gpu/int_emul.c loops over the same grids, block by block
+ * and thread by thread, and calls the same functions. So the emulation runs the device's indexing as
+ * well as its arithmetic.
  *
  * Layout: planar int32 tensors (CHW, batch 1) as lic_itensor. Plain C that also compiles as CUDA C++. */
 #ifndef LIC_GPU_INT_KERNELS_H
@@ -30,11 +31,12 @@
 /* Default cap of blocks along a plane; a thread then loops over the plane with the grid's stride. The
  * cap keeps launches small for huge planes; tests lower it to exercise the stride loop. */
 #define LIC_GPU_INT_MAX_BLOCKS 4096u
-/* gridDim.y holds the plane (output channel) index: CUDA allows at most 65535. */
+/* gridDim.y holds the plane row index: CUDA allows at most 65535 (layers have at most 4096 channels). */
 #define LIC_GPU_INT_MAX_PLANES 65535
 
 /* A launch: grid gx x gy blocks of LIC_GPU_INT_BLOCK threads; block (bx, by) with thread tx covers
- * positions p = bx * BLOCK + tx + k * gx * BLOCK (k = 0, 1, ...) of plane by. */
+ * positions p = bx * BLOCK + tx + k * gx * BLOCK (k = 0, 1, ...) of plane row by (an output channel
+ * group of the conv, a channel of the pass). */
 typedef struct lic_gpu_int_grid {
     unsigned gx, gy;
 } lic_gpu_int_grid;
