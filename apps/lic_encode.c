@@ -41,6 +41,11 @@ static void usage(FILE *f)
             "  -o, --output FILE   output .lic file (required)\n"
             "  -q, --quality Q     quality 1 (smallest) .. 100 (best); default 75\n"
             APP_LIB_OPT_HELP
+            "      --entropy-tile PX  code the latent in tiles of PX x PX pixels, each its own stream,\n"
+            "                      coded and decoded in parallel on the threads: 128, 256, 512, 1024,\n"
+            "                      2048 or 4096, or \"whole\" for one tile; default 2048. Smaller tiles\n"
+            "                      use less memory and cost a little rate; an image that fits in one\n"
+            "                      tile is always one tile\n"
             "      --drop-alpha    discard an alpha channel (otherwise alpha is an error)\n"
             "      --strip         do not store the ICC profile, EXIF or XMP\n"
             "  -v, --verbose       print the source kind, size, bpp and stage times; -vv adds library\n"
@@ -50,12 +55,13 @@ static void usage(FILE *f)
             "\n" APP_EXIT_HELP);
 }
 
-enum { OPT_OUT = 1, OPT_Q, OPT_DROP_ALPHA, OPT_STRIP, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
+enum { OPT_OUT = 1, OPT_Q, OPT_ENTROPY_TILE, OPT_DROP_ALPHA, OPT_STRIP, OPT_VERBOSE, OPT_HELP, OPT_VERSION };
 
 static const app_opt OPTS[] = {
     {"output", 'o', 1, OPT_OUT},
     {"quality", 'q', 1, OPT_Q},
     APP_LIB_OPT_ROWS,
+    {"entropy-tile", 0, 1, OPT_ENTROPY_TILE},
     {"drop-alpha", 0, 0, OPT_DROP_ALPHA},
     {"strip", 0, 0, OPT_STRIP},
     {"verbose", 'v', 0, OPT_VERBOSE},
@@ -70,6 +76,7 @@ int main(int argc, char **argv)
     long quality = 75;
     app_lib_opts lib_opts = APP_LIB_OPTS_INIT;
     int drop_alpha = 0, strip = 0, verbose = 0;
+    uint32_t entropy_tile = 0; /* the library's default */
     char msg[512];
     int r;
 
@@ -92,6 +99,16 @@ int main(int argc, char **argv)
             if (app_parse_int(arg, 1, 100, &quality))
                 return app_usage_error(PROG, "quality must be an integer from 1 to 100");
             break;
+        case OPT_ENTROPY_TILE: {
+            long px = 0;
+            if (!strcmp(arg, "whole"))
+                entropy_tile = LIC_TILE_WHOLE;
+            else if (app_parse_int(arg, 128, 4096, &px) || (px & (px - 1)))
+                return app_usage_error(PROG, "--entropy-tile must be 128, 256, 512, 1024, 2048, 4096 or whole");
+            else
+                entropy_tile = (uint32_t)px;
+            break;
+        }
         case OPT_DROP_ALPHA: drop_alpha = 1; break;
         case OPT_STRIP: strip = 1; break;
         case OPT_VERBOSE: verbose++; break;
@@ -118,6 +135,7 @@ int main(int argc, char **argv)
     lic_config cfg;
     if ((r = app_lib_config(PROG, &lib_opts, app_log_level(verbose), &cfg)))
         return r;
+    cfg.entropy_tile = entropy_tile;
 
     const char *in_name = strcmp(in_path, "-") ? in_path : "standard input";
     uint8_t *file = NULL;

@@ -35,8 +35,17 @@ typedef struct lic_frame {
     int ph, pw;
 } lic_frame;
 
+/* The data of view v in frame f: channel v->c0 of its buffer, planes of the frame's size at v's scale. */
+void *lic_frame_data(const lic_frame *f, const lic_view *v);
+
 /* The CPU backend's run_op on the buffers of frame f. */
 int lic_backend_cpu_run_in(struct lic_engine *e, const lic_frame *f, const lic_op *op, const float *gain);
+
+/* An integer op (LIC_OP_ICONV, LIC_OP_IZERO) on the buffers of frame f, its kernel split over `pool`
+ * (NULL: this thread only, for callers that run several frames in parallel). Any other kind:
+ * LIC_EUNSUPPORTED. */
+struct lic_threadpool;
+int lic_backend_cpu_run_int(struct lic_engine *e, const lic_frame *f, const lic_op *op, struct lic_threadpool *pool);
 extern const lic_backend lic_backend_cuda;
 
 /* Opens the CUDA context for the engine's model when its configuration asks for it (or, under AUTO,

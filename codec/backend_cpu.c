@@ -25,8 +25,7 @@ static int cpu_supports_op(const lic_engine *e, const lic_op *op)
     return (unsigned)op->kind < LIC_OP_KIND_COUNT;
 }
 
-/* The data of a view in a frame: channel c0 of its buffer, planes of the frame's size at its scale. */
-static void *frame_data(const lic_frame *f, const lic_view *v)
+void *lic_frame_data(const lic_frame *f, const lic_view *v)
 {
     size_t plane = (size_t)(f->ph >> v->scale) * (size_t)(f->pw >> v->scale);
     return (char *)f->buf[v->buf] + (size_t)v->c0 * plane * 4; /* F32 and I32 are both 4 bytes */
@@ -34,13 +33,13 @@ static void *frame_data(const lic_frame *f, const lic_view *v)
 
 static lic_tensor ftensor(const lic_frame *f, const lic_view *v)
 {
-    lic_tensor t = {v->c, f->ph >> v->scale, f->pw >> v->scale, frame_data(f, v)};
+    lic_tensor t = {v->c, f->ph >> v->scale, f->pw >> v->scale, lic_frame_data(f, v)};
     return t;
 }
 
 static lic_itensor itensor(const lic_frame *f, const lic_view *v)
 {
-    lic_itensor t = {v->c, f->ph >> v->scale, f->pw >> v->scale, frame_data(f, v)};
+    lic_itensor t = {v->c, f->ph >> v->scale, f->pw >> v->scale, lic_frame_data(f, v)};
     return t;
 }
 
@@ -73,9 +72,20 @@ int lic_backend_cpu_run_in(lic_engine *e, const lic_frame *f, const lic_op *op, 
                 t.data[c * hw + p] *= gain[c];
         return LIC_OK;
     }
+    case LIC_OP_ICONV:
+    case LIC_OP_IZERO:
+        return lic_backend_cpu_run_int(e, f, op, e->pool);
+    default:
+        return LIC_EINVAL;
+    }
+}
+
+int lic_backend_cpu_run_int(lic_engine *e, const lic_frame *f, const lic_op *op, lic_threadpool *pool)
+{
+    switch (op->kind) {
     case LIC_OP_ICONV: {
         lic_itensor in = itensor(f, &op->in), out = itensor(f, &op->out);
-        return lic_iconv2d_kernel(e->pool, op->iconv, &in, &out, e->ikernel);
+        return lic_iconv2d_kernel(pool, op->iconv, &in, &out, e->ikernel);
     }
     case LIC_OP_IZERO: {
         lic_itensor t = itensor(f, &op->out);
@@ -83,7 +93,7 @@ int lic_backend_cpu_run_in(lic_engine *e, const lic_frame *f, const lic_op *op, 
         return LIC_OK;
     }
     default:
-        return LIC_EINVAL;
+        return LIC_EUNSUPPORTED;
     }
 }
 

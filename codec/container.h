@@ -28,6 +28,12 @@ enum lic_stream_id {
     LIC_STREAM_Y = 1, /* latent symbols, all groups and passes in coding order */
 };
 
+/* Bytes inside a buffer someone else owns. */
+typedef struct lic_span {
+    const uint8_t *data;
+    size_t size;
+} lic_span;
+
 typedef struct lic_container {
     lic_stream_info info;
     uint8_t stream_id[LIC_MAX_STREAMS];
@@ -38,6 +44,7 @@ typedef struct lic_container {
      * is LIC_STREAM_Y. */
     int tile_log2;          /* 0: one tile over the whole latent; 3..8: tiles of 2^t positions */
     uint64_t n_tiles;       /* YTIL chunks in the file (as the HEAD's size and tile_log2 require) */
+    const uint8_t *tiles_at; /* version 2: the first YTIL chunk (lic_container_tiles walks from it) */
     int source_bit_depth;   /* 8 or 16 */
     const uint8_t *meta[LIC_META_COUNT]; /* point into the parsed buffer; NULL when absent */
     size_t meta_size[LIC_META_COUNT];
@@ -59,6 +66,10 @@ int lic_container_parse_header(lic_container *c, const uint8_t *data, size_t siz
  * critical chunk). Allocates nothing. */
 int lic_container_parse(lic_container *c, const uint8_t *data, size_t size);
 
+/* The y stream of every tile, in tile order, into tiles[0 .. c->n_tiles) (a parsed container: version 1
+ * has one, the LIC_STREAM_Y payload). Walks the chunks again, skipping ancillary ones between tiles. */
+void lic_container_tiles(const lic_container *c, lic_span *tiles);
+
 /* Finds a stream by id; returns its index or -1. */
 int lic_container_find(const lic_container *c, int id);
 
@@ -70,14 +81,17 @@ size_t lic_container_size(int n_streams, const size_t *sizes);
 void lic_container_write(uint8_t *dst, const lic_stream_info *info, int n_streams, const uint8_t *ids,
                          const uint8_t *const *payloads, const size_t *sizes);
 
-/* What a version-2 file holds, for the writer. This revision writes one tile (tile_log2 0). */
+/* What a version-2 file holds, for the writer. */
 typedef struct lic_container_content {
     lic_stream_info info;   /* width, height, fmt, quality, model_fingerprint are written */
     int source_bit_depth;   /* 8 or 16 */
     const uint8_t *meta[LIC_META_COUNT];
     size_t meta_size[LIC_META_COUNT]; /* 0: no chunk */
-    const uint8_t *z, *y;   /* the z stream and the one tile's y stream */
+    const uint8_t *z, *y;   /* the z stream and, with one tile (n_tiles 0 or 1), the tile's y stream */
     size_t z_size, y_size;
+    int tile_log2;          /* written into HEAD: 0, or 3..8 with n_tiles matching the size */
+    uint64_t n_tiles;       /* > 1: the y streams are tiles[0 .. n_tiles), not y */
+    const lic_span *tiles;
 } lic_container_content;
 
 /* Bytes of the version-2 file for this content (0 when a chunk would exceed 2^31 - 1 bytes). */

@@ -120,6 +120,7 @@ int lic_container_v2_parse(lic_container *c, const uint8_t *data, size_t size, i
             if (state != IN_TILES || len < 4 || lic_le_rd32(body) != tiles_seen || tiles_seen >= c->n_tiles)
                 return LIC_EBITSTREAM;
             if (tiles_seen == 0) {
+                c->tiles_at = type - 4;
                 c->stream_data[1] = body + 4;
                 c->stream_size[1] = len - 4;
             }
@@ -145,11 +146,22 @@ static size_t chunk_bytes(size_t len)
     return len > MAX_CHUNK ? 0 : CHUNK_OVERHEAD + len;
 }
 
+/* The y streams the content holds: its tiles, or the one stream y. */
+static uint64_t tile_streams(const lic_container_content *cc, const lic_span **tiles, lic_span *one)
+{
+    if (cc->n_tiles > 1) {
+        *tiles = cc->tiles;
+        return cc->n_tiles;
+    }
+    *one = (lic_span){cc->y, cc->y_size};
+    *tiles = one;
+    return 1;
+}
+
 size_t lic_container_v2_size(const lic_container_content *cc)
 {
-    size_t parts[3 + LIC_META_COUNT] = {chunk_bytes(HEAD_SIZE), chunk_bytes(cc->z_size),
-                                        cc->y_size > MAX_CHUNK - 4 ? 0 : chunk_bytes(cc->y_size + 4)};
-    int n = 3;
+    size_t parts[2 + LIC_META_COUNT] = {chunk_bytes(HEAD_SIZE), chunk_bytes(cc->z_size)};
+    int n = 2;
     for (int i = 0; i < LIC_META_COUNT; i++)
         if (cc->meta_size[i])
             parts[n++] = chunk_bytes(cc->meta_size[i]);
@@ -158,6 +170,15 @@ size_t lic_container_v2_size(const lic_container_content *cc)
         if (parts[i] == 0 || total > SIZE_MAX - parts[i])
             return 0;
         total += parts[i];
+    }
+    lic_span one;
+    const lic_span *tiles;
+    const uint64_t n_tiles = tile_streams(cc, &tiles, &one);
+    for (uint64_t k = 0; k < n_tiles; k++) {
+        const size_t part = tiles[k].size > MAX_CHUNK - 4 ? 0 : chunk_bytes(tiles[k].size + 4);
+        if (part == 0 || total > SIZE_MAX - part)
+            return 0;
+        total += part;
     }
     return total;
 }
@@ -186,13 +207,36 @@ void lic_container_v2_write(uint8_t *dst, const lic_container_content *cc)
     head[16] = (uint8_t)cc->info.fmt;
     head[17] = (uint8_t)cc->info.quality;
     head[18] = (uint8_t)cc->source_bit_depth;
-    head[19] = 0; /* tile_log2 0: this revision writes one tile over the whole latent */
+    head[19] = (uint8_t)cc->tile_log2;
     uint8_t *p = put_chunk(dst + SIGNATURE, "HEAD", head, HEAD_SIZE, NULL, 0);
     for (int i = 0; i < LIC_META_COUNT; i++)
         if (cc->meta_size[i])
             p = put_chunk(p, k_meta_type[i], cc->meta[i], cc->meta_size[i], NULL, 0);
     p = put_chunk(p, "ZSYM", cc->z, cc->z_size, NULL, 0);
-    static const uint8_t tile0[4] = {0, 0, 0, 0};
-    p = put_chunk(p, "YTIL", tile0, 4, cc->y, cc->y_size);
+    lic_span one;
+    const lic_span *tiles;
+    const uint64_t n_tiles = tile_streams(cc, &tiles, &one);
+    for (uint64_t k = 0; k < n_tiles; k++) {
+        uint8_t index[4];
+        lic_le_wr32(index, (uint32_t)k);
+        p = put_chunk(p, "YTIL", index, 4, tiles[k].data, tiles[k].size);
+    }
     put_chunk(p, "LEND", NULL, 0, NULL, 0);
+}
+
+void lic_container_tiles(const lic_container *c, lic_span *tiles)
+{
+    if (c->info.version != LIC_CONTAINER_VERSION) { /* version 1: one tile, the y payload */
+        const int yi = lic_container_find(c, LIC_STREAM_Y);
+        tiles[0] = yi < 0 ? (lic_span){NULL, 0} : (lic_span){c->stream_data[yi], c->stream_size[yi]};
+        return;
+    }
+    /* The parse checked every chunk from here to LEND: lengths in bounds, YTIL in order. */
+    const uint8_t *p = c->tiles_at;
+    for (uint64_t k = 0; k < c->n_tiles;) {
+        const uint32_t len = lic_le_rd32(p);
+        if (!memcmp(p + 4, "YTIL", 4))
+            tiles[k++] = (lic_span){p + 12, len - 4};
+        p += CHUNK_OVERHEAD + (size_t)len;
+    }
 }

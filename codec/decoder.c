@@ -157,18 +157,13 @@ int lic_decode_with_metadata(lic_decoder *d, const uint8_t *data, size_t size, l
         return ret;
     if (c.info.model_fingerprint != g->model->file.fingerprint)
         return LIC_EMODEL_MISMATCH;
-    if (c.tile_log2 != 0) {
-        /* FORMAT.md §3.2: tiled coding arrives later within version 2; refuse rather than misdecode. */
-        lic_log(&g->cfg.logger, LIC_LOG_ERROR,
-                "the stream is cut into %llu tiles of %dx%d latent positions: multi-tile streams need a newer decoder",
-                (unsigned long long)c.n_tiles, 1 << c.tile_log2, 1 << c.tile_log2);
-        return LIC_EUNSUPPORTED;
-    }
     int zi = lic_container_find(&c, LIC_STREAM_Z), yi = lic_container_find(&c, LIC_STREAM_Y);
     if (zi < 0 || yi < 0)
         return LIC_EBITSTREAM;
-    if ((ret = lic_engine_prepare(g, c.info.width, c.info.height)) < 0)
+    if ((ret = lic_engine_prepare_tiles(g, c.info.width, c.info.height, c.tile_log2)) < 0)
         return ret;
+    if (g->et.n != c.n_tiles) /* the container and the engine count tiles alike (FORMAT.md §3.1) */
+        return LIC_EBITSTREAM;
     lic_stats *st = &g->stats;
     st->t_analysis = st->t_hyper = st->t_entropy = st->t_synthesis = 0;
     st->stream_bytes[0] = c.stream_size[zi];
@@ -178,9 +173,22 @@ int lic_decode_with_metadata(lic_decoder *d, const uint8_t *data, size_t size, l
     lic_symbol_reader_init(&zr, c.stream_data[zi], c.stream_size[zi]);
     lic_symbol_reader_init(&yr, c.stream_data[yi], c.stream_size[yi]);
     lic_latent_coder io = {.encode = 0, .zr = &zr, .yr = &yr};
-    if ((ret = lic_engine_code_latents(g, &io)) < 0)
+    lic_span *tiles = NULL;
+    if (c.n_tiles > 1) {
+        /* Bounded by the file: each tile is a chunk of at least 16 bytes of it. */
+        if (!(tiles = lic_mem_alloc_array(&g->cfg.allocator, (size_t)c.n_tiles, sizeof(*tiles))))
+            return LIC_ENOMEM;
+        lic_container_tiles(&c, tiles);
+        st->stream_bytes[1] = 0;
+        for (uint64_t k = 0; k < c.n_tiles; k++)
+            st->stream_bytes[1] += tiles[k].size;
+        io.tiles = tiles;
+    }
+    ret = lic_engine_code_latents(g, &io);
+    lic_mem_free(&g->cfg.allocator, tiles);
+    if (ret < 0)
         return ret;
-    if (lic_symbol_reader_status(&zr) < 0 || lic_symbol_reader_status(&yr) < 0)
+    if (lic_symbol_reader_status(&zr) < 0 || (c.n_tiles == 1 && lic_symbol_reader_status(&yr) < 0))
         return LIC_EBITSTREAM;
 
     double t0 = lic_now();

@@ -89,6 +89,27 @@ static int take_metadata(const lic_metadata *meta, lic_container_content *cc)
     return LIC_OK;
 }
 
+/* The y streams for the container: the one writer's (one tile), or the tiles' finished streams, listed
+ * in tile order in an array the caller frees. cc->y_size becomes the total of the y payloads. */
+static int take_tiles(lic_engine *g, lic_symbol_writer *yw, lic_container_content *cc)
+{
+    const lic_etiles *et = &g->et;
+    cc->tile_log2 = et->n > 1 ? et->log2 : 0;
+    if (et->n == 1)
+        return lic_symbol_writer_finish(yw, &cc->y, &cc->y_size);
+    lic_span *tiles = et->n > SIZE_MAX ? NULL : lic_mem_alloc_array(&g->cfg.allocator, (size_t)et->n, sizeof(*tiles));
+    if (!tiles)
+        return LIC_ENOMEM;
+    cc->y_size = 0;
+    for (uint64_t k = 0; k < et->n; k++) {
+        tiles[k] = (lic_span){et->res[k].bytes, et->res[k].size};
+        cc->y_size += et->res[k].size;
+    }
+    cc->n_tiles = et->n;
+    cc->tiles = tiles;
+    return LIC_OK;
+}
+
 int lic_encode(lic_encoder *e, const lic_image *img, int quality, uint8_t **out, size_t *out_size)
 {
     return lic_encode_with_metadata(e, img, quality, NULL, out, out_size);
@@ -134,21 +155,21 @@ int lic_encode_with_metadata(lic_encoder *e, const lic_image *img, int quality, 
         return ret;
 
     double t1 = lic_now();
-    if ((ret = lic_symbol_writer_finish(e->zw, &cc.z, &cc.z_size)) < 0 ||
-        (ret = lic_symbol_writer_finish(e->yw, &cc.y, &cc.y_size)) < 0)
+    if ((ret = lic_symbol_writer_finish(e->zw, &cc.z, &cc.z_size)) < 0 || (ret = take_tiles(g, e->yw, &cc)) < 0)
         return ret;
     size_t total = lic_container_v2_size(&cc);
-    if (total == 0)
-        return LIC_ELIMIT;
-    uint8_t *buf = lic_mem_alloc_owned(&g->cfg.allocator, total);
-    if (!buf)
-        return LIC_ENOMEM;
+    uint8_t *buf = total ? lic_mem_alloc_owned(&g->cfg.allocator, total) : NULL;
+    if (!buf) {
+        lic_mem_free(&g->cfg.allocator, (void *)cc.tiles);
+        return total ? LIC_ENOMEM : LIC_ELIMIT;
+    }
     cc.info = (lic_stream_info){.width = img->width,
                                 .height = img->height,
                                 .fmt = img->fmt,
                                 .quality = quality,
                                 .model_fingerprint = g->model->file.fingerprint};
     lic_container_v2_write(buf, &cc);
+    lic_mem_free(&g->cfg.allocator, (void *)cc.tiles);
     st->t_entropy += lic_now() - t1;
     st->stream_bytes[0] = cc.z_size;
     st->stream_bytes[1] = cc.y_size;

@@ -48,7 +48,7 @@ static int engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
     e->model = m;
     e->md = &m->data;
     e->stats.backend = "cpu";
-    if ((ret = lic_tile_plan_build(e->md, &e->tiles)) < 0)
+    if ((ret = lic_tile_plan_build(e->md, &e->tiles)) < 0 || (ret = lic_etiles_init(e)) < 0)
         return ret;
     return lic_backend_cuda_open(e);
 }
@@ -70,6 +70,7 @@ static void free_workspace(lic_engine *e)
 static void engine_release(lic_engine *e)
 {
     free_workspace(e);
+    lic_etiles_release(e);
     lic_backend_cuda_close(e);
     lic_xf_ctx_free(&e->xf);
     lic_threadpool_free(&e->pool);
@@ -114,6 +115,7 @@ void lic_engine_close(lic_engine *e)
  * overflow before the check. */
 typedef struct ws_plan {
     int tiled, tile;                      /* tile side in pixels when tiled */
+    int etile_log2;                       /* the probability path's tiles (codec/entropy_tiles.h) */
     uint64_t count[LIC_MAX_BUFS];         /* whole buffers */
     uint64_t tcount[LIC_MAX_BUFS];        /* tile buffers (tiled) */
     uint64_t scratch, peak;
@@ -131,19 +133,24 @@ static size_t elem_size(const lic_buf *b)
     return b->type == LIC_BUF_F32 ? sizeof(float) : sizeof(int32_t);
 }
 
-static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, ws_plan *p)
+static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int elog2, ws_plan *p)
 {
     const lic_model_data *md = e->md;
+    const int lh = ph / 16, lw = pw / 16;
+    const uint64_t n_etiles = lic_etiles_count(lh, lw, elog2);
     uint64_t px = (uint64_t)ph * (uint64_t)pw, bytes = 0, scratch = 0;
     p->tiled = tile > 0;
     p->tile = tile;
+    p->etile_log2 = elog2;
     if (p->tiled)
         lic_tile_counts(&e->tiles, md, tile, ph, pw, p->tcount, &scratch);
     for (int i = 0; i < md->n_bufs; i++) {
         lic_buf whole = md->bufs[i];
-        if (p->tiled)
+        if (n_etiles > 1) /* the probability path's buffers are the tiles' */
+            whole.units = e->et.whole_units[p->tiled][i];
+        else if (p->tiled)
             whole.units = e->tiles.whole_units[i];
-        else
+        if (!p->tiled)
             p->tcount[i] = 0;
         p->count[i] = lic_buf_count(&whole, ph, pw);
         bytes += (p->count[i] + p->tcount[i]) * elem_size(&md->bufs[i]);
@@ -162,33 +169,43 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, ws_pla
     }
     p->scratch = scratch * (uint64_t)lic_threadpool_size(e->pool);
     /* Symbol writers buffer their symbols (and briefly twice that while growing): about 40 bytes per
-     * symbol. Add the decoded image, and 256 KB for the writers' first blocks and scratch rounding. */
-    uint64_t symbols = (lic_view_units(&md->io.yq) + lic_view_units(&md->io.zhat)) * (px / 4096);
-    p->peak = bytes + p->scratch + 40 * symbols + 3 * px + (256u << 10);
+     * symbol. With one tile that is every symbol of the image; with several, the z symbols, the tiles
+     * in flight (one per worker, in its workspace) and the finished tile streams, kept as bytes (1 byte
+     * per y symbol: far above the rates the codec reaches). Add the decoded image, and 256 KB for the
+     * writers' first blocks and scratch rounding. */
+    const uint64_t blocks = px / 4096, zsym = lic_view_units(&md->io.zhat) * blocks;
+    const uint64_t ysym = lic_view_units(&md->io.yq) * blocks;
+    uint64_t coding = 40 * (ysym + zsym);
+    if (n_etiles > 1)
+        coding = 40 * zsym + ysym +
+                 (uint64_t)lic_etiles_workers(e, n_etiles) * lic_etiles_worker_bytes(e, lh, lw, elog2, 1);
+    p->peak = bytes + p->scratch + coding + 3 * px + (256u << 10);
 }
 
 /* The tile side for the configuration: 0 (untiled) with an accelerator, which needs whole buffers, or
  * when asked; the configured side; or the default, halved under a memory cap until the plan fits. */
-static void plan_tiled(const lic_engine *e, int ph, int pw, ws_plan *p)
+static void plan_tiled(const lic_engine *e, int ph, int pw, int elog2, ws_plan *p)
 {
     const lic_config *c = &e->cfg;
     if (e->accel || c->tile_side == LIC_TILE_WHOLE) {
-        plan_workspace(e, ph, pw, 0, p);
+        plan_workspace(e, ph, pw, 0, elog2, p);
         return;
     }
     if (c->tile_side) {
-        plan_workspace(e, ph, pw, c->tile_side < 64 ? 64 : (int)(c->tile_side < (1u << 20) ? c->tile_side & ~63u : 1u << 20), p);
+        plan_workspace(e, ph, pw, c->tile_side < 64 ? 64 : (int)(c->tile_side < (1u << 20) ? c->tile_side & ~63u : 1u << 20),
+                       elog2, p);
         return;
     }
     int tile = TILE_DEFAULT;
-    plan_workspace(e, ph, pw, tile, p);
+    plan_workspace(e, ph, pw, tile, elog2, p);
     while (c->max_memory && p->peak > c->max_memory && tile > 64)
-        plan_workspace(e, ph, pw, tile /= 2, p);
+        plan_workspace(e, ph, pw, tile /= 2, elog2, p);
 }
 
 /* The limit checks of lic_engine_prepare; fills *p (the plan for the padded size) when the sides and
  * pixel count are within bounds. */
-static int check_size(const lic_engine *e, uint32_t width, uint32_t height, lic_size_check *out, ws_plan *p)
+static int check_size(const lic_engine *e, uint32_t width, uint32_t height, int elog2, lic_size_check *out,
+                      ws_plan *p)
 {
     const lic_config *c = &e->cfg;
     if (width == 0 || height == 0)
@@ -205,7 +222,10 @@ static int check_size(const lic_engine *e, uint32_t width, uint32_t height, lic_
         *out = (lic_size_check){LIC_LIMIT_PIXELS, px, c->max_pixels, 0};
         return LIC_ELIMIT;
     }
-    plan_tiled(e, (int)((height + 63) / 64 * 64), (int)((width + 63) / 64 * 64), p);
+    const int ph = (int)((height + 63) / 64 * 64), pw = (int)((width + 63) / 64 * 64);
+    if (elog2 < 0)
+        elog2 = lic_etiles_log2_for(c->entropy_tile, ph / 16, pw / 16);
+    plan_tiled(e, ph, pw, elog2, p);
     out->memory = p->peak;
     if (c->max_memory && p->peak > c->max_memory) {
         *out = (lic_size_check){LIC_LIMIT_MEMORY, p->peak, c->max_memory, p->peak};
@@ -221,7 +241,7 @@ static int check_size(const lic_engine *e, uint32_t width, uint32_t height, lic_
 int lic_engine_check_size(const lic_engine *e, uint32_t width, uint32_t height, lic_size_check *out)
 {
     ws_plan p;
-    return check_size(e, width, height, out, &p);
+    return check_size(e, width, height, -1, out, &p);
 }
 
 /* Makes *buf hold `count` elements; buffers are reused while large enough, since index arithmetic
@@ -239,10 +259,15 @@ static int grow_buf(lic_engine *e, const lic_buf *b, void **buf, uint64_t *cap, 
 
 int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height)
 {
+    return lic_engine_prepare_tiles(e, width, height, -1);
+}
+
+int lic_engine_prepare_tiles(lic_engine *e, uint32_t width, uint32_t height, int tile_log2)
+{
     const lic_config *c = &e->cfg;
     lic_size_check chk;
     ws_plan p;
-    int ret = check_size(e, width, height, &chk, &p);
+    int ret = check_size(e, width, height, tile_log2, &chk, &p);
     if (ret == LIC_ELIMIT && chk.exceeded == LIC_LIMIT_MEMORY)
         lic_log(&c->logger, LIC_LOG_ERROR, "image %ux%u needs about %llu MB, above the %llu MB cap", width,
                 height, (unsigned long long)(chk.value >> 20), (unsigned long long)(chk.limit >> 20));
@@ -269,7 +294,11 @@ int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height)
     e->yq = lic_engine_view_data(e, &md->io.yq);
     e->yctx = lic_engine_view_data(e, &md->io.yctx);
     e->zhat = lic_engine_view_data(e, &md->io.zhat);
-    return LIC_OK;
+    if ((ret = lic_etiles_prepare(e, p.etile_log2)) < 0) {
+        free_workspace(e);
+        lic_etiles_release(e);
+    }
+    return ret;
 }
 
 void *lic_engine_view_data(const lic_engine *e, const lic_view *v)
@@ -311,8 +340,7 @@ int lic_engine_synthesis(lic_engine *e, float **out_data)
 
 /* ---- the integer probability path: the coding schedule ---- */
 
-/* round(v * 2^frac) as int64, saturated far outside any useful range; NaN becomes 0. */
-static int64_t to_fixed(double v, int frac)
+int64_t lic_engine_to_fixed(double v, int frac)
 {
     double s = v * (double)(1 << frac);
     if (!(s == s))
@@ -333,7 +361,7 @@ static int code_z(lic_engine *e, lic_latent_coder *io)
         for (size_t p = 0; p < zhw; p++) {
             int32_t s;
             if (io->encode) {
-                s = lic_factorized_quantize(zp, c, to_fixed(io->z[c * zhw + p], zp->frac_bits));
+                s = lic_factorized_quantize(zp, c, lic_engine_to_fixed(io->z[c * zhw + p], zp->frac_bits));
                 int ret = lic_symbol_writer_put(io->zw, &zp->cdf, c, s);
                 if (ret < 0)
                     return ret;
@@ -348,79 +376,21 @@ static int code_z(lic_engine *e, lic_latent_coder *io)
     return LIC_OK;
 }
 
-/* Codes one checkerboard pass of a step's channels: positions with (x + y) % 2 == pass. */
-static int code_y(lic_engine *e, lic_latent_coder *io, const lic_code_step *st)
-{
-    const lic_model_data *md = e->md;
-    const lic_gaussian_conditional *gc = &md->y_gc;
-    int yf = md->arch.yctx_frac_bits, sh = LIC_GAUSSIAN_FRAC_BITS - yf;
-    size_t hw = (size_t)e->lh * e->lw;
-    const int32_t *params = lic_engine_view_data(e, &st->params);
-    int32_t *anchors = st->anchors.c ? lic_engine_view_data(e, &st->anchors) : NULL;
-    uint64_t n = 0;
-    for (int c = 0; c < st->c; c++) {
-        size_t plane = (size_t)(st->c0 + c) * hw;
-        const int32_t *mean = params + (size_t)c * hw;
-        const int32_t *scale = params + (size_t)(st->c + c) * hw;
-        for (int y = 0; y < e->lh; y++) {
-            for (int x = (y + st->pass) & 1; x < e->lw; x += 2) {
-                size_t p = (size_t)y * e->lw + x;
-                int32_t mu = mean[p];
-                int idx = lic_gaussian_scale_index(gc, scale[p]);
-                int32_t s;
-                if (io->encode) {
-                    s = lic_gaussian_quantize(to_fixed(e->y[plane + p], LIC_GAUSSIAN_FRAC_BITS), mu);
-                    int ret = lic_symbol_writer_put(io->yw, &gc->cdf, idx, s);
-                    if (ret < 0)
-                        return ret;
-                } else {
-                    s = lic_symbol_clamp(lic_symbol_reader_get(io->yr, &gc->cdf, idx));
-                }
-                int32_t v = lic_gaussian_reconstruct(s, mu);
-                int32_t ctx = lic_clamp_i64(lic_round_shr(v, sh), INT16_MIN, INT16_MAX);
-                e->yq[plane + p] = v;
-                e->yctx[plane + p] = ctx;
-                if (anchors)
-                    anchors[(size_t)c * hw + p] = ctx;
-                e->stats.symbols_hash = lic_fnv1a64_mix32(e->stats.symbols_hash, s);
-                e->stats.params_hash = lic_fnv1a64_mix32(lic_fnv1a64_mix32(e->stats.params_hash, mu), idx);
-                n++;
-            }
-        }
-    }
-    e->stats.n_symbols += n;
-    return LIC_OK;
-}
-
-/* When decoding, a stream that has run past its end stops the work at once, so the time spent on a
- * corrupt or truncated file is bounded by its size rather than by the image size it claims. */
-static int stream_ok(const lic_latent_coder *io)
-{
-    if (io->encode)
-        return LIC_OK;
-    if (lic_symbol_reader_status(io->zr) < 0 || (io->yr && lic_symbol_reader_status(io->yr) < 0))
-        return LIC_EBITSTREAM;
-    return LIC_OK;
-}
-
 int lic_engine_code_latents(lic_engine *e, lic_latent_coder *io)
 {
     e->stats.symbols_hash = e->stats.params_hash = LIC_FNV64_BASIS;
     e->stats.n_symbols = 0;
-    const lic_model_data *md = e->md;
-    for (int i = 0; i < md->n_steps; i++) {
-        const lic_code_step *st = &md->steps[i];
-        double t0 = lic_now();
-        int ret = lic_interp_run(e, st->ops, NULL);
-        if (ret == LIC_OK && st->kind == LIC_STEP_CODE_Z)
-            ret = code_z(e, io);
-        else if (ret == LIC_OK && st->kind == LIC_STEP_CODE_Y)
-            ret = code_y(e, io, st);
-        if (ret == LIC_OK && st->kind != LIC_STEP_RUN)
-            ret = stream_ok(io);
-        if (ret < 0)
-            return ret;
-        *(st->hyper ? &e->stats.t_hyper : &e->stats.t_entropy) += lic_now() - t0;
-    }
-    return LIC_OK;
+    /* z first (lic_etiles_init checked that the schedule starts with it), then the rest by tile. */
+    const lic_code_step *st = &e->md->steps[0];
+    double t0 = lic_now();
+    int ret = lic_interp_run(e, st->ops, NULL);
+    if (ret == LIC_OK)
+        ret = code_z(e, io);
+    /* When decoding, a stream that has run past its end stops the work at once. */
+    if (ret == LIC_OK && !io->encode && lic_symbol_reader_status(io->zr) < 0)
+        ret = LIC_EBITSTREAM;
+    if (ret < 0)
+        return ret;
+    e->stats.t_hyper += lic_now() - t0;
+    return lic_etiles_code(e, io, 1);
 }

@@ -4,6 +4,7 @@
 #ifndef LIC_CODEC_ENGINE_H
 #define LIC_CODEC_ENGINE_H
 
+#include "codec/entropy_tiles.h"
 #include "codec/internal.h"
 #include "codec/tiles.h"
 #include "entropy/symbol_coder.h"
@@ -34,11 +35,15 @@ typedef struct lic_engine {
     int tiled, tile;
     void *tbuf[LIC_MAX_BUFS];
     uint64_t tbuf_cap[LIC_MAX_BUFS];
+    /* The probability path by tile of the latent (codec/entropy_tiles.h): the current image's tiling,
+     * per-worker tile workspaces and per-tile results. */
+    lic_etiles et;
     /* The buffers the callers know by role (md->io), set by lic_engine_prepare. */
     float *x;                 /* 3 x ph x pw: the padded image, filled by the encoder */
     float *y;                 /* M x lh x lw: y' (encoder) or y-hat (decoder, filled by it) */
     int32_t *yq;              /* M x lh x lw: y-hat' in 1/256 units */
-    int32_t *yctx;            /* M x lh x lw: y-hat in the context networks' format */
+    int32_t *yctx;            /* M x lh x lw: y-hat in the context networks' format (one tile only;
+                               * with several tiles it lives in the tile workspaces) */
     int32_t *zhat;            /* N x lh/4 x lw/4 */
 
     lic_stats stats;
@@ -55,7 +60,11 @@ void lic_engine_close(lic_engine *e);
 int lic_engine_check_size(const lic_engine *e, uint32_t width, uint32_t height, lic_size_check *out);
 
 /* Validates an image size against the limits (side, pixels, memory estimate) and makes the
- * workspace fit it. Nothing is allocated when a limit is exceeded. Returns 0, LIC_ELIMIT, LIC_ENOMEM. */
+ * workspace fit it, for the probability path cut into tiles of 2^tile_log2 latent positions (0: one
+ * tile; -1: the tiling an encoder chooses under cfg.entropy_tile). Nothing is allocated when a limit is
+ * exceeded. Returns 0, LIC_ELIMIT, LIC_ENOMEM. */
+int lic_engine_prepare_tiles(lic_engine *e, uint32_t width, uint32_t height, int tile_log2);
+/* lic_engine_prepare_tiles with the encoder's tiling (-1). */
 int lic_engine_prepare(lic_engine *e, uint32_t width, uint32_t height);
 
 /* Per-channel gains for quality q (1..100): gain_out[M] (encoder) or, with inverse = 1, gain_inv. */
@@ -69,17 +78,27 @@ int lic_engine_analysis(lic_engine *e, const float *gain, float **z_out);
 int lic_engine_synthesis(lic_engine *e, float **out);
 
 /* The probability path. In encode mode it quantizes z (from analysis) and e->y (y'), writes symbols;
- * in decode mode it reads them. Either way it leaves y-hat' in e->yq and updates the stats hashes. */
+ * in decode mode it reads them. Either way it leaves y-hat' in e->yq and updates the stats hashes.
+ * With one tile (e->et.n == 1) the y symbols go through yw / yr; with several, each tile has its own
+ * stream: read from tiles[0 .. e->et.n) when decoding, left in e->et.res when encoding. The symbol
+ * and parameter hashes of one tile are those of the whole-latent coding; with several, each tile's
+ * hashes start where z's ended (symbols) or from the FNV basis (parameters), and tile k > 0 is folded
+ * into tile 0's as two 32-bit words, low first, in tile order. */
 typedef struct lic_latent_coder {
     int encode;
     const float *z;                 /* encode: h_a output */
     lic_symbol_writer *zw, *yw;     /* encode */
     lic_symbol_reader *zr, *yr;     /* decode */
+    const lic_span *tiles;          /* decode, several tiles */
 } lic_latent_coder;
 int lic_engine_code_latents(lic_engine *e, lic_latent_coder *io);
 
 /* The data of a view of one of the engine's buffers, for the current size (tests). */
 void *lic_engine_view_data(const lic_engine *e, const lic_view *v);
+
+/* round(v * 2^frac) as int64, saturated far outside any useful range; NaN becomes 0: the encoder's
+ * conversion of y' and z to fixed point. */
+int64_t lic_engine_to_fixed(double v, int frac);
 
 /* Monotonic wall clock in seconds. */
 double lic_now(void);

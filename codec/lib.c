@@ -58,6 +58,9 @@ int lic_config_check(const lic_config *cfg)
         return LIC_EABI;
     if (cfg->n_threads < 0 || cfg->max_side == 0 || cfg->max_pixels == 0 || (cfg->cpu_features & ~LIC_CPU_ALL))
         return LIC_EINVAL;
+    const uint32_t et = cfg->entropy_tile;
+    if (et != 0 && et != LIC_TILE_WHOLE && (et < 128 || et > 4096 || (et & (et - 1))))
+        return LIC_EINVAL;
     return LIC_OK;
 }
 

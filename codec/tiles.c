@@ -209,8 +209,7 @@ void lic_tile_counts(const lic_tile_plan *p, const lic_model_data *md, int tile,
     }
 }
 
-/* Copies the h x w units at (fy, fx) of view v in frame `from` to (ty, tx) in frame `to`. */
-static void copy_units(const lic_frame *from, int fy, int fx, const lic_frame *to, int ty, int tx, int h,
+void lic_tile_copy_units(const lic_frame *from, int fy, int fx, const lic_frame *to, int ty, int tx, int h,
                        int w, const lic_view *v, int smax)
 {
     const int d = smax - v->scale, rows = h << d;
@@ -241,13 +240,13 @@ int lic_tile_run(lic_engine *e, const lic_tile_chain *c, const float *gain)
             const int b0 = nx > 1 && x0 > c->halo ? x0 - c->halo : 0;
             const int b1 = nx > 1 && x1 + c->halo < gw ? x1 + c->halo : gw;
             const lic_frame f = {e->tbuf, (a1 - a0) << c->smax, (b1 - b0) << c->smax};
-            copy_units(&whole, a0, b0, &f, 0, 0, a1 - a0, b1 - b0, &c->src, c->smax);
+            lic_tile_copy_units(&whole, a0, b0, &f, 0, 0, a1 - a0, b1 - b0, &c->src, c->smax);
             for (int i = c->first; i < c->first + c->count; i++) {
                 int ret = lic_backend_cpu_run_in(e, &f, &e->md->ops[i], gain);
                 if (ret < 0)
                     return ret;
             }
-            copy_units(&f, y0 - a0, x0 - b0, &whole, y0, x0, y1 - y0, x1 - x0, &c->dst, c->smax);
+            lic_tile_copy_units(&f, y0 - a0, x0 - b0, &whole, y0, x0, y1 - y0, x1 - x0, &c->dst, c->smax);
         }
     }
     return LIC_OK;

@@ -55,6 +55,12 @@ int lic_tile_region(const lic_tile_chain *c, int tile, int side);
 void lic_tile_counts(const lic_tile_plan *p, const lic_model_data *md, int tile, int ph, int pw,
                      uint64_t *count, uint64_t *scratch);
 
+struct lic_frame;
+/* Copies the h x w units (of 2^smax pixels) at (fy, fx) of view v in frame `from` to (ty, tx) in frame
+ * `to`. */
+void lic_tile_copy_units(const struct lic_frame *from, int fy, int fx, const struct lic_frame *to, int ty,
+                         int tx, int h, int w, const lic_view *v, int smax);
+
 struct lic_engine;
 /* Runs chain c over the engine's image tile by tile (tile side e->tile pixels) in e->tbuf. */
 int lic_tile_run(struct lic_engine *e, const lic_tile_chain *c, const float *gain);

@@ -70,7 +70,7 @@ typedef struct lic_image {
 #define LIC_CPU_AVX512VNNI (1u << 2) /* AVX-512 VNNI: integer probability path */
 #define LIC_CPU_ALL (LIC_CPU_AVX2 | LIC_CPU_AVX512 | LIC_CPU_AVX512VNNI)
 
-/* lic_config.tile_side: no tiling. */
+/* lic_config.tile_side and entropy_tile: no tiling. */
 #define LIC_TILE_WHOLE 0xFFFFFFFFu
 
 /* Settings shared by model loading, encoders and decoders. Always start from lic_config_init(). */
@@ -97,7 +97,14 @@ typedef struct lic_config {
                                * 1024, smaller if max_memory needs it (default 0); LIC_TILE_WHOLE = the
                                * whole image in one piece (as before tiling). Results are identical
                                * for every value. */
-    uint8_t reserved[56];     /* zero; room for later fields without an ABI break (this struct's size
+    uint32_t entropy_tile;    /* encoders: side in pixels of the tiles the latent is entropy coded in
+                               * (docs/FORMAT.md §3.2), each with its own stream, coded and decoded
+                               * in parallel on the threads: a power of two from 128 to 4096; 0 = the
+                               * library's choice, 2048 (default 0); LIC_TILE_WHOLE = one tile. An
+                               * image whose latent fits in one tile is always written as one tile.
+                               * Smaller tiles bound memory and add parallelism at a small rate cost;
+                               * other values: LIC_EINVAL. Decoders read every tiling. */
+    uint8_t reserved[52];     /* zero; room for later fields without an ABI break (this struct's size
                                * and the offsets of the fields above never change within an ABI major) */
 } lic_config;
 
