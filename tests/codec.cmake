@@ -36,3 +36,12 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/testdata/models/tiny.licw AND TARGET lic-mkmodel
   add_test(NAME test_tiles COMMAND test_tiles ${LIC_TCONV_MODEL} ${LIC_HP1_MODEL}
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 endif()
+# Entropy coding by tile of the latent (codec/entropy_tiles.h): round trips, thread independence,
+# damaged tiles, memory; with the tiny lic-hp1 model as well where lic-mkmodel is built.
+add_executable(test_entropy_tiles test_entropy_tiles.c)
+target_include_directories(test_entropy_tiles PRIVATE ${LIC_ROOT_INCLUDES} ${CMOCKA_INCLUDE_DIR})
+target_link_libraries(test_entropy_tiles PRIVATE codec_static ${CMOCKA_LIBRARY} Threads::Threads ${LIC_LIBM})
+if(TARGET lic_hp1_model)
+  add_dependencies(test_entropy_tiles lic_hp1_model)
+endif()
+add_test(NAME test_entropy_tiles COMMAND test_entropy_tiles ${LIC_HP1_MODEL} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
