@@ -42,7 +42,7 @@ static void chunk(fbuf *f, const char *type, const void *data, size_t len)
     assert_true(f->n + 12 + len <= sizeof(f->d));
     lic_le_wr32(f->d + f->n, (uint32_t)len);
     memcpy(f->d + f->n + 4, type, 4);
-    if (len)
+    if (len && data) /* (data NULL only with len 0; said twice for gcc's -Wnonnull after inlining) */
         memcpy(f->d + f->n + 8, data, len);
     lic_le_wr32(f->d + f->n + 8 + len, lic_crc32c(0, f->d + f->n + 4, 4 + len));
     f->n += 12 + len;
@@ -244,6 +244,70 @@ static void test_tiles(void **state)
         chunk(&f, "LEND", NULL, 0);
         assert_int_equal(parse(&f), LIC_EBITSTREAM);
     }
+}
+
+/* Several tiles: lic_container_tiles finds each tile's stream in order, past ancillary chunks between
+ * them; the writer writes tile_log2 and one YTIL per tile, in order, and reads back the same. */
+static void test_tile_streams(void **state)
+{
+    (void)state;
+    /* 300x100 pads to 320x128: a 20x8 latent, three 8x8 tiles across. */
+    head_fields hf = k_head;
+    hf.w = 300, hf.h = 100, hf.tile_log2 = 3;
+    fbuf f;
+    start(&f);
+    head(&f, &hf);
+    chunk(&f, "ZSYM", k_z, sizeof k_z);
+    for (uint32_t t = 0; t < 3; t++) {
+        ytil(&f, t, k_y + t, sizeof k_y - t);
+        if (t == 0)
+            chunk(&f, "abcd", "zz", 2); /* ancillary: skipped */
+    }
+    chunk(&f, "LEND", NULL, 0);
+    lic_container c;
+    assert_int_equal(lic_container_parse(&c, f.d, f.n), 0);
+    assert_int_equal(c.n_tiles, 3);
+    lic_span tiles[3];
+    lic_container_tiles(&c, tiles);
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(tiles[t].size, sizeof k_y - t);
+        assert_memory_equal(tiles[t].data, k_y + t, sizeof k_y - t);
+    }
+    /* The writer, from those spans: the same chunks less the ancillary one. */
+    lic_container_content cc = {.info = c.info, .source_bit_depth = 8, .z = k_z, .z_size = sizeof k_z,
+                                .tile_log2 = 3, .n_tiles = 3, .tiles = tiles};
+    size_t n = lic_container_v2_size(&cc);
+    assert_int_equal(n, f.n - 14);
+    uint8_t *w = malloc(n);
+    assert_non_null(w);
+    lic_container_v2_write(w, &cc);
+    lic_container r;
+    assert_int_equal(lic_container_parse(&r, w, n), 0);
+    assert_int_equal(r.tile_log2, 3);
+    assert_int_equal(r.n_tiles, 3);
+    lic_span back[3];
+    lic_container_tiles(&r, back);
+    for (int t = 0; t < 3; t++) {
+        assert_int_equal(back[t].size, tiles[t].size);
+        assert_memory_equal(back[t].data, tiles[t].data, tiles[t].size);
+    }
+    /* Written with a tile count its HEAD does not imply, the file is refused. */
+    cc.n_tiles = 2;
+    n = lic_container_v2_size(&cc);
+    lic_container_v2_write(w, &cc);
+    assert_int_equal(lic_container_parse(&r, w, n), LIC_EBITSTREAM);
+    free(w);
+    /* Version 1: the one tile is the y payload. */
+    const uint8_t ids[2] = {LIC_STREAM_Z, LIC_STREAM_Y};
+    const uint8_t *payloads[2] = {k_z, k_y};
+    const size_t sizes[2] = {sizeof k_z, sizeof k_y};
+    uint8_t v1[128];
+    assert_true(lic_container_size(2, sizes) <= sizeof v1);
+    lic_container_write(v1, &c.info, 2, ids, payloads, sizes);
+    assert_int_equal(lic_container_parse(&r, v1, lic_container_size(2, sizes)), 0);
+    lic_container_tiles(&r, back);
+    assert_int_equal(back[0].size, sizeof k_y);
+    assert_memory_equal(back[0].data, k_y, sizeof k_y);
 }
 
 /* Each order and count rule broken once, everything else valid. */
@@ -665,7 +729,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_and_writer), cmocka_unit_test(test_head_rules),
-        cmocka_unit_test(test_tiles),            cmocka_unit_test(test_chunk_order),
+        cmocka_unit_test(test_tiles),            cmocka_unit_test(test_tile_streams),
+        cmocka_unit_test(test_chunk_order),
         cmocka_unit_test(test_damage),           cmocka_unit_test(test_metadata_limits),
         cmocka_unit_test(test_v1_and_peek),      cmocka_unit_test(test_metadata_api),
         cmocka_unit_test(test_metadata_alloc_failures), cmocka_unit_test(test_golden_v2),
