@@ -452,6 +452,8 @@ static void test_golden_bitstreams(void **state)
     } golden[] = {
         {"testdata/bitstreams/tiny_17x33_q90.lic", 17, 33, 0xba36fcf523737bb1ull, 0x36db655cad938455ull},
         {"testdata/bitstreams/tiny_768x512_q50.lic", 768, 512, 0x6e16f8f92cf434daull, 0x91b4531ab93efeeaull},
+        /* 24 tiles of 128 pixels (lic-encode --entropy-tile 128): FORMAT.md §3.2 */
+        {"testdata/bitstreams/tiny_768x512_q50_t128.v2.lic", 768, 512, 0x9420948d5c184e12ull, 0xc0adabae3e79c983ull},
     };
     lic_model *m = load(TINY_MODEL);
     for (size_t i = 0; i < sizeof(golden) / sizeof(golden[0]); i++) {

@@ -14,6 +14,11 @@
  *                         the streams, every 11th bit of the larger streams (a few seconds in Release)
  *   test_sweep --full     every bit of every stream of every case
  *
+ * A multi-tile file (docs/FORMAT.md §3.2: one y stream per tile) gets the version-2 sweep, and, since it
+ * has no version-1 form, its tiles' streams are damaged inside valid CRCs instead: every truncation of
+ * each tile's stream and single-bit flips in it, rewritten as a valid version-2 file, decoded on two
+ * threads (tiles in parallel), must give a clean LIC_EBITSTREAM or an image of the declared size.
+ *
  * One decoder serves the whole sweep, so workspace reuse across the sizes that header flips produce is
  * exercised too: after every header mutation the original stream must still decode to the reference
  * pixels. The counts by result code are printed (docs/SECURITY.md quotes them). */
@@ -27,6 +32,7 @@
 
 #include <cmocka.h>
 
+#include "codec/container.h"
 #include "lic/codec.h"
 #include "tests/lic_edit.h"
 
@@ -45,14 +51,16 @@ typedef struct sweep_case {
     lic_pixfmt fmt;
     int quality;
     int full_streams; /* sweep every stream bit even without --full */
+    uint32_t entropy_tile; /* lic_config.entropy_tile: 0 the default (one tile at these sizes) */
 } sweep_case;
 
 static const sweep_case k_cases[] = {
-    {"testdata/models/tiny.licw", 17, 33, LIC_PIXFMT_RGB8, 90, 1},
-    {"testdata/models/tiny.licw", 40, 24, LIC_PIXFMT_GRAY8, 10, 1},
-    {"testdata/models/tiny.licw", 8, 8, LIC_PIXFMT_RGB8, 1, 1},
-    {"testdata/models/tiny_deconv.licw", 70, 65, LIC_PIXFMT_RGB8, 100, 0},
-    {"testdata/models/tiny.licw", 200, 100, LIC_PIXFMT_RGB8, 50, 0},
+    {"testdata/models/tiny.licw", 17, 33, LIC_PIXFMT_RGB8, 90, 1, 0},
+    {"testdata/models/tiny.licw", 40, 24, LIC_PIXFMT_GRAY8, 10, 1, 0},
+    {"testdata/models/tiny.licw", 8, 8, LIC_PIXFMT_RGB8, 1, 1, 0},
+    {"testdata/models/tiny_deconv.licw", 70, 65, LIC_PIXFMT_RGB8, 100, 0, 0},
+    {"testdata/models/tiny.licw", 200, 100, LIC_PIXFMT_RGB8, 50, 0, 0},
+    {"testdata/models/tiny.licw", 300, 140, LIC_PIXFMT_RGB8, 50, 0, 128}, /* 3 x 2 tiles */
 };
 
 static lic_image make_image(uint32_t w, uint32_t h, lic_pixfmt fmt)
@@ -173,12 +181,64 @@ static void sweep_v2(lic_decoder *dec, const uint8_t *bits, size_t n, const swee
     free(copy);
 }
 
+/* A multi-tile file: each tile's stream truncated at every length and flipped bit by bit (every 11th
+ * bit without --full), the file rewritten with valid CRCs, decoded with tiles in parallel. */
+static void sweep_tiles(lic_model *m, const uint8_t *bits, size_t n, const sweep_case *c)
+{
+    lic_config cfg;
+    assert_int_equal(lic_config_init(&cfg), 0);
+    cfg.n_threads = 2;
+    lic_decoder *dec = NULL;
+    assert_int_equal(lic_decoder_open(&dec, m, &cfg), 0);
+    lic_container k;
+    assert_int_equal(lic_container_parse(&k, bits, n), 0);
+    assert_true(k.n_tiles > 1 && k.n_tiles <= 16);
+    lic_span tiles[16], mut[16];
+    lic_container_tiles(&k, tiles);
+    uint8_t *tile_copy = malloc(n), *file = malloc(n);
+    assert_non_null(tile_copy);
+    assert_non_null(file);
+    lic_container_content cc = {.info = k.info, .source_bit_depth = k.source_bit_depth, .z = k.stream_data[0],
+                                .z_size = k.stream_size[0], .tile_log2 = k.tile_log2, .n_tiles = k.n_tiles,
+                                .tiles = mut};
+    tally t;
+    const unsigned stream_only = (1u << R_OK) | (1u << R_BITSTREAM);
+    const size_t step = g_full || c->full_streams ? 1 : 11;
+    for (uint64_t i = 0; i < k.n_tiles; i++) {
+        memset(&t, 0, sizeof t);
+        memcpy(mut, tiles, sizeof(lic_span) * k.n_tiles);
+        for (size_t len = 0; len < tiles[i].size; len++) {
+            mut[i].size = len;
+            lic_container_v2_write(file, &cc);
+            int r = decode_check(dec, file, lic_container_v2_size(&cc), stream_only, &t);
+            if (len < 8) /* not even the rANS state */
+                assert_int_equal(r, R_BITSTREAM);
+        }
+        memcpy(tile_copy, tiles[i].data, tiles[i].size);
+        mut[i] = (lic_span){tile_copy, tiles[i].size};
+        for (size_t bit = 0; bit < tiles[i].size * 8; bit += step) {
+            tile_copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            lic_container_v2_write(file, &cc);
+            decode_check(dec, file, n, stream_only, &t);
+            tile_copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        }
+        char what[64];
+        snprintf(what, sizeof what, "tile %llu cuts, flips%s", (unsigned long long)i, step > 1 ? " /11" : "");
+        print_tally(what, &t);
+        add_tally(&t);
+    }
+    free(file);
+    free(tile_copy);
+    lic_decoder_close(&dec);
+}
+
 static void sweep_one(const sweep_case *c)
 {
     lic_config cfg;
     assert_int_equal(lic_config_init(&cfg), 0);
     cfg.n_threads = 1;
     cfg.max_pixels = (uint64_t)1 << 20; /* header flips may claim big images: keep each decode short */
+    cfg.entropy_tile = c->entropy_tile;
     lic_model *m = NULL;
     assert_int_equal(lic_model_load_file(&m, c->model, &cfg), 0);
     lic_encoder *enc = NULL;
@@ -192,6 +252,16 @@ static void sweep_one(const sweep_case *c)
     lic_image ref2;
     assert_int_equal(lic_decode(dec, bits2, n2, &ref2), 0);
     sweep_v2(dec, bits2, n2, c);
+    if (c->entropy_tile) {
+        sweep_tiles(m, bits2, n2, c);
+        lic_image_free(&ref2);
+        lic_free(bits2);
+        free(img.data);
+        lic_decoder_close(&dec);
+        lic_encoder_close(&enc);
+        lic_model_free(&m);
+        return;
+    }
     /* The rest sweeps the version-1 file with the same payloads; it decodes to the same pixels. */
     assert_non_null(bits = lic_test_to_v1(bits2, n2, &n));
     lic_stream_info info;

@@ -6,9 +6,10 @@
  * Version 1: the stream ids are unique and known, the payloads tile the buffer exactly after the
  * header, and the container is canonical: writing the parsed header and payloads back gives the
  * input bytes again.
- * Version 2: the only codes are 0, LIC_EBITSTREAM and LIC_EUNSUPPORTED; an accepted single-tile file
- * written again by lic_container_v2_write parses to the same header, payloads and metadata, and is
- * never longer (the writer adds nothing; it drops unknown ancillary chunks). */
+ * Version 2: the only codes are 0, LIC_EBITSTREAM and LIC_EUNSUPPORTED; the tiles' streams
+ * (lic_container_tiles) lie inside the buffer, the first being the LIC_STREAM_Y payload; an accepted
+ * file written again by lic_container_v2_write parses to the same header, tiles, payloads and
+ * metadata, and is never longer (the writer adds nothing; it drops unknown ancillary chunks). */
 #include <string.h>
 
 #include "codec/container.h"
@@ -31,11 +32,18 @@ static void check_v2(const lic_container *c, const uint8_t *data, size_t size)
         FUZZ_CHECK((c->meta[i] == NULL) == (c->meta_size[i] == 0));
         FUZZ_CHECK(inside(c->meta[i], c->meta_size[i], data, size) && c->meta_size[i] <= LIC_METADATA_MAX_ITEM);
     }
-    if (c->n_tiles != 1 || c->tile_log2 != 0)
-        return;
+    /* Every tile is a chunk of at least 16 bytes of the input: the count is bounded by its size. */
+    FUZZ_CHECK(c->n_tiles <= size / 16);
+    lic_span *tiles = malloc(sizeof(lic_span) * (size_t)c->n_tiles);
+    FUZZ_CHECK(tiles != NULL);
+    lic_container_tiles(c, tiles);
+    FUZZ_CHECK(tiles[0].data == c->stream_data[1] && tiles[0].size == c->stream_size[1]);
+    for (uint64_t k = 0; k < c->n_tiles; k++)
+        FUZZ_CHECK(tiles[k].data != NULL && inside(tiles[k].data, tiles[k].size, data, size));
     lic_container_content cc = {.info = c->info, .source_bit_depth = c->source_bit_depth,
                                 .z = c->stream_data[0], .z_size = c->stream_size[0],
-                                .y = c->stream_data[1], .y_size = c->stream_size[1]};
+                                .y = c->stream_data[1], .y_size = c->stream_size[1],
+                                .tile_log2 = c->tile_log2, .n_tiles = c->n_tiles, .tiles = tiles};
     for (int i = 0; i < LIC_META_COUNT; i++)
         cc.meta[i] = c->meta[i], cc.meta_size[i] = c->meta_size[i];
     size_t total = lic_container_v2_size(&cc);
@@ -46,14 +54,21 @@ static void check_v2(const lic_container *c, const uint8_t *data, size_t size)
     lic_container r;
     FUZZ_CHECK(lic_container_parse(&r, copy, total) == 0);
     FUZZ_CHECK(memcmp(&r.info, &c->info, sizeof r.info) == 0);
-    FUZZ_CHECK(r.source_bit_depth == c->source_bit_depth && r.n_tiles == 1 && r.tile_log2 == 0);
+    FUZZ_CHECK(r.source_bit_depth == c->source_bit_depth && r.n_tiles == c->n_tiles && r.tile_log2 == c->tile_log2);
     for (int s = 0; s < 2; s++)
         FUZZ_CHECK(r.stream_size[s] == c->stream_size[s] &&
                    memcmp(r.stream_data[s], c->stream_data[s], r.stream_size[s]) == 0);
+    lic_span *back = malloc(sizeof(lic_span) * (size_t)r.n_tiles);
+    FUZZ_CHECK(back != NULL);
+    lic_container_tiles(&r, back);
+    for (uint64_t k = 0; k < r.n_tiles; k++)
+        FUZZ_CHECK(back[k].size == tiles[k].size && memcmp(back[k].data, tiles[k].data, back[k].size) == 0);
     for (int i = 0; i < LIC_META_COUNT; i++)
         FUZZ_CHECK(r.meta_size[i] == c->meta_size[i] &&
                    (r.meta_size[i] == 0 || memcmp(r.meta[i], c->meta[i], r.meta_size[i]) == 0));
+    free(back);
     free(copy);
+    free(tiles);
 }
 
 static void check_v1(const lic_container *c, const uint8_t *data, size_t size)

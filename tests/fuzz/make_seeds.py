@@ -181,11 +181,11 @@ def imageio_seeds(tmp):
             write("imageio", name, f.read())
 
 
-def encode(build, src, q, tmp):
+def encode(build, src, q, tmp, extra=()):
     out = os.path.join(tmp, "out.lic")
     model = os.path.join(ROOT, "testdata", "models", "tiny.licw")
     subprocess.check_call([os.path.join(build, "bin", "lic-encode"), src, "-o", out, "-q", str(q),
-                           "--model", model, "--threads", "1"])
+                           "--model", model, "--threads", "1", *extra])
     with open(out, "rb") as f:
         return f.read()
 
@@ -199,6 +199,13 @@ def lic_seeds(build, tmp):
         name = f"v2_tiny_{w}x{h}_{'gray' if ch == 1 else 'rgb'}_q{q}.lic"
         write("decode", name, data)
         write("container", name, data)
+    # Two tiles of the latent (docs/FORMAT.md §3.2): 136x8 pads to 192x64, a 12x4 latent, 8-wide tiles.
+    src = os.path.join(tmp, "in_136x8.pnm")
+    with open(src, "wb") as f:
+        f.write(pnm(6, 136, 8, 255, 3))
+    data = encode(build, src, 50, tmp, ("--entropy-tile", "128"))
+    write("decode", "v2_tiny_136x8_rgb_q50_2tiles.lic", data)
+    write("container", "v2_tiny_136x8_rgb_q50_2tiles.lic", data)
     data = encode(build, os.path.join(ROOT, "testdata", "images", "meta_4x3.png"), 60, tmp)
     write("decode", "v2_tiny_4x3_meta_q60.lic", data)
     write("container", "v2_tiny_4x3_meta_q60.lic", data)
