@@ -415,6 +415,92 @@ static void test_memory(void **state)
     lic_model_free(&m);
 }
 
+/* An allocator whose allocation number `fail_at` (counting from 1) fails; counts live blocks. */
+typedef struct failing {
+    long n, fail_at, live;
+} failing;
+
+static void *fail_alloc(void *opaque, size_t size, size_t align)
+{
+    failing *f = opaque;
+    if (++f->n == f->fail_at)
+        return NULL;
+    void *p = aligned_alloc(align < 64 ? 64 : align, (size + 63) / 64 * 64);
+    f->live += p != NULL;
+    return p;
+}
+
+static void fail_free(void *opaque, void *p)
+{
+    failing *f = opaque;
+    f->live -= p != NULL;
+    free(p);
+}
+
+/* Every allocation of a multi-tile encode and decode failed once in turn (one thread, so the order is
+ * fixed): each failure is LIC_ENOMEM with empty outputs, nothing leaks, and the same context then
+ * codes the image as one that never failed. */
+static void test_alloc_failures(void **state)
+{
+    (void)state;
+    lic_model *m = NULL;
+    assert_int_equal(lic_model_load_file(&m, TINY_MODEL, NULL), 0);
+    lic_image img = make_image(300, 140, LIC_PIXFMT_RGB8); /* 3 x 2 tiles of 128 pixels */
+    coded ref;
+    encode(m, &img, 128, 1, &ref);
+    for (int dec = 0; dec < 2; dec++) {
+        long failures = 0;
+        for (long at = 1;; at++) {
+            failing f = {0, 0, 0};
+            lic_config cfg = config(128, 1);
+            cfg.allocator = (lic_allocator){&f, fail_alloc, fail_free};
+            lic_encoder *enc = NULL;
+            lic_decoder *d = NULL;
+            assert_int_equal(dec ? lic_decoder_open(&d, m, &cfg) : lic_encoder_open(&enc, m, &cfg), 0);
+            f.fail_at = f.n + at;
+            uint8_t *bits = NULL;
+            size_t n = 0;
+            lic_image out = {0};
+            int ret = dec ? lic_decode(d, ref.bits, ref.n, &out) : lic_encode(enc, &img, 60, &bits, &n);
+            if (ret == 0) {
+                if (dec)
+                    lic_image_free(&out);
+                else {
+                    assert_int_equal(n, ref.n);
+                    assert_memory_equal(bits, ref.bits, n);
+                    lic_free(bits);
+                }
+                lic_encoder_close(&enc);
+                lic_decoder_close(&d);
+                assert_int_equal(f.live, 0);
+                break;
+            }
+            assert_int_equal(ret, LIC_ENOMEM);
+            assert_null(dec ? (void *)out.data : (void *)bits);
+            failures++;
+            /* The context still works after the failure. */
+            f.fail_at = 0;
+            if (dec) {
+                assert_int_equal(lic_decode(d, ref.bits, ref.n, &out), 0);
+                lic_image_free(&out);
+            } else {
+                assert_int_equal(lic_encode(enc, &img, 60, &bits, &n), 0);
+                assert_memory_equal(bits, ref.bits, ref.n);
+                lic_free(bits);
+            }
+            lic_encoder_close(&enc);
+            lic_decoder_close(&d);
+            assert_int_equal(f.live, 0);
+        }
+        print_message("%s: %ld allocation failures, each LIC_ENOMEM, nothing leaked\n", dec ? "decode" : "encode",
+                      failures);
+        assert_true(failures > 5);
+    }
+    free_coded(&ref);
+    free(img.data);
+    lic_model_free(&m);
+}
+
 int main(int argc, char **argv)
 {
     g_hp1_model = argc > 1 ? argv[1] : NULL;
@@ -424,6 +510,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_damaged_tile),
         cmocka_unit_test(test_hyper_window),
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
