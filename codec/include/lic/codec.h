@@ -82,9 +82,10 @@ typedef struct lic_config {
     uint64_t max_pixels;      /* largest accepted width * height (default 2^32) */
     uint64_t max_memory;      /* cap on the estimated peak working memory in bytes, checked before any
                                * large allocation; 0 = no cap (default 4 GiB). On the CPU the
-                               * transforms run in tiles (tile_side), so what grows with the image is
-                               * its buffers, the latents and the coded symbols: about 64 bytes per
-                               * pixel with the shipped model (4 GiB: about 60 megapixels) */
+                               * transforms run in tiles (tile_side) and the probability path in
+                               * entropy tiles (entropy_tile), so what grows with the image is its
+                               * pixel planes, the latents and the coded streams: about 31 bytes per
+                               * pixel with the shipped model (4 GiB: about 120 megapixels) */
     lic_allocator allocator;  /* default: aligned malloc */
     lic_logger logger;        /* default: silent */
     uint32_t cpu_features;    /* LIC_CPU_* bits the CPU kernels may use where the CPU has them (default
@@ -313,13 +314,16 @@ LIC_API int lic_decoder_check_size(const lic_decoder *d, uint32_t width, uint32_
  * hash of everything the entropy coder saw, so a decoder can be checked against its encoder. */
 typedef struct lic_stats {
     double t_analysis;   /* seconds: pad, g_a (and h_a when encoding) */
-    double t_hyper;      /* seconds: z coding, integer hyper-synthesis */
+    double t_hyper;      /* seconds: z coding, integer hyper-synthesis (with several entropy tiles
+                          * the hyper-synthesis runs per tile and counts as t_entropy) */
     double t_entropy;    /* seconds: context model and y coding */
     double t_synthesis;  /* seconds: g_s and crop */
-    uint64_t symbols_hash; /* hash of all coded z and y symbols, in coding order */
-    uint64_t params_hash;  /* hash of all means and scale indexes, in coding order */
+    uint64_t symbols_hash; /* hash of all coded z and y symbols, in coding order; with several
+                            * entropy tiles, per tile and combined in tile order (docs/FORMAT.md
+                            * §3.2), the same for any thread count */
+    uint64_t params_hash;  /* hash of all means and scale indexes, likewise */
     uint64_t n_symbols;
-    size_t stream_bytes[4]; /* payload sizes: [0] z, [1] y */
+    size_t stream_bytes[4]; /* payload sizes: [0] z, [1] y (all tiles) */
     const char *backend;   /* "cpu" or "cuda": static string */
 } lic_stats;
 LIC_API int lic_encoder_get_stats(const lic_encoder *e, lic_stats *stats);
