@@ -180,6 +180,14 @@ static const char *value(const conf_case *c, const char *key)
     return NULL;
 }
 
+static int has_value(const conf_case *c, const char *key)
+{
+    for (int i = 0; i < c->n_values; i++)
+        if (!strcmp(c->keys[i], key))
+            return 1;
+    return 0;
+}
+
 static int ivalue(const conf_case *c, const char *key) { return atoi(value(c, key)); }
 static double dvalue(const conf_case *c, const char *key) { return strtod(value(c, key), NULL); }
 static uint64_t hvalue(const conf_case *c, const char *key) { return strtoull(value(c, key), NULL, 16); }
@@ -601,6 +609,65 @@ static void test_stages(void **state)
 }
 
 /* The public API end to end: .lic size against the estimated rate, pixels against PyTorch's. */
+/* Entropy tiles (docs/FORMAT.md §3.2): for the cases whose latent has more than one tile of 8
+ * positions, the engine fed PyTorch's exact whole-image y-hat' and z-hat as y' and z and coding in
+ * tiles of 8 (tile_log2 3, tiles on the harness's two threads) gives PyTorch's tiled y-hat' and
+ * hashes (train/lic_model.py encode_latents_tiled, which computes h_s for the whole image and takes
+ * each tile's window, where the C engine computes each window with a halo); the tile streams then
+ * decode to the same. */
+static void test_entropy_tiles(void **state)
+{
+    harness *h = *state;
+    lic_engine *e = h->eng;
+    int n_cases = 0;
+    for (int ci = 0; ci < h->cf.n_cases; ci++) {
+        conf_case *c = &h->cf.cases[ci];
+        if (!has_value(c, "tile3_symbols_hash"))
+            continue;
+        dims d = prepare(h, c);
+        assert_int_equal(lic_engine_prepare_tiles(e, (uint32_t)d.w, (uint32_t)d.h, 3), 0);
+        assert_true(e->et.n > 1);
+        const int zf = e->md->arch.z_frac_bits;
+        const int32_t *pz = tensor(c, "z_hat", "i32", 3, d.N, d.zh, d.zw);
+        const int32_t *pyq = tensor(c, "y_hat_q", "i32", 3, d.M, d.lh, d.lw);
+        const int32_t *tyq = tensor(c, "tile3_y_hat_q", "i32", 3, d.M, d.lh, d.lw);
+        float *zbuf = malloc(sizeof(float) * d.zn);
+        lic_span *tiles = malloc(sizeof(lic_span) * (size_t)e->et.n);
+        assert_non_null(zbuf);
+        assert_non_null(tiles);
+        for (size_t i = 0; i < d.zn; i++)
+            zbuf[i] = (float)pz[i] / (float)(1 << zf); /* exact: |z-hat| < 2^15 */
+        for (size_t i = 0; i < d.yn; i++)
+            e->y[i] = (float)pyq[i] * (1.0f / 256.0f); /* exact: |y-hat'| < 2^24 */
+        lic_symbol_writer_reset(h->zw);
+        lic_latent_coder enc = {.encode = 1, .z = zbuf, .zw = h->zw};
+        assert_int_equal(lic_engine_code_latents(e, &enc), 0);
+        assert_int_equal(count_diff(e->yq, tyq, d.yn), 0);
+        assert_true(e->stats.symbols_hash == hvalue(c, "tile3_symbols_hash"));
+        assert_true(e->stats.params_hash == hvalue(c, "tile3_params_hash"));
+
+        const uint8_t *zs;
+        size_t zn;
+        assert_int_equal(lic_symbol_writer_finish(h->zw, &zs, &zn), 0);
+        for (uint64_t k = 0; k < e->et.n; k++)
+            tiles[k] = (lic_span){e->et.res[k].bytes, e->et.res[k].size};
+        memset(e->yq, 0x55, sizeof(int32_t) * d.yn);
+        lic_symbol_reader zr;
+        lic_symbol_reader_init(&zr, zs, zn);
+        lic_latent_coder dec = {.encode = 0, .zr = &zr, .tiles = tiles};
+        assert_int_equal(lic_engine_code_latents(e, &dec), 0);
+        assert_int_equal(count_diff(e->yq, tyq, d.yn), 0);
+        assert_true(e->stats.symbols_hash == hvalue(c, "tile3_symbols_hash"));
+        assert_true(e->stats.params_hash == hvalue(c, "tile3_params_hash"));
+        print_message("  %-18s %llu entropy tiles of 8: y-hat' and hashes equal to PyTorch's, encoding and decoding\n",
+                      c->name, (unsigned long long)e->et.n);
+        free(tiles);
+        free(zbuf);
+        n_cases++;
+    }
+    assert_true(n_cases >= 1 || strstr(conf_dir, "tiny_deconv"));
+}
+
 static void test_codec_api(void **state)
 {
     harness *h = *state;
@@ -759,6 +826,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rate_estimate),
         cmocka_unit_test(test_stages),
+        cmocka_unit_test(test_entropy_tiles),
         cmocka_unit_test(test_codec_api),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -184,6 +184,15 @@ def run_case(model, rgb, q, case):
     case.put("g_s", xs[0, :, :h, :w].detach(), "f32")  # [3, H, W] g_s output, cropped to the image
     case.put("recon", recon, "u8")               # [H, W, 3] or [H, W]: final reconstruction
 
+    # Entropy tiles (FORMAT.md §3.2) of 8 latent positions (tile_log2 3) where the latent has more
+    # than one: coded from the exact values the C test can feed its encoder (y' = y-hat'/256 and
+    # z = z-hat / 2^z_frac_bits, both exact in float32), with H computed whole, as the spec says.
+    tiled = None
+    if yq.shape[2] > 8 or yq.shape[3] > 8:
+        zs_t, yq_t, _, th, tp = model.encode_latents_tiled(yq / 256.0, zhat / float(1 << a.z_frac_bits), 3)
+        assert torch.equal(zs_t, zs)
+        tiled = (yq_t, th, tp)
+
     est_bytes = HEADER_BYTES + (z_bits + y_bits) / 8.0
     case.values.update({
         "width": w, "height": h, "channels": 1 if gray else 3, "quality": q,
@@ -194,6 +203,9 @@ def run_case(model, rgb, q, case):
         "header_bytes": HEADER_BYTES, "est_bytes": est_bytes,
         "est_bpp": est_bytes * 8.0 / (w * h),
     })
+    if tiled:
+        case.put("tile3_y_hat_q", as_i32(tiled[0][0]), "i32")  # [M, PH/16, PW/16] y-hat', tiles of 8
+        case.values.update({"tile3_symbols_hash": "%016x" % tiled[1], "tile3_params_hash": "%016x" % tiled[2]})
 
 
 # ---------------------------------------------------------------------------------------------

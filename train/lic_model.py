@@ -854,6 +854,44 @@ class LicModel(nn.Module):
 
         return zs, self.context_loop(H, from_y, record)
 
+    def encode_latents_tiled(self, y, z, tile_log2):
+        """The encoder side of FORMAT.md §3.2: after z, the latent in tiles of T = 2^tile_log2
+        positions (raster order, the last row and column smaller), each coded by context_loop as a
+        whole image of the tile's size on the tile's window of the whole image's H (the context
+        networks then zero-pad at the tile's edges). Returns (z symbols, y-hat', per-tile coding
+        orders, symbols_hash, params_hash) with the C coder's hashes for several tiles
+        (codec/engine.h): tile k's symbol hash continues the z symbols' hash, its parameter hash
+        starts at the FNV basis; tile 0's are the totals' start, later tiles' are folded in as two
+        32-bit words, low first."""
+        zs, zhat = self.quantize_z(z)
+        H = self.hyper_synthesis(zhat)
+        yfix = to_fixed(y, 8)[0]
+        _, _, lh, lw = H.shape
+        T = 1 << tile_log2
+        yq = torch.zeros(1, self.arch.M, lh, lw, dtype=torch.float64)
+        z_hash = fnv_mix(FNV_BASIS, zs.to(torch.int64).reshape(-1).numpy())
+        orders, hs, hp = [], None, None
+        for ty in range(0, lh, T):
+            for tx in range(0, lw, T):
+                yt = yfix[:, ty:ty + T, tx:tx + T]
+
+                def from_y(k, c0, g, pass_, mask, mu, yt=yt):
+                    return floor_shift(yt[c0:c0 + g] - mu, 8)
+
+                record = []
+                yq[:, :, ty:ty + T, tx:tx + T] = self.context_loop(H[:, :, ty:ty + T, tx:tx + T], from_y, record)
+                order = coding_order(record)
+                orders.append(order)
+                th = fnv_mix(z_hash, order["y_symbols"])
+                pairs = np.stack([order["means"], order["scale_idx"]], axis=1).reshape(-1)
+                tp = fnv_mix(FNV_BASIS, pairs)
+                if hs is None:
+                    hs, hp = th, tp
+                else:
+                    hs = fnv_mix(hs, [th & 0xFFFFFFFF, th >> 32])
+                    hp = fnv_mix(hp, [tp & 0xFFFFFFFF, tp >> 32])
+        return zs, yq, orders, hs, hp
+
     def decode_latents(self, z_symbols, y_symbols, h, w, record=None):
         """Decoder side: y-hat' from the z symbols ([1, N, h/4, w/4]) and the y symbols in coding
         order (1-D), as an arithmetic decoder would hand them over."""
