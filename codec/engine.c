@@ -116,6 +116,7 @@ void lic_engine_close(lic_engine *e)
 typedef struct ws_plan {
     int tiled, tile;                      /* tile side in pixels when tiled */
     int etile_log2;                       /* the probability path's tiles (codec/entropy_tiles.h) */
+    int etile_workers;                    /* and how many are coded at once */
     uint64_t count[LIC_MAX_BUFS];         /* whole buffers */
     uint64_t tcount[LIC_MAX_BUFS];        /* tile buffers (tiled) */
     uint64_t scratch, peak;
@@ -133,7 +134,7 @@ static size_t elem_size(const lic_buf *b)
     return b->type == LIC_BUF_F32 ? sizeof(float) : sizeof(int32_t);
 }
 
-static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int elog2, ws_plan *p)
+static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int elog2, int workers, ws_plan *p)
 {
     const lic_model_data *md = e->md;
     const int lh = ph / 16, lw = pw / 16;
@@ -142,6 +143,7 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
     p->tiled = tile > 0;
     p->tile = tile;
     p->etile_log2 = elog2;
+    p->etile_workers = workers;
     if (p->tiled)
         lic_tile_counts(&e->tiles, md, tile, ph, pw, p->tcount, &scratch);
     for (int i = 0; i < md->n_bufs; i++) {
@@ -178,28 +180,30 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
     uint64_t coding = 40 * (ysym + zsym);
     if (n_etiles > 1)
         coding = 40 * zsym + ysym +
-                 (uint64_t)lic_etiles_workers(e, n_etiles) * lic_etiles_worker_bytes(e, lh, lw, elog2, 1);
+                 (uint64_t)workers * lic_etiles_worker_bytes(e, lh, lw, elog2, 1);
     p->peak = bytes + p->scratch + coding + 3 * px + (256u << 10);
 }
 
 /* The tile side for the configuration: 0 (untiled) with an accelerator, which needs whole buffers, or
- * when asked; the configured side; or the default, halved under a memory cap until the plan fits. */
+ * when asked; the configured side; or the default, halved under a memory cap until the plan fits.
+ * Then, still above a cap, fewer entropy tiles in flight (down to one): memory for speed. */
 static void plan_tiled(const lic_engine *e, int ph, int pw, int elog2, ws_plan *p)
 {
     const lic_config *c = &e->cfg;
+    int workers = lic_etiles_workers(e, lic_etiles_count(ph / 16, pw / 16, elog2));
     if (e->accel || c->tile_side == LIC_TILE_WHOLE) {
-        plan_workspace(e, ph, pw, 0, elog2, p);
-        return;
-    }
-    if (c->tile_side) {
+        plan_workspace(e, ph, pw, 0, elog2, workers, p);
+    } else if (c->tile_side) {
         plan_workspace(e, ph, pw, c->tile_side < 64 ? 64 : (int)(c->tile_side < (1u << 20) ? c->tile_side & ~63u : 1u << 20),
-                       elog2, p);
-        return;
+                       elog2, workers, p);
+    } else {
+        int tile = TILE_DEFAULT;
+        plan_workspace(e, ph, pw, tile, elog2, workers, p);
+        while (c->max_memory && p->peak > c->max_memory && tile > 64)
+            plan_workspace(e, ph, pw, tile /= 2, elog2, workers, p);
     }
-    int tile = TILE_DEFAULT;
-    plan_workspace(e, ph, pw, tile, elog2, p);
-    while (c->max_memory && p->peak > c->max_memory && tile > 64)
-        plan_workspace(e, ph, pw, tile /= 2, elog2, p);
+    while (c->max_memory && p->peak > c->max_memory && workers > 1)
+        plan_workspace(e, ph, pw, p->tile, elog2, --workers, p);
 }
 
 /* The limit checks of lic_engine_prepare; fills *p (the plan for the padded size) when the sides and
@@ -294,7 +298,7 @@ int lic_engine_prepare_tiles(lic_engine *e, uint32_t width, uint32_t height, int
     e->yq = lic_engine_view_data(e, &md->io.yq);
     e->yctx = lic_engine_view_data(e, &md->io.yctx);
     e->zhat = lic_engine_view_data(e, &md->io.zhat);
-    if ((ret = lic_etiles_prepare(e, p.etile_log2)) < 0) {
+    if ((ret = lic_etiles_prepare(e, p.etile_log2, p.etile_workers)) < 0) {
         free_workspace(e);
         lic_etiles_release(e);
     }

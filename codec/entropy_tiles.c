@@ -239,7 +239,7 @@ static int grow_ptr(lic_engine *e, void **p, uint64_t *cap, uint64_t count)
     return LIC_OK;
 }
 
-int lic_etiles_prepare(lic_engine *e, int log2)
+int lic_etiles_prepare(lic_engine *e, int log2, int workers)
 {
     lic_etiles *et = &e->et;
     const lic_model_data *md = e->md;
@@ -259,7 +259,9 @@ int lic_etiles_prepare(lic_engine *e, int log2)
         memset(et->res, 0, (size_t)et->n * sizeof(*et->res));
         et->res_cap = et->n;
     }
-    const int n_ws = lic_etiles_workers(e, et->n);
+    const int most = lic_etiles_workers(e, et->n);
+    const int n_ws = workers < 1 ? 1 : workers > most ? most : workers;
+    et->workers = n_ws;
     if (n_ws > et->n_ws) {
         free_workspaces(e);
         if (!(et->ws = lic_mem_alloc_array(&e->cfg.allocator, (size_t)n_ws, sizeof(*et->ws))))
@@ -272,7 +274,7 @@ int lic_etiles_prepare(lic_engine *e, int log2)
     const lic_tile_chain *c = et->hyper_chain >= 0 ? &e->tiles.chain[et->hyper_chain] : NULL;
     const uint64_t rh = c ? (uint64_t)region_max(c, e->lh, et->side) : 0;
     const uint64_t rw = c ? (uint64_t)region_max(c, e->lw, et->side) : 0;
-    for (int w = 0; w < et->n_ws; w++) {
+    for (int w = 0; w < n_ws; w++) {
         lic_etile_ws *ws = &et->ws[w];
         for (int b = 0; b < md->n_bufs; b++)
             if (grow_ptr(e, &ws->buf[b], &ws->cap[b], et->tile_units[b] * blocks) < 0 ||
@@ -500,10 +502,10 @@ int lic_etiles_code(lic_engine *e, lic_latent_coder *io, int first_step)
         return LIC_EINVAL;
     const double t0 = lic_now();
     tile_job j = {.e = e, .io = io, .first_step = first_step, .z_hash = e->stats.symbols_hash};
-    j.kernel_pool = et->n_ws > 1 ? NULL : e->pool;
+    j.kernel_pool = et->workers > 1 ? NULL : e->pool;
     atomic_init(&j.next, 0);
     atomic_init(&j.error, 0);
-    lic_threadpool_run(e->pool, et->n_ws, tile_worker, &j);
+    lic_threadpool_run(e->pool, et->workers, tile_worker, &j);
     const int err = atomic_load(&j.error);
     if (err < 0)
         return err;

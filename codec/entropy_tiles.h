@@ -54,8 +54,9 @@ typedef struct lic_etiles {
      * transforms untiled, [1] tiled (codec/tiles.h). */
     uint64_t whole_units[2][LIC_MAX_BUFS];
     /* Per image (several tiles only). */
+    int workers;             /* tiles coded at once: the first `workers` workspaces */
     lic_etile_ws *ws;
-    int n_ws;
+    int n_ws;                /* workspaces allocated (kept for later images) */
     lic_etile_result *res;
     uint64_t res_cap;
 } lic_etiles;
@@ -82,12 +83,12 @@ int lic_etiles_log2_for(uint32_t entropy_tile, int lh, int lw);
  * tiles), symbol writer included (encode) or not (decode). */
 uint64_t lic_etiles_worker_bytes(const struct lic_engine *e, int lh, int lw, int log2, int encode);
 
-/* Workers coding tiles at once for n tiles on this engine. */
+/* Workers coding tiles at once for n tiles on this engine: one per thread, at most one per tile. */
 int lic_etiles_workers(const struct lic_engine *e, uint64_t n);
 
-/* Sets the tiling for the engine's current size (e->lh, e->lw) and allocates the workspaces when there
- * are several tiles. Returns 0 or LIC_ENOMEM. */
-int lic_etiles_prepare(struct lic_engine *e, int log2);
+/* Sets the tiling for the engine's current size (e->lh, e->lw) and, when there are several tiles,
+ * allocates `workers` workspaces (1 .. lic_etiles_workers). Returns 0 or LIC_ENOMEM. */
+int lic_etiles_prepare(struct lic_engine *e, int log2, int workers);
 
 /* Codes the schedule's steps after z over the tiles (in parallel when several), reading or writing
  * y symbols; combines the tiles' hashes into e->stats in tile order. With several tiles, io->tiles

@@ -178,7 +178,7 @@ static void test_round_trips_tiny(void **state)
     round_trip(m, 129, 17, LIC_PIXFMT_GRAY8, 2);
     round_trip(m, 4097, 17, LIC_PIXFMT_RGB8, 33);   /* latent 260 x 4 */
     round_trip(m, 17, 300, LIC_PIXFMT_GRAY8, 3);    /* latent 4 x 20 */
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 static void test_round_trips_other_models(void **state)
@@ -188,11 +188,11 @@ static void test_round_trips_other_models(void **state)
     if (g_hp1_model) {
         assert_int_equal(lic_model_load_file(&m, g_hp1_model, NULL), 0);
         round_trip(m, 129, 129, LIC_PIXFMT_RGB8, 4);
-        lic_model_free(&m);
+        lic_model_release(&m);
     }
     assert_int_equal(lic_model_load_default(&m, NULL), 0);
     round_trip(m, 200, 130, LIC_PIXFMT_RGB8, 4);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* A tile whose stream is cut to its first 8 bytes (rewritten with valid CRCs) is refused as damaged,
@@ -235,7 +235,7 @@ static void test_damaged_tile(void **state)
     }
     free_coded(&enc);
     free(img.data);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* The hyper-synthesis window a tile computes from z-hat with a halo equals that window of the whole
@@ -285,7 +285,7 @@ static void test_hyper_window(void **state)
     lic_free(bits);
     lic_encoder_close(&enc);
     free(img.data);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 static void test_config(void **state)
@@ -312,7 +312,44 @@ static void test_config(void **state)
     assert_int_equal(c.n_tiles, 2);
     free_coded(&r);
     free(img.data);
-    lic_model_free(&m);
+    lic_model_release(&m);
+}
+
+/* Under a memory cap that two tiles in flight would exceed, the engine codes one tile at a time
+ * instead of refusing: the same bytes, one workspace in use, and the estimate within the cap. */
+static void test_cap_fewer_workers(void **state)
+{
+    (void)state;
+    lic_model *m = NULL;
+    assert_int_equal(lic_model_load_default(&m, NULL), 0);
+    lic_image img = make_image(768, 512, LIC_PIXFMT_RGB8); /* 6 x 4 tiles of 128 pixels */
+    coded ref;
+    encode(m, &img, 128, 2, &ref);
+    lic_config cfg = config(128, 2);
+    lic_encoder *enc = NULL;
+    assert_int_equal(lic_encoder_open(&enc, m, &cfg), 0);
+    lic_size_check chk;
+    assert_int_equal(lic_encoder_check_size(enc, img.width, img.height, &chk), 0);
+    const uint64_t two = chk.memory;
+    lic_encoder_close(&enc);
+    cfg.max_memory = two - 1;
+    cfg.tile_side = 1024; /* the transforms' tile fixed: only the tiles in flight can give way */
+    assert_int_equal(lic_encoder_open(&enc, m, &cfg), 0);
+    assert_int_equal(lic_encoder_check_size(enc, img.width, img.height, &chk), 0);
+    assert_true(chk.memory < two);
+    uint8_t *bits;
+    size_t n;
+    assert_int_equal(lic_encode(enc, &img, 60, &bits, &n), 0);
+    assert_int_equal(((const lic_engine *)enc)->et.workers, 1);
+    assert_int_equal(n, ref.n);
+    assert_memory_equal(bits, ref.bits, n);
+    print_message("768x512, 2 threads: estimate %llu B with two tiles in flight, %llu B with one\n",
+                  (unsigned long long)two, (unsigned long long)chk.memory);
+    lic_free(bits);
+    lic_encoder_close(&enc);
+    free_coded(&ref);
+    free(img.data);
+    lic_model_release(&m);
 }
 
 /* ---- memory ---- */
@@ -412,7 +449,7 @@ static void test_memory(void **state)
         assert_true(p[1][0] > p[0][0] && p[1][1] > p[0][1]);
         assert_true((p[1][1] - p[0][1]) + (dec ? 8 : 24) * added < p[1][0] - p[0][0]);
     }
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* An allocator whose allocation number `fail_at` (counting from 1) fails; counts live blocks. */
@@ -498,7 +535,7 @@ static void test_alloc_failures(void **state)
     }
     free_coded(&ref);
     free(img.data);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 int main(int argc, char **argv)
@@ -511,6 +548,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hyper_window),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_cap_fewer_workers),
         cmocka_unit_test(test_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -259,7 +259,7 @@ static void sweep_one(const sweep_case *c)
         free(img.data);
         lic_decoder_close(&dec);
         lic_encoder_close(&enc);
-        lic_model_free(&m);
+        lic_model_release(&m);
         return;
     }
     /* The rest sweeps the version-1 file with the same payloads; it decodes to the same pixels. */
