@@ -4,9 +4,10 @@
 #      -fno-sanitize-recover=all) in RelWithDebInfo, builds everything and runs the whole ctest suite:
 #      module tests, the bit-flip/truncation sweep, allocation failures, the thread test and the
 #      replays of every fuzz corpus and of testdata/corrupt/;
-#   2. unless LIC_NO_TSAN=1, builds test_threads and test_batch in TSAN_BUILD_DIR (default build-tsan/)
-#      with -fsanitize=thread and runs them: many threads decoding with one shared model, and the batch
-#      API's workers (tests/test_batch.c, allocation failures included).
+#   2. unless LIC_NO_TSAN=1, builds test_threads, test_batch and test_entropy_tiles in TSAN_BUILD_DIR
+#      (default build-tsan/) with -fsanitize=thread and runs them: many threads decoding with one
+#      shared model, the batch API's workers (tests/test_batch.c, allocation failures included), and
+#      entropy tiles coded and decoded in parallel on the engine's threads.
 # Any sanitizer report fails the run (halt_on_error, non-zero exit). The compiler is the default cc;
 # CC=clang works too.
 set -euo pipefail
@@ -34,8 +35,9 @@ if [ "${LIC_NO_TSAN:-0}" != 1 ]; then
     cmake -S "$repo" -B "$tsan_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLIC_BUILD_TESTS=ON \
         -DLIC_BUILD_APPS=OFF -DCMAKE_C_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" \
         -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=thread" ${extra[@]+"${extra[@]}"}
-    cmake --build "$tsan_build" -j "$jobs" --target test_threads test_batch
+    cmake --build "$tsan_build" -j "$jobs" --target test_threads test_batch test_entropy_tiles
     (cd "$repo" && "$tsan_build/bin/test_threads" --threads 6 --rounds 3)
     (cd "$repo" && "$tsan_build/bin/test_batch")
+    (cd "$repo" && "$tsan_build/bin/test_entropy_tiles")
     echo "test_sanitize: TSan thread tests took $(($(date +%s) - start)) s"
 fi
