@@ -23,31 +23,11 @@ static int tileable(const lic_op *op)
 }
 
 /* The views the engine's callers read or write whole: a chain ends at them. */
-static int kept(const lic_model_data *md, const lic_view *v)
+static int kept_views(const lic_model_data *md, lic_view *out)
 {
-    const lic_view *io[] = {&md->io.x, &md->io.y, &md->io.z, &md->io.x_out, &md->io.zhat, &md->io.yq,
-                            &md->io.yctx};
-    for (size_t i = 0; i < sizeof io / sizeof io[0]; i++)
-        if (view_eq(v, io[i]))
-            return 1;
-    return 0;
-}
-
-/* How many elements from a region's cut edge an op's output is wrong by, given `c` wrong input
- * elements: its inputs past the cut are zeros where the untiled run has data. A stride-s conv with
- * padding p reads inputs s*j - p .. s*j + p for output j; a stride-s transposed conv (padding p) feeds
- * output o from inputs (o + p - t) / s for taps t < k = 2p + 1; a pixel shuffle doubles positions. */
-static int spread(const lic_op *op, int c)
-{
-    int k, s, tr;
-    if (op->kind == LIC_OP_CONV)
-        k = op->conv->k, s = op->conv->stride, tr = op->conv->transposed;
-    else if (op->kind == LIC_OP_ICONV)
-        k = op->iconv->k, s = op->iconv->stride, tr = op->iconv->transposed;
-    else
-        return op->kind == LIC_OP_PIXEL_SHUFFLE ? 2 * c : c;
-    const int p = k / 2;
-    return tr ? s * c + p : (c + p + s - 1) / s;
+    const lic_view io[] = {md->io.x, md->io.y, md->io.z, md->io.x_out, md->io.zhat, md->io.yq, md->io.yctx};
+    memcpy(out, io, sizeof io);
+    return (int)(sizeof io / sizeof io[0]);
 }
 
 static void grow(uint64_t *u, const lic_view *v, int smax)
@@ -68,13 +48,8 @@ static void grow_whole(lic_tile_plan *p, const lic_view *v)
 static int chain_from(const lic_model_data *md, int i, int end, lic_tile_chain *c)
 {
     const lic_op *ops = md->ops;
-    lic_view cur = ops[i].out;
-    int j = i + 1;
-    for (; j < end && tileable(&ops[j]) && view_eq(&ops[j].in, &cur); j++) {
-        if (!in_place(&ops[j]) && kept(md, &cur))
-            break;
-        cur = ops[j].out;
-    }
+    lic_view kept[8], cur;
+    const int j = i + lic_op_chain(ops, i, end, kept, kept_views(md, kept), &cur);
     memset(c, 0, sizeof(*c));
     c->first = i;
     c->count = j - i;
@@ -85,7 +60,7 @@ static int chain_from(const lic_model_data *md, int i, int end, lic_tile_chain *
         if (ops[k].out.scale > smax)
             smax = ops[k].out.scale;
     for (int k = i; k < j; k++) {
-        halo = spread(&ops[k], halo);
+        halo = lic_op_spread(&ops[k], halo);
         grow(c->units, &ops[k].in, smax);
         grow(c->units, &ops[k].out, smax);
     }

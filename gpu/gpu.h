@@ -170,6 +170,94 @@ void lic_gpu_plan_tile(const lic_gpu_plan *plan, int i, lic_gpu_tile *t);
  * holds: plan->bytes plus the cuDNN workspace. */
 int lic_gpu_transforms_memory(const lic_gpu_transforms *ctx, lic_gpu_plan *plan, uint64_t *device_bytes);
 
+/* ---- the op-list executor (opt-in: LIC_GPU_OPLIST=1; docs/GPU.md §9) ------------------------------
+ *
+ * The general path: the device runs a model's op lists (transforms/oplist.h) as the CPU interpreter
+ * does, whatever the architecture, instead of the fixed g_a / h_a / g_s arrays above. Its plan is pure
+ * host code built from the op list alone (gpu/gpu_oplan.c, built with or without CUDA); its executor
+ * is gpu/cuda/exec.c. */
+
+#define LIC_GPU_MAX_CHAINS 8
+#define LIC_GPU_MAX_OPS 160   /* as many as a model holds (codec/model.h LIC_MAX_OPS) */
+#define LIC_GPU_MAX_BUFS 16
+#define LIC_GPU_GDN_MAX_C 1024 /* the GDN kernel's largest channel count */
+#define LIC_GPU_WHOLE_SCALE 4  /* chains whose views are all at 1/16 or coarser run untiled */
+
+enum { LIC_GPU_ANALYSIS = 0, LIC_GPU_SYNTHESIS = 1 };
+
+/* The float transforms of a model as op lists, borrowed (the ops and their layers must outlive
+ * whatever is made from the graph, as a model's do). */
+typedef struct lic_gpu_graph {
+    const lic_op *ops;
+    int n_ops;
+    int n_bufs;
+    struct { int first, count; } range[2]; /* LIC_GPU_ANALYSIS, LIC_GPU_SYNTHESIS: op ranges */
+    const lic_view *kept;  /* views the host reads or writes whole (a model's io views): chains end there */
+    int n_kept;
+} lic_gpu_graph;
+
+/* A chain of a range (transforms/oplist.h, lic_op_chain): ops from src to dst. Its intermediate and
+ * final tensors live in the activation slots (act_count of the plan); src comes from the host or, when
+ * an earlier chain of the range wrote it, from that chain's whole device buffer. */
+typedef struct lic_gpu_chain {
+    int range, first, count;
+    lic_view src, dst;
+    int tiled;    /* 1: runs tile by tile over the plan's grid; 0: on the whole image at once */
+    int src_from; /* index of the chain whose whole device buffer holds src; -1: src is on the host */
+    int dst_dev;  /* 1: dst is kept whole on the device (a later chain of the range reads it) */
+    int dst_host; /* 1: dst is copied to the host (a kept view, or nothing on the device reads it) */
+} lic_gpu_chain;
+
+/* The size-independent part of an op-list plan, and, once sized, the grid and buffers of one padded
+ * size (grid: the same fields as the fixed-layer plan; act_count are the three activation slots,
+ * y_count the whole device buffers of the chains with dst_dev). */
+typedef struct lic_gpu_oplan {
+    lic_gpu_chain chain[LIC_GPU_MAX_CHAINS];
+    int n_chains;
+    signed char slot[LIC_GPU_MAX_OPS]; /* activation slot (0..2) of each op's output; -1 outside */
+    int halo;      /* context pixels of a tile, for every tiled chain (a multiple of `unit`) */
+    int unit;      /* pixels that every tiled chain's windows are multiples of (2^coarsest scale) */
+    lic_gpu_plan grid;
+} lic_gpu_oplan;
+
+/* Cuts the graph's two ranges into chains, assigns activation slots and the halo. Returns 0, or
+ * LIC_EUNSUPPORTED for lists the executor does not run (an op kind other than float conv, GDN,
+ * leaky ReLU, gain and pixel shuffle; a chain that cannot be fed from the host or an earlier chain;
+ * more chains than LIC_GPU_MAX_CHAINS), LIC_EINVAL for a malformed graph. */
+int lic_gpu_oplan_build(const lic_gpu_graph *g, lic_gpu_oplan *p);
+
+/* Sizes a built plan for a padded size, as lic_gpu_plan_make does (largest tile within budget, whole
+ * image first; force_tile > 0 imposes the core tile side). Fills p->grid. Same return codes. */
+int lic_gpu_oplan_size(lic_gpu_oplan *p, const lic_gpu_graph *g, int ph, int pw, int elem_size, uint64_t budget,
+                       int force_tile);
+
+/* The window of chain c for tile t of a sized plan, in pixels: the tile's window for tiled chains, the
+ * whole image otherwise (core = window). */
+void lic_gpu_oplan_window(const lic_gpu_oplan *p, const lic_gpu_chain *c, int tile, lic_gpu_tile *t);
+
+/* 1 when the environment asks for the op-list executor: LIC_GPU_OPLIST=1 (0 in builds without CUDA).
+ * The fixed-layer context stays the default until the device tests pass with it (docs/GPU.md §9). */
+int lic_gpu_oplist_requested(void);
+
+/* Creates a context that runs the graph's ranges (the graph and its ops are borrowed for the
+ * context's lifetime). opt: as lic_gpu_transforms_create (analysis/synthesis select the ranges
+ * uploaded). Returns 0; LIC_EUNSUPPORTED (no CUDA or device, or a graph lic_gpu_oplan_build refuses);
+ * LIC_EINVAL; LIC_ENOMEM; LIC_EBACKEND. Freed with lic_gpu_transforms_free; lic_gpu_transforms_memory
+ * reports its plan. */
+int lic_gpu_transforms_create_ops(lic_gpu_transforms **out, const lic_gpu_graph *g, const lic_gpu_options *opt,
+                                  const lic_allocator *alloc);
+
+/* 1 when ctx runs op lists (was made by lic_gpu_transforms_create_ops). Safe on NULL. */
+int lic_gpu_is_oplist(const lic_gpu_transforms *ctx);
+
+/* Runs range `range` (LIC_GPU_ANALYSIS or LIC_GPU_SYNTHESIS) of an op-list context on host buffers:
+ * host[b] is the model's buffer b laid out for a padded ph x pw frame (a view at scale s has planes of
+ * (ph >> s) x (pw >> s)); gain: the per-channel gain of the range's GAIN op (may be NULL without one).
+ * Reads the chains' host sources, writes their host destinations, as the CPU interpreter does.
+ * Synchronous. Returns 0; LIC_EINVAL; LIC_EUNSUPPORTED (range not uploaded, or not an op-list
+ * context); LIC_ELIMIT; LIC_ENOMEM; LIC_EBACKEND. */
+int lic_gpu_run_range(lic_gpu_transforms *ctx, int range, void *const *host, int ph, int pw, const float *gain);
+
 /* ---- single layers, for tests and benchmarks ------------------------------------------------------ */
 
 enum lic_gpu_op_kind {

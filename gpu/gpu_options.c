@@ -1,5 +1,5 @@
-/* lic gpu: option defaults and the opt-in switch of the integer kernels, shared by the CUDA backend
- * and the stub. */
+/* lic gpu: option defaults and the opt-in switches (integer kernels, op-list executor), shared by the
+ * CUDA backend and the stub. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,5 +21,13 @@ int lic_gpu_int_requested(void)
     if (!lic_gpu_built_in())
         return 0;
     const char *v = getenv("LIC_GPU_INT");
+    return v && strcmp(v, "1") == 0;
+}
+
+int lic_gpu_oplist_requested(void)
+{
+    if (!lic_gpu_built_in())
+        return 0;
+    const char *v = getenv("LIC_GPU_OPLIST");
     return v && strcmp(v, "1") == 0;
 }

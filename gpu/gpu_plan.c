@@ -201,17 +201,3 @@ int lic_gpu_plan_make(const lic_gpu_model *m, int ph, int pw, int elem_size, uin
     }
     return LIC_ELIMIT;
 }
-
-void lic_gpu_plan_tile(const lic_gpu_plan *p, int i, lic_gpu_tile *t)
-{
-    int ty = i / p->tiles_x, tx = i % p->tiles_x;
-    t->cy = ty * p->tile;
-    t->cx = tx * p->tile;
-    t->ch = p->ph - t->cy < p->tile ? p->ph - t->cy : p->tile;
-    t->cw = p->pw - t->cx < p->tile ? p->pw - t->cx : p->tile;
-    t->wy = t->cy - p->halo > 0 ? t->cy - p->halo : 0;
-    t->wx = t->cx - p->halo > 0 ? t->cx - p->halo : 0;
-    int ey = t->cy + t->ch + p->halo, ex = t->cx + t->cw + p->halo;
-    t->wh = (ey < p->ph ? ey : p->ph) - t->wy;
-    t->ww = (ex < p->pw ? ex : p->pw) - t->wx;
-}

@@ -78,3 +78,24 @@ int lic_gpu_ypass_run(int device, const lic_gpu_ypass_args *a, const lic_logger 
     (void)device, (void)a, (void)log;
     return LIC_EUNSUPPORTED;
 }
+
+int lic_gpu_transforms_create_ops(lic_gpu_transforms **out, const lic_gpu_graph *g, const lic_gpu_options *opt,
+                                  const lic_allocator *alloc)
+{
+    (void)g, (void)opt, (void)alloc;
+    if (out)
+        *out = NULL;
+    return LIC_EUNSUPPORTED;
+}
+
+int lic_gpu_is_oplist(const lic_gpu_transforms *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+int lic_gpu_run_range(lic_gpu_transforms *ctx, int range, void *const *host, int ph, int pw, const float *gain)
+{
+    (void)ctx, (void)range, (void)host, (void)ph, (void)pw, (void)gain;
+    return LIC_EUNSUPPORTED;
+}

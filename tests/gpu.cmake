@@ -11,6 +11,11 @@ if(TARGET codec_static AND TARGET lic_imageio)
   add_test(NAME test_gpu_device COMMAND test_gpu --device WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   # Seconds without a GPU; the device run (Kodak through both backends) takes longer.
   set_tests_properties(test_gpu_device PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
+  # The op-list plan is checked on the second architecture too (codec.cmake writes its model).
+  if(DEFINED LIC_HP1_MODEL)
+    add_dependencies(test_gpu lic_hp1_model)
+    set_tests_properties(test_gpu PROPERTIES ENVIRONMENT "LIC_TEST_HP1_MODEL=${LIC_HP1_MODEL}")
+  endif()
   lic_add_test(test_gpu_int SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_gpu_int.c LIBS codec_static lic_imageio)
   add_test(NAME test_gpu_int_device COMMAND test_gpu_int --device WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(test_gpu_int_device PROPERTIES SKIP_RETURN_CODE 77)

@@ -368,6 +368,135 @@ static void test_plan(void **state)
     lic_model_release(&m);
 }
 
+/* ---- the op-list plan (gpu/gpu_oplan.c) ----------------------------------------------------------- */
+
+/* The model's float transforms as the op-list executor sees them; kept: the model's io views. */
+static lic_view g_kept[7];
+
+static lic_gpu_graph graph_of(const lic_model_data *md)
+{
+    const lic_view io[7] = {md->io.x, md->io.y, md->io.z, md->io.x_out, md->io.zhat, md->io.yq, md->io.yctx};
+    memcpy(g_kept, io, sizeof io);
+    lic_gpu_graph g = {md->ops, md->n_ops, md->n_bufs, {{md->analysis.first, md->analysis.count},
+                                                         {md->synthesis.first, md->synthesis.count}}, g_kept, 7};
+    return g;
+}
+
+/* Both plans of one size: same return code and, when planned, the same grid, halo, buffers and bytes. */
+static void same_plans(const lic_gpu_model *gm, lic_gpu_oplan *op, const lic_gpu_graph *g, int ph, int pw, int es,
+                       uint64_t budget, int force)
+{
+    lic_gpu_plan old;
+    int r_old = lic_gpu_plan_make(gm, ph, pw, es, budget, force, &old);
+    int r_new = lic_gpu_oplan_size(op, g, ph, pw, es, budget, force);
+    if (r_old != r_new)
+        fail_msg("%dx%d es %d budget %llu tile %d: fixed plan %d, op-list plan %d", pw, ph, es,
+                 (unsigned long long)budget, force, r_old, r_new);
+    if (r_old < 0)
+        return;
+    const lic_gpu_plan *q = &op->grid;
+    int64_t a[] = {old.ph, old.pw, old.tile, old.halo, old.tiles_y, old.tiles_x, old.elem_size,
+                   (int64_t)old.act_count[0], (int64_t)old.act_count[1], (int64_t)old.act_count[2],
+                   (int64_t)old.y_count, (int64_t)old.staging_count, (int64_t)old.weight_bytes, (int64_t)old.bytes};
+    int64_t b[] = {q->ph, q->pw, q->tile, q->halo, q->tiles_y, q->tiles_x, q->elem_size,
+                   (int64_t)q->act_count[0], (int64_t)q->act_count[1], (int64_t)q->act_count[2],
+                   (int64_t)q->y_count, (int64_t)q->staging_count, (int64_t)q->weight_bytes, (int64_t)q->bytes};
+    static const char *field[] = {"ph", "pw", "tile", "halo", "tiles_y", "tiles_x", "elem_size", "act[0]",
+                                  "act[1]", "act[2]", "y_count", "staging", "weights", "bytes"};
+    for (size_t i = 0; i < sizeof a / sizeof a[0]; i++)
+        if (a[i] != b[i])
+            fail_msg("%dx%d es %d budget %llu tile %d: %s is %lld in the fixed plan, %lld in the op-list plan", pw,
+                     ph, es, (unsigned long long)budget, force, field[i], (long long)a[i], (long long)b[i]);
+    check_plan(q);
+}
+
+static void oplan_case(const char *name, lic_model *m)
+{
+    const lic_model_data *md = &m->data;
+    lic_gpu_model gm = gpu_model(md);
+    lic_gpu_graph g = graph_of(md);
+    lic_gpu_oplan op;
+    assert_int_equal(lic_gpu_oplan_build(&g, &op), 0);
+    /* g_a + gain (tiled), h_a (whole, from y on the device), g_s (tiled, from the host's y-hat). */
+    assert_int_equal(op.n_chains, 3);
+    const lic_gpu_chain *ga = &op.chain[0], *ha = &op.chain[1], *gs = &op.chain[2];
+    assert_true(ga->tiled && !ha->tiled && gs->tiled);
+    assert_true(lic_view_eq(&ga->src, &md->io.x) && lic_view_eq(&ga->dst, &md->io.y));
+    assert_true(lic_view_eq(&ha->src, &md->io.y) && lic_view_eq(&ha->dst, &md->io.z));
+    assert_true(lic_view_eq(&gs->src, &md->io.y) && lic_view_eq(&gs->dst, &md->io.x_out));
+    assert_true(ga->src_from == -1 && ha->src_from == 0 && gs->src_from == -1);
+    assert_true(ga->dst_dev && ga->dst_host && !ha->dst_dev && ha->dst_host && gs->dst_host);
+    assert_int_equal(ga->count + ha->count, md->analysis.count);
+    assert_int_equal(gs->count, md->synthesis.count);
+    assert_int_equal(op.halo, lic_gpu_halo(&gm));
+    static const int sizes[][2] = {{64, 64}, {512, 768}, {768, 512}, {1024, 1024}, {6016, 8000}, {16384, 16384}};
+    static const uint64_t budgets[] = {UINT64_MAX, 4ull << 30, 1ull << 30, 256ull << 20, 64ull << 20, 1ull << 20};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int es = 2; es <= 4; es += 2) {
+            for (size_t b = 0; b < sizeof budgets / sizeof budgets[0]; b++)
+                same_plans(&gm, &op, &g, sizes[s][0], sizes[s][1], es, budgets[b], 0);
+            if (sizes[s][0] <= 1024)
+                for (int t = 64; t <= 512; t += 64)
+                    same_plans(&gm, &op, &g, sizes[s][0], sizes[s][1], es, UINT64_MAX, t);
+        }
+    /* Windows: a tiled chain's are the grid's, an untiled chain's the whole image. */
+    assert_int_equal(lic_gpu_oplan_size(&op, &g, 512, 768, 4, UINT64_MAX, 128), 0);
+    lic_gpu_tile t, u;
+    lic_gpu_oplan_window(&op, ga, 7, &t);
+    lic_gpu_plan_tile(&op.grid, 7, &u);
+    assert_memory_equal(&t, &u, sizeof t);
+    lic_gpu_oplan_window(&op, ha, 7, &t);
+    assert_true(t.wy == 0 && t.wx == 0 && t.wh == 512 && t.ww == 768 && t.ch == 512 && t.cw == 768);
+    print_message("  op-list plan of %-8s (%s, %s): 3 chains, halo %d px, equal to the fixed plan\n", name,
+                  md->arch.name, gm.subpel ? "sub-pixel g_s" : "transposed g_s", op.halo);
+
+    /* What the executor does not run: the probability path's integer ops, a range that starts in place. */
+    lic_gpu_graph bad = g;
+    for (int s = 0; s < md->n_steps; s++)
+        if (md->steps[s].ops.count > 0) {
+            bad.range[1].first = md->steps[s].ops.first, bad.range[1].count = md->steps[s].ops.count;
+            break;
+        }
+    assert_int_equal(lic_gpu_oplan_build(&bad, &op), LIC_EUNSUPPORTED);
+    bad = g;
+    bad.range[0].first += 1, bad.range[0].count -= 1; /* starts at g_a's first GDN */
+    assert_int_equal(lic_gpu_oplan_build(&bad, &op), LIC_EUNSUPPORTED);
+    bad = g;
+    bad.range[0].count = g.n_ops + 1;
+    assert_int_equal(lic_gpu_oplan_build(&bad, &op), LIC_EINVAL);
+    bad = g;
+    bad.n_bufs = 0;
+    assert_int_equal(lic_gpu_oplan_build(&bad, &op), LIC_EINVAL);
+    assert_int_equal(lic_gpu_oplan_build(NULL, &op), LIC_EINVAL);
+    assert_int_equal(lic_gpu_oplan_size(&op, &g, 512, 768, 4, UINT64_MAX, 0), LIC_EINVAL); /* not built */
+}
+
+/* The op-list plan equals the fixed-layer plan for every model the fixed path knows: the shipped
+ * model, the tiny ones (sub-pixel and transposed g_s) and the second architecture, lic-hp1. */
+static void test_oplan(void **state)
+{
+    (void)state;
+    lic_model *m = NULL;
+    assert_int_equal(lic_model_load_default(&m, NULL), 0);
+    oplan_case("default", m);
+    lic_model_release(&m);
+    m = load(TINY_MODEL);
+    oplan_case("tiny", m);
+    lic_model_release(&m);
+    m = load(TINY_DECONV_MODEL);
+    oplan_case("tiny-dc", m);
+    lic_model_release(&m);
+    const char *hp1 = getenv("LIC_TEST_HP1_MODEL"); /* set by ctest (tests/gpu.cmake) */
+    if (hp1) {
+        m = load(hp1);
+        assert_string_equal(m->data.arch.name, "lic-hp1");
+        oplan_case("hp1", m);
+        lic_model_release(&m);
+    } else {
+        print_message("  lic-hp1: LIC_TEST_HP1_MODEL not set (ctest sets it), not checked in this run\n");
+    }
+}
+
 /* g_a and g_s tile by tile on the CPU reference kernels, with the planner's windows (halo adjusted by
  * halo_delta): returns 1 if every core equals the whole-image result bit for bit. */
 static int tiles_match(const char *model_path, int halo_delta)
@@ -875,11 +1004,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: test_gpu [--device]\n");
         return 2;
     }
-    struct CMUnitTest tests[8];
+    struct CMUnitTest tests[12];
     size_t n = 0;
     if (!device) {
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_device_query);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_oplan);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tiling_exact_on_cpu);
         if (!have_gpu())
             tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_backend_selection_without_gpu);

@@ -17,7 +17,7 @@ static int view_ok(const lic_view *v, const lic_buf *bufs, int n_bufs, enum lic_
 
 static int same_view(const lic_view *a, const lic_view *b)
 {
-    return a->buf == b->buf && a->c0 == b->c0 && a->c == b->c && a->scale == b->scale;
+    return lic_view_eq(a, b);
 }
 
 static int shapes_ok(const lic_op *op)
@@ -67,4 +67,38 @@ int lic_op_check(const lic_op *op, lic_buf *bufs, int n_bufs)
     if (op->kind != LIC_OP_IZERO)
         lic_view_reserve(&op->in, bufs, n_bufs, type);
     return lic_view_reserve(&op->out, bufs, n_bufs, type);
+}
+
+int lic_op_spread(const lic_op *op, int wrong)
+{
+    int k, s, tr;
+    if (op->kind == LIC_OP_CONV)
+        k = op->conv->k, s = op->conv->stride, tr = op->conv->transposed;
+    else if (op->kind == LIC_OP_ICONV)
+        k = op->iconv->k, s = op->iconv->stride, tr = op->iconv->transposed;
+    else
+        return op->kind == LIC_OP_PIXEL_SHUFFLE ? 2 * wrong : wrong;
+    const int p = k / 2;
+    return tr ? s * wrong + p : (wrong + p + s - 1) / s;
+}
+
+static int is_kept(const lic_view *v, const lic_view *kept, int n_kept)
+{
+    for (int i = 0; i < n_kept; i++)
+        if (lic_view_eq(v, &kept[i]))
+            return 1;
+    return 0;
+}
+
+int lic_op_chain(const lic_op *ops, int i, int end, const lic_view *kept, int n_kept, lic_view *dst)
+{
+    lic_view cur = ops[i].out;
+    int j = i + 1;
+    for (; j < end && ops[j].kind != LIC_OP_IZERO && lic_view_eq(&ops[j].in, &cur); j++) {
+        if (!lic_view_eq(&ops[j].in, &ops[j].out) && is_kept(&cur, kept, n_kept))
+            break;
+        cur = ops[j].out;
+    }
+    *dst = cur;
+    return j - i;
 }

@@ -72,4 +72,25 @@ int lic_op_check(const lic_op *op, lic_buf *bufs, int n_bufs);
  * and grows its buffer to hold it. Returns 0 or LIC_EMODEL. */
 int lic_view_reserve(const lic_view *v, lic_buf *bufs, int n_bufs, enum lic_buf_type type);
 
+/* 1 when two views name the same channels of the same buffer at the same scale. */
+static inline int lic_view_eq(const lic_view *a, const lic_view *b)
+{
+    return a->buf == b->buf && a->c0 == b->c0 && a->c == b->c && a->scale == b->scale;
+}
+
+/* ---- chains and halos: the geometry that tiled execution on any backend is planned from -------- */
+
+/* How many elements from a region's cut edge op's output is wrong by, given `wrong` wrong input
+ * elements (inputs past the cut are zeros where the untiled run has data). A stride-s conv with
+ * padding p reads inputs s*j - p .. s*j + p for output j; a stride-s transposed conv (padding p) feeds
+ * output o from inputs (o + p - t) / s for taps t < k = 2p + 1; a pixel shuffle doubles positions;
+ * element-wise ops keep the count. */
+int lic_op_spread(const lic_op *op, int wrong);
+
+/* The chain that starts at ops[i]: the ops that each read the view the one before wrote (or work in
+ * place on it), stopping before `end`, before an IZERO, or where a view in kept[0 .. n_kept) would be
+ * read by an op that is not in place (a kept view is read or written whole by someone else). Returns
+ * the chain's op count (>= 1) and its last output view in *dst. */
+int lic_op_chain(const lic_op *ops, int i, int end, const lic_view *kept, int n_kept, lic_view *dst);
+
 #endif /* LIC_TRANSFORMS_OPLIST_H */
