@@ -637,6 +637,100 @@ static void test_op_parity(void **state)
     lic_xf_ctx_free(&xf);
 }
 
+/* ---- with a device: the op-list executor's ops, one short chain at a time ----------------------- */
+
+/* A conv then the ops named by `post` (g GDN, i IGDN, l leaky ReLU, a gain, s pixel shuffle), as an op
+ * list on a 128 x 192 frame, through lic_gpu_run_range against the CPU reference kernels: whole, and in
+ * 64-pixel tiles. The conv takes its bias from the op that follows when it can (docs/GPU.md §9), so
+ * these cases cover the fused and the standalone forms of every op. */
+static void oplist_case(lic_xf_ctx *xf, const char *name, int cin, int cout, int k, int stride, int tr,
+                        const char *post)
+{
+    const int ph = 128, pw = 192, s_in = tr || stride == 1 ? 2 : 1, s_out = tr ? 1 : 2;
+    float *wt = rand_buf((size_t)cin * cout * k * k, 0.2f, 0.0f), *b = rand_buf((size_t)cout, 0.1f, 0.0f);
+    lic_conv_layer L = {cin, cout, k, stride, tr, wt, b};
+    float *beta = rand_buf((size_t)cout, 0.5f, 1.0f), *gamma = rand_buf((size_t)cout * cout, 0.05f, 0.05f);
+    lic_gdn_layer G[2] = {{cout, 0, beta, gamma}, {cout, 1, beta, gamma}};
+    float *gain = rand_buf((size_t)cout, 0.5f, 1.0f);
+    lic_op ops[6];
+    int n = 0;
+    const lic_view in = {0, 0, cin, s_in};
+    lic_view cur = {1, 0, cout, s_out};
+    ops[n++] = (lic_op){.kind = LIC_OP_CONV, .conv = &L, .in = in, .out = cur};
+    /* The CPU reference, op by op. */
+    const size_t n_in = (size_t)cin * (ph >> s_in) * (pw >> s_in);
+    float *x = rand_buf(n_in, 1.0f, 0.0f);
+    lic_tensor tin = {cin, ph >> s_in, pw >> s_in, x};
+    lic_tensor t = {cout, ph >> s_out, pw >> s_out, fbuf((size_t)cout * (ph >> s_out) * (pw >> s_out))};
+    assert_int_equal(lic_conv2d(xf, &L, &tin, &t), 0);
+    for (const char *c = post; *c; c++) {
+        lic_op op = {.kind = LIC_OP_GDN, .in = cur, .out = cur};
+        if (*c == 'g' || *c == 'i') {
+            op.gdn = &G[*c == 'i'];
+            assert_int_equal(lic_gdn(xf, op.gdn, &t), 0);
+        } else if (*c == 'l') {
+            op.kind = LIC_OP_LEAKY_RELU, op.slope_q8 = 26;
+            lic_leaky_relu(xf, &t, 26 / 256.0f);
+        } else if (*c == 'a') {
+            op.kind = LIC_OP_GAIN;
+            for (size_t i = 0; i < (size_t)t.c * t.h * t.w; i++)
+                t.data[i] *= gain[i / ((size_t)t.h * t.w)];
+        } else {
+            op.kind = LIC_OP_PIXEL_SHUFFLE;
+            op.out = (lic_view){cur.buf == 1 ? 2 : 1, 0, cur.c / 4, cur.scale - 1};
+            lic_tensor u = {op.out.c, t.h * 2, t.w * 2, fbuf((size_t)t.c * t.h * t.w)};
+            assert_int_equal(lic_pixel_shuffle(xf, &t, 2, &u), 0);
+            free(t.data);
+            t = u;
+            cur = op.out;
+        }
+        ops[n++] = op;
+    }
+    const lic_view kept[2] = {in, cur};
+    lic_gpu_graph g = {ops, n, 3, {{0, n}, {0, 0}}, kept, 2};
+    const size_t n_out = (size_t)t.c * t.h * t.w;
+    float *got = fbuf(n_out);
+    for (int pr = 0; pr < 3; pr++)
+        for (int tile = 0; tile <= 64; tile += 64) {
+            lic_gpu_options o;
+            lic_gpu_options_init(&o);
+            o.precision = (enum lic_gpu_precision)pr;
+            o.force_tile = tile;
+            lic_gpu_transforms *ctx = NULL;
+            assert_int_equal(lic_gpu_transforms_create_ops(&ctx, &g, &o, &test_alloc), 0);
+            void *host[3] = {x, NULL, NULL};
+            host[cur.buf] = got;
+            memset(got, 0, n_out * sizeof(float));
+            assert_int_equal(lic_gpu_run_range(ctx, LIC_GPU_ANALYSIS, host, ph, pw, gain), 0);
+            assert_int_equal(lic_gpu_run_range(ctx, LIC_GPU_SYNTHESIS, host, ph, pw, gain), LIC_EUNSUPPORTED);
+            lic_gpu_transforms_free(&ctx);
+            double e = nmse(got, t.data, n_out);
+            print_message("  op lists %-26s %-11s %s nmse %.3g (limit %.0e)\n", name, prec_name[pr],
+                          tile ? "64 px tiles" : "whole      ", e, LIM_CONV[pr]);
+            if (!(e <= LIM_CONV[pr]))
+                fail_msg("op lists %s %s tile %d: nmse %g above %g", name, prec_name[pr], tile, e, LIM_CONV[pr]);
+        }
+    free(wt), free(b), free(beta), free(gamma), free(gain), free(x), free(t.data), free(got);
+}
+
+static void test_oplist_op_parity(void **state)
+{
+    (void)state;
+    lic_xf_ctx *xf = NULL;
+    assert_int_equal(lic_xf_ctx_create(&xf, LIC_KERNELS_REFERENCE, NULL, &test_alloc), 0);
+    rng = 4343;
+    oplist_case(xf, "conv 5x5 s2 16->24", 16, 24, 5, 2, 0, "");
+    oplist_case(xf, "tconv 5x5 s2 24->16", 24, 16, 5, 2, 1, "");
+    oplist_case(xf, "conv+gdn", 16, 24, 5, 2, 0, "g");
+    oplist_case(xf, "tconv+igdn", 24, 16, 5, 2, 1, "i");
+    oplist_case(xf, "conv+leaky relu", 16, 24, 3, 1, 0, "l");
+    oplist_case(xf, "conv+gain", 16, 24, 5, 2, 0, "a");
+    oplist_case(xf, "conv+gdn, leaky relu, gain", 16, 24, 5, 2, 0, "gla");
+    oplist_case(xf, "conv 3x3+shuffle+igdn", 32, 48, 3, 1, 0, "si");
+    oplist_case(xf, "conv 3x3+leaky relu+shuffle", 32, 48, 3, 1, 0, "ls");
+    lic_xf_ctx_free(&xf);
+}
+
 /* ---- with a device: whole transforms --------------------------------------------------------- */
 
 /* The engine's padding: edge pixels replicated, [0, 1]. */
@@ -660,12 +754,115 @@ static float *load_photo(int *ph, int *pw)
     return x;
 }
 
+/* The path under test: 0 the fixed-layer context (lic_gpu_transforms_create), 1 the op-list executor
+ * (lic_gpu_transforms_create_ops, docs/GPU.md §9). main runs every device test once per path. */
+static int g_oplist;
+static const char *path_name(void)
+{
+    return g_oplist ? "op lists" : "fixed layers";
+}
+
+/* A context of the path under test and, for the op-list path, host buffers of the model's ids that
+ * hold its io views (x, y, z, x_out) for one padded size, as the engine's do. */
+typedef struct xf_ctx {
+    lic_gpu_transforms *g;
+    const lic_model_data *md;
+    void *host[LIC_MAX_BUFS];
+    int ph, pw;
+} xf_ctx;
+
+static void xf_open(xf_ctx *x, const lic_model_data *md, const lic_gpu_options *o)
+{
+    memset(x, 0, sizeof(*x));
+    x->md = md;
+    if (g_oplist) {
+        lic_gpu_graph g = graph_of(md);
+        assert_int_equal(lic_gpu_transforms_create_ops(&x->g, &g, o, &test_alloc), 0);
+        assert_true(lic_gpu_is_oplist(x->g));
+    } else {
+        lic_gpu_model gm = gpu_model(md);
+        assert_int_equal(lic_gpu_transforms_create(&x->g, &gm, o, &test_alloc), 0);
+        assert_false(lic_gpu_is_oplist(x->g));
+    }
+}
+
+static void xf_host_free(xf_ctx *x)
+{
+    for (int b = 0; b < LIC_MAX_BUFS; b++)
+        free(x->host[b]), x->host[b] = NULL;
+}
+
+static void xf_close(xf_ctx *x)
+{
+    lic_gpu_transforms_free(&x->g);
+    assert_null(x->g);
+    xf_host_free(x);
+}
+
+static const lic_view *io_views(const lic_model_data *md, int i)
+{
+    const lic_view *v[4] = {&md->io.x, &md->io.y, &md->io.z, &md->io.x_out};
+    return v[i];
+}
+
+static float *xf_view(xf_ctx *x, const lic_view *v)
+{
+    return (float *)x->host[v->buf] + (size_t)v->c0 * (size_t)(x->ph >> v->scale) * (size_t)(x->pw >> v->scale);
+}
+
+/* Host buffers as large as the io views need (not the model's whole buffers: an 8000x6000 image's
+ * intermediates would take tens of GB that the device path never touches on the host). */
+static void xf_size(xf_ctx *x, int ph, int pw)
+{
+    if (x->ph == ph && x->pw == pw)
+        return;
+    xf_host_free(x);
+    x->ph = ph, x->pw = pw;
+    uint64_t need[LIC_MAX_BUFS] = {0};
+    for (int i = 0; i < 4; i++) {
+        const lic_view *v = io_views(x->md, i);
+        uint64_t n = (uint64_t)(v->c0 + v->c) * (uint64_t)(ph >> v->scale) * (uint64_t)(pw >> v->scale);
+        if (n > need[v->buf])
+            need[v->buf] = n;
+    }
+    for (int b = 0; b < x->md->n_bufs; b++)
+        if (need[b])
+            x->host[b] = fbuf(need[b]);
+}
+
+static int xf_analysis(xf_ctx *x, const float *img, int ph, int pw, const float *gain, float *y, float *z)
+{
+    if (!g_oplist)
+        return lic_gpu_analysis(x->g, img, ph, pw, gain, y, z);
+    const lic_model_data *md = x->md;
+    xf_size(x, ph, pw);
+    memcpy(xf_view(x, &md->io.x), img, sizeof(float) * 3 * (size_t)ph * pw);
+    int r = lic_gpu_run_range(x->g, LIC_GPU_ANALYSIS, x->host, ph, pw, gain);
+    if (r == 0) {
+        memcpy(y, xf_view(x, &md->io.y), sizeof(float) * (size_t)md->io.y.c * (ph / 16) * (pw / 16));
+        memcpy(z, xf_view(x, &md->io.z), sizeof(float) * (size_t)md->io.z.c * (ph / 64) * (pw / 64));
+    }
+    return r;
+}
+
+static int xf_synthesis(xf_ctx *x, const float *yhat, int lh, int lw, float *out)
+{
+    if (!g_oplist)
+        return lic_gpu_synthesis(x->g, yhat, lh, lw, out);
+    const lic_model_data *md = x->md;
+    xf_size(x, 16 * lh, 16 * lw);
+    memcpy(xf_view(x, &md->io.y), yhat, sizeof(float) * (size_t)md->io.y.c * lh * lw);
+    int r = lic_gpu_run_range(x->g, LIC_GPU_SYNTHESIS, x->host, 16 * lh, 16 * lw, NULL);
+    if (r == 0)
+        memcpy(out, xf_view(x, &md->io.x_out), sizeof(float) * 3 * (size_t)lh * lw * 256);
+    return r;
+}
+
 static const double LIM_Y[3] = {1e-4, 1e-8, 1e-3};
 
 static void model_parity(lic_model *m, const char *name)
 {
     const lic_model_data *md = &m->data;
-    lic_gpu_model gm = gpu_model(md);
     int ph, pw;
     float *x = load_photo(&ph, &pw);
     const int lh = ph / 16, lw = pw / 16, M = md->arch.M, Nz = layers_of(md)->h_a[2].cout;
@@ -688,30 +885,29 @@ static void model_parity(lic_model *m, const char *name)
         lic_gpu_options o;
         lic_gpu_options_init(&o);
         o.precision = (enum lic_gpu_precision)pr;
-        lic_gpu_transforms *g = NULL, *gt = NULL;
-        assert_int_equal(lic_gpu_transforms_create(&g, &gm, &o, &test_alloc), 0);
+        xf_ctx g, gt;
+        xf_open(&g, md, &o);
         o.force_tile = 128;
-        assert_int_equal(lic_gpu_transforms_create(&gt, &gm, &o, &test_alloc), 0);
+        xf_open(&gt, md, &o);
         for (int rep = 0; rep < 2; rep++) { /* the second run reuses the planned buffers */
-            assert_int_equal(lic_gpu_analysis(g, x, ph, pw, gain, gy, gz), 0);
-            assert_int_equal(lic_gpu_synthesis(g, yhat, lh, lw, gx), 0);
+            assert_int_equal(xf_analysis(&g, x, ph, pw, gain, gy, gz), 0);
+            assert_int_equal(xf_synthesis(&g, yhat, lh, lw, gx), 0);
         }
-        assert_int_equal(lic_gpu_analysis(gt, x, ph, pw, gain, ty, gz), 0);
-        assert_int_equal(lic_gpu_synthesis(gt, yhat, lh, lw, tx), 0);
+        assert_int_equal(xf_analysis(&gt, x, ph, pw, gain, ty, gz), 0);
+        assert_int_equal(xf_synthesis(&gt, yhat, lh, lw, tx), 0);
         double ey = nmse(gy, y, ny), ez = nmse(gz, z, nz), ex = nmse(gx, xs, nx);
         double ety = nmse(ty, gy, ny), etx = nmse(tx, gx, nx);
         lic_gpu_plan p;
         uint64_t bytes = 0;
-        assert_int_equal(lic_gpu_transforms_memory(g, &p, &bytes), 0);
-        print_message("  %-8s %-11s nmse y %.3g z %.3g x %.3g; tiled vs whole y %.3g x %.3g; %.1f MB on device\n",
-                      name, prec_name[pr], ey, ez, ex, ety, etx, bytes / 1048576.0);
+        assert_int_equal(lic_gpu_transforms_memory(g.g, &p, &bytes), 0);
+        print_message("  %-12s %-8s %-11s nmse y %.3g z %.3g x %.3g; tiled vs whole y %.3g x %.3g; %.1f MB on device\n",
+                      path_name(), name, prec_name[pr], ey, ez, ex, ety, etx, bytes / 1048576.0);
         if (!(ey <= LIM_Y[pr] && ez <= 10 * LIM_Y[pr] && ex <= LIM_Y[pr]))
-            fail_msg("%s %s: transforms differ from the CPU", name, prec_name[pr]);
+            fail_msg("%s %s %s: transforms differ from the CPU", path_name(), name, prec_name[pr]);
         if (!(ety <= LIM_Y[pr] && etx <= LIM_Y[pr]))
-            fail_msg("%s %s: tiled results differ from whole-image ones", name, prec_name[pr]);
-        lic_gpu_transforms_free(&g);
-        lic_gpu_transforms_free(&gt);
-        assert_null(g);
+            fail_msg("%s %s %s: tiled results differ from whole-image ones", path_name(), name, prec_name[pr]);
+        xf_close(&g);
+        xf_close(&gt);
     }
     free(x), free(gain), free(y), free(z), free(xs), free(yhat), free(gy), free(gz), free(gx), free(ty), free(tx);
     ref_close(&r);
@@ -738,7 +934,6 @@ static void test_large_image(void **state)
     lic_model *m = NULL;
     assert_int_equal(lic_model_load_default(&m, NULL), 0);
     const lic_model_data *md = &m->data;
-    lic_gpu_model gm = gpu_model(md);
     const int ph = 6016, pw = 8000, lh = ph / 16, lw = pw / 16, M = md->arch.M, Nz = layers_of(md)->h_a[2].cout;
     size_t nx = 3 * (size_t)ph * pw, ny = (size_t)M * lh * lw, nz = (size_t)Nz * (lh / 4) * (lw / 4);
     float *x = fbuf(nx), *y = fbuf(ny), *z = fbuf(nz), *xo = fbuf(nx), *gain = fbuf((size_t)M);
@@ -749,23 +944,23 @@ static void test_large_image(void **state)
     lic_gpu_options o;
     lic_gpu_options_init(&o);
     o.max_memory = 4ull << 30;
-    lic_gpu_transforms *g = NULL;
-    assert_int_equal(lic_gpu_transforms_create(&g, &gm, &o, &test_alloc), 0);
-    assert_int_equal(lic_gpu_analysis(g, x, ph, pw, gain, y, z), 0);
+    xf_ctx g;
+    xf_open(&g, md, &o);
+    assert_int_equal(xf_analysis(&g, x, ph, pw, gain, y, z), 0);
     lic_gpu_plan p;
     uint64_t bytes = 0;
-    assert_int_equal(lic_gpu_transforms_memory(g, &p, &bytes), 0);
-    print_message("  8000x6000 analysis: %d tiles of %d px, %.2f GiB planned on device\n", p.tiles_y * p.tiles_x,
-                  p.tile, bytes / 1073741824.0);
+    assert_int_equal(lic_gpu_transforms_memory(g.g, &p, &bytes), 0);
+    print_message("  %s: 8000x6000 analysis: %d tiles of %d px, %.2f GiB planned on device\n", path_name(),
+                  p.tiles_y * p.tiles_x, p.tile, bytes / 1073741824.0);
     assert_true(bytes <= o.max_memory && p.tiles_y * p.tiles_x > 1);
     for (size_t i = 0; i < ny; i++)
         y[i] = roundf(y[i]);
-    assert_int_equal(lic_gpu_synthesis(g, y, lh, lw, xo), 0);
-    assert_int_equal(lic_gpu_transforms_memory(g, &p, &bytes), 0);
+    assert_int_equal(xf_synthesis(&g, y, lh, lw, xo), 0);
+    assert_int_equal(lic_gpu_transforms_memory(g.g, &p, &bytes), 0);
     assert_true(bytes <= o.max_memory);
     for (size_t i = 0; i < nx; i += 4099)
         assert_true(isfinite(xo[i]));
-    lic_gpu_transforms_free(&g);
+    xf_close(&g);
     free(x), free(y), free(z), free(xo), free(gain);
     lic_model_release(&m);
 }
@@ -997,6 +1192,21 @@ static void test_backend_selection_without_gpu(void **state)
     lic_model_release(&m);
 }
 
+/* Group setups: which path the device tests take. */
+static int use_fixed(void **state)
+{
+    (void)state;
+    g_oplist = 0;
+    return unsetenv("LIC_GPU_OPLIST");
+}
+
+static int use_oplist(void **state)
+{
+    (void)state;
+    g_oplist = 1;
+    return setenv("LIC_GPU_OPLIST", "1", 1);
+}
+
 int main(int argc, char **argv)
 {
     int device = argc == 2 && !strcmp(argv[1], "--device");
@@ -1021,12 +1231,24 @@ int main(int argc, char **argv)
                                                                             : "built without CUDA");
             return LIC_TEST_SKIP;
         }
-        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_op_parity);
-        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_model_parity);
-        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_large_image);
-        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_cross_device);
+        /* Each path in its own group (docs/GPU.md §9): the fixed layers, then the op lists. The
+         * cross-device test opens encoders, which read LIC_GPU_OPLIST when they pick the path. */
+        struct CMUnitTest fixed[5], oplist[5];
+        size_t nf = 0, no = 0;
+        fixed[nf++] = (struct CMUnitTest)cmocka_unit_test(test_op_parity);
+        oplist[no++] = (struct CMUnitTest)cmocka_unit_test(test_oplist_op_parity);
+        fixed[nf++] = (struct CMUnitTest)cmocka_unit_test(test_model_parity);
+        oplist[no++] = (struct CMUnitTest)cmocka_unit_test(test_model_parity);
+        fixed[nf++] = (struct CMUnitTest)cmocka_unit_test(test_large_image);
+        oplist[no++] = (struct CMUnitTest)cmocka_unit_test(test_large_image);
+        fixed[nf++] = (struct CMUnitTest)cmocka_unit_test(test_cross_device);
+        oplist[no++] = (struct CMUnitTest)cmocka_unit_test(test_cross_device);
         if (getenv("LIC_GPU_BENCH"))
-            tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_bench);
+            fixed[nf++] = (struct CMUnitTest)cmocka_unit_test(test_bench);
+        int failed = _cmocka_run_group_tests("test_gpu --device (fixed layers)", fixed, nf, use_fixed, NULL);
+        failed += _cmocka_run_group_tests("test_gpu --device (op lists, LIC_GPU_OPLIST=1)", oplist, no, use_oplist,
+                                          NULL);
+        return failed ? 1 : 0;
     }
     return _cmocka_run_group_tests(device ? "test_gpu --device" : "test_gpu", tests, n, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
 
+#include "gpu/cuda/exec.h"
 #include "gpu/cuda/gpu_kernels.h"
 #include "gpu/cuda/int_backend.h"
 #include "gpu/gpu.h"
@@ -80,6 +81,8 @@ struct lic_gpu_transforms {
     /* The integer kernels (opt-in, options.integer): created at the first lic_gpu_iconv. */
     int integer;
     lic_gpu_int *intk;
+    /* The op-list executor (lic_gpu_transforms_create_ops); NULL in a fixed-layer context. */
+    lic_gpu_exec *ex;
 };
 
 /* ---- errors and logging ------------------------------------------------------------------------ */
@@ -504,6 +507,7 @@ void lic_gpu_transforms_free(lic_gpu_transforms **pctx)
     if (ctx->stream)
         cudaStreamSynchronize(ctx->stream);
     free_size(ctx);
+    lic_gpu_exec_free(&ctx->ex); /* before the cuDNN handle it borrows */
     lic_gpu_int_free(&ctx->intk);
     for (int i = 0; i < 4; i++)
         free_conv(&ctx->g_a[i]), free_conv(&ctx->g_s[i]);
@@ -623,6 +627,10 @@ int lic_gpu_transforms_memory(const lic_gpu_transforms *ctx, lic_gpu_plan *plan,
 {
     if (!ctx || !plan)
         return LIC_EINVAL;
+    if (ctx->ex) {
+        lic_gpu_exec_memory(ctx->ex, plan, device_bytes);
+        return LIC_OK;
+    }
     *plan = ctx->plan;
     if (device_bytes)
         *device_bytes = ctx->plan.bytes + ctx->ws_size;
@@ -692,7 +700,7 @@ int lic_gpu_analysis(lic_gpu_transforms *ctx, const float *x, int ph, int pw, co
 {
     if (!ctx || !x || !gain || !y_out || !z_out || ph < 64 || pw < 64 || ph % 64 || pw % 64)
         return LIC_EINVAL;
-    if (!ctx->analysis)
+    if (!ctx->analysis || ctx->ex)
         return LIC_EUNSUPPORTED;
     CU(ctx, cudaSetDevice(ctx->device), "set device");
     TRY(prepare(ctx, ph, pw));
@@ -754,7 +762,7 @@ int lic_gpu_synthesis(lic_gpu_transforms *ctx, const float *yhat, int lh, int lw
 {
     if (!ctx || !yhat || !x_out || lh < 4 || lw < 4 || lh % 4 || lw % 4 || lh > (1 << 16) || lw > (1 << 16))
         return LIC_EINVAL;
-    if (!ctx->synthesis)
+    if (!ctx->synthesis || ctx->ex)
         return LIC_EUNSUPPORTED;
     CU(ctx, cudaSetDevice(ctx->device), "set device");
     TRY(prepare(ctx, lh * 16, lw * 16));
@@ -762,6 +770,66 @@ int lic_gpu_synthesis(lic_gpu_transforms *ctx, const float *yhat, int lh, int lw
     if (ret < 0)
         cudaStreamSynchronize(ctx->stream);
     return ret;
+}
+
+/* ---- the op-list executor (gpu/cuda/exec.c) ----------------------------------------------------- */
+
+int lic_gpu_transforms_create_ops(lic_gpu_transforms **out, const lic_gpu_graph *g, const lic_gpu_options *opt,
+                                  const lic_allocator *alloc)
+{
+    if (!out)
+        return LIC_EINVAL;
+    *out = NULL;
+    lic_gpu_options o;
+    lic_gpu_options_init(&o);
+    if (opt)
+        o = *opt;
+    if (!g || !alloc || !alloc->alloc || !alloc->free || o.device < 0 || (!o.analysis && !o.synthesis) ||
+        (o.precision != LIC_GPU_FP32 && o.precision != LIC_GPU_FP32_STRICT && o.precision != LIC_GPU_FP16) ||
+        o.force_tile < 0 || o.force_tile % 64)
+        return LIC_EINVAL;
+    lic_gpu_oplan probe; /* refuses what the executor does not run before touching a device */
+    int ret = lic_gpu_oplan_build(g, &probe);
+    if (ret < 0)
+        return ret;
+    if (lic_gpu_device_count() == 0)
+        return LIC_EUNSUPPORTED;
+    lic_gpu_transforms *ctx = lic_mem_zalloc(alloc, sizeof(*ctx));
+    if (!ctx)
+        return LIC_ENOMEM;
+    ctx->alloc = alloc;
+    ctx->log = o.logger;
+    ctx->analysis = o.analysis != 0, ctx->synthesis = o.synthesis != 0;
+    ctx->max_memory = o.max_memory;
+    ctx->force_tile = o.force_tile;
+    ctx->integer = o.integer != 0;
+    ret = open_device(ctx, o.device, o.precision);
+    if (ret == LIC_OK) {
+        lic_gpu_exec_env env = {ctx->stream, ctx->dnn, o.precision, {ctx->analysis, ctx->synthesis}, o.max_memory,
+                                o.force_tile, alloc, o.logger};
+        ret = lic_gpu_exec_create(&ctx->ex, g, &env);
+    }
+    if (ret < 0) {
+        lic_gpu_transforms_free(&ctx);
+        return ret;
+    }
+    *out = ctx;
+    return LIC_OK;
+}
+
+int lic_gpu_is_oplist(const lic_gpu_transforms *ctx)
+{
+    return ctx && ctx->ex;
+}
+
+int lic_gpu_run_range(lic_gpu_transforms *ctx, int range, void *const *host, int ph, int pw, const float *gain)
+{
+    if (!ctx)
+        return LIC_EINVAL;
+    if (!ctx->ex)
+        return LIC_EUNSUPPORTED;
+    CU(ctx, cudaSetDevice(ctx->device), "set device");
+    return lic_gpu_exec_run(ctx->ex, range, host, ph, pw, gain);
 }
 
 /* ---- the integer ops (gpu/cuda/int_backend.c) ------------------------------------------------- */
