@@ -858,6 +858,166 @@ static int xf_synthesis(xf_ctx *x, const float *yhat, int lh, int lw, float *out
     return r;
 }
 
+/* ---- the op-list executor's walk, emulated on the CPU kernels ------------------------------------- */
+
+/* What gpu/cuda/exec.c does for range r, step for step, with the CPU reference kernels in place of
+ * cuDNN and gpu_kernels.cu: slots of exactly the planned sizes (an op never writes the slot it reads
+ * unless it works in place), whole buffers for the chains the plan keeps on the device, source windows
+ * in, cores out. So the plan's device-independent half — chains, slots, sizes, windows, halo — is
+ * checked here, on any machine: tiled runs must equal whole ones bit for bit, as on the CPU engine. */
+static void emulate_range(lic_xf_ctx *xf, const lic_gpu_graph *g, const lic_gpu_oplan *p, int r, xf_ctx *h,
+                          const float *gain)
+{
+    const int ph = p->grid.ph, pw = p->grid.pw;
+    float *slot[3], *whole[LIC_GPU_MAX_CHAINS] = {0};
+    for (int i = 0; i < 3; i++)
+        slot[i] = fbuf(p->grid.act_count[i] ? p->grid.act_count[i] : 1);
+    for (int k = 0; k < p->n_chains; k++) {
+        const lic_gpu_chain *c = &p->chain[k];
+        if (c->range != r)
+            continue;
+        if (c->dst_dev)
+            whole[k] = fbuf((size_t)c->dst.c * (ph >> c->dst.scale) * (pw >> c->dst.scale));
+        const int n = c->tiled ? p->grid.tiles_y * p->grid.tiles_x : 1;
+        for (int t = 0; t < n; t++) {
+            lic_gpu_tile win;
+            lic_gpu_oplan_window(p, c, t, &win);
+            const int H = win.wh, W = win.ww, ss = c->src.scale, ds = c->dst.scale;
+            assert_int_equal(win.wy % p->unit, 0), assert_int_equal(win.wx % p->unit, 0);
+            assert_int_equal(H % p->unit, 0), assert_int_equal(W % p->unit, 0);
+            float *cur = c->tiled || c->src_from < 0 ? slot[0] : whole[c->src_from];
+            if (c->tiled || c->src_from < 0) {
+                assert_true((uint64_t)c->src.c * (H >> ss) * (W >> ss) <= p->grid.act_count[0]);
+                const float *from = c->src_from < 0 ? xf_view(h, &c->src) : whole[c->src_from];
+                assert_non_null(from);
+                window_get(from, c->src.c, ph >> ss, pw >> ss, win.wy >> ss, win.wx >> ss, H >> ss, W >> ss, cur);
+            }
+            for (int i = c->first; i < c->first + c->count; i++) {
+                const lic_op *op = &g->ops[i];
+                lic_tensor in = {op->in.c, H >> op->in.scale, W >> op->in.scale, cur};
+                const int s = p->slot[i];
+                assert_true(s >= 0 && s <= 2);
+                if (lic_view_eq(&op->in, &op->out)) {
+                    if (op->kind == LIC_OP_GDN)
+                        assert_int_equal(lic_gdn(xf, op->gdn, &in), 0);
+                    else if (op->kind == LIC_OP_LEAKY_RELU)
+                        lic_leaky_relu(xf, &in, (float)op->slope_q8 / 256.0f);
+                    else if (op->kind == LIC_OP_GAIN)
+                        for (size_t e = 0; e < (size_t)in.c * in.h * in.w; e++)
+                            in.data[e] *= gain[e / ((size_t)in.h * in.w)];
+                    else
+                        fail_msg("op %d: unexpected in-place kind %d", i, (int)op->kind);
+                    continue;
+                }
+                assert_true(slot[s] != cur); /* never reads the slot it writes */
+                lic_tensor out = {op->out.c, H >> op->out.scale, W >> op->out.scale, slot[s]};
+                assert_true((uint64_t)out.c * out.h * out.w <= p->grid.act_count[s]);
+                if (op->kind == LIC_OP_CONV)
+                    assert_int_equal(lic_conv2d(xf, op->conv, &in, &out), 0);
+                else if (op->kind == LIC_OP_PIXEL_SHUFFLE)
+                    assert_int_equal(lic_pixel_shuffle(xf, &in, 2, &out), 0);
+                else
+                    fail_msg("op %d: unexpected kind %d", i, (int)op->kind);
+                cur = slot[s];
+            }
+            const int sy = (win.cy - win.wy) >> ds, sx = (win.cx - win.wx) >> ds;
+            if (c->dst_dev)
+                window_put(cur, c->dst.c, H >> ds, W >> ds, sy, sx, win.ch >> ds, win.cw >> ds, whole[k], ph >> ds,
+                           pw >> ds, win.cy >> ds, win.cx >> ds);
+            else if (c->dst_host)
+                window_put(cur, c->dst.c, H >> ds, W >> ds, sy, sx, win.ch >> ds, win.cw >> ds, xf_view(h, &c->dst),
+                           ph >> ds, pw >> ds, win.cy >> ds, win.cx >> ds);
+        }
+        if (c->dst_dev && c->dst_host)
+            memcpy(xf_view(h, &c->dst), whole[k], sizeof(float) * (size_t)c->dst.c * (ph >> c->dst.scale) * (pw >> c->dst.scale));
+    }
+    for (int i = 0; i < 3; i++)
+        free(slot[i]);
+    for (int k = 0; k < LIC_GPU_MAX_CHAINS; k++)
+        free(whole[k]);
+}
+
+/* Analysis then synthesis of one model at 256 x 320 through the emulated executor, tiles of `tile`
+ * pixels (0: whole) and the plan's halo changed by halo_delta; y, z and x_out into out[0..2]. */
+static void emulate_model(const lic_model_data *md, int tile, int halo_delta, float *out[3])
+{
+    const int ph = 256, pw = 320;
+    lic_gpu_graph g = graph_of(md);
+    lic_gpu_oplan p;
+    assert_int_equal(lic_gpu_oplan_build(&g, &p), 0);
+    assert_int_equal(lic_gpu_oplan_size(&p, &g, ph, pw, 4, UINT64_MAX, tile), 0);
+    if (tile)
+        assert_int_equal(p.grid.tiles_y * p.grid.tiles_x, (ph / tile) * (pw / tile));
+    p.halo += halo_delta, p.grid.halo += halo_delta;
+    lic_xf_ctx *xf = NULL;
+    assert_int_equal(lic_xf_ctx_create(&xf, LIC_KERNELS_REFERENCE, NULL, &test_alloc), 0);
+    xf_ctx h;
+    memset(&h, 0, sizeof h);
+    h.md = md;
+    xf_size(&h, ph, pw);
+    rng = 777;
+    const lic_view *vx = &md->io.x, *vy = &md->io.y, *vz = &md->io.z, *vo = &md->io.x_out;
+    const size_t nx = 3 * (size_t)ph * pw, ny = (size_t)vy->c * (ph / 16) * (pw / 16);
+    const size_t nz = (size_t)vz->c * (ph >> vz->scale) * (pw >> vz->scale);
+    float *x = rand_buf(nx, 0.5f, 0.5f), *gain = rand_buf((size_t)vy->c, 0.5f, 1.0f);
+    memcpy(xf_view(&h, vx), x, sizeof(float) * nx);
+    emulate_range(xf, &g, &p, LIC_GPU_ANALYSIS, &h, gain);
+    out[0] = fbuf(ny), out[1] = fbuf(nz), out[2] = fbuf(nx);
+    memcpy(out[0], xf_view(&h, vy), sizeof(float) * ny);
+    memcpy(out[1], xf_view(&h, vz), sizeof(float) * nz);
+    float *yhat = xf_view(&h, vy);
+    for (size_t i = 0; i < ny; i++)
+        yhat[i] = roundf(yhat[i] * 4.0f); /* a y-hat-like input for g_s */
+    emulate_range(xf, &g, &p, LIC_GPU_SYNTHESIS, &h, NULL);
+    memcpy(out[2], xf_view(&h, vo), sizeof(float) * nx);
+    free(x), free(gain);
+    xf_host_free(&h);
+    lic_xf_ctx_free(&xf);
+}
+
+static void test_oplan_emulated(void **state)
+{
+    (void)state;
+    const char *paths[3] = {TINY_MODEL, TINY_DECONV_MODEL, getenv("LIC_TEST_HP1_MODEL")};
+    for (int k = 0; k < 3 && paths[k]; k++) {
+        lic_model *m = load(paths[k]);
+        const lic_model_data *md = &m->data;
+        const size_t n[3] = {(size_t)md->io.y.c * 16 * 20, (size_t)md->io.z.c * 4 * 5, 3 * (size_t)256 * 320};
+        float *whole[3], *tiled[3], *short_halo[3];
+        emulate_model(md, 0, 0, whole);
+        emulate_model(md, 64, 0, tiled);
+        /* The planned halo holds one latent of margin; two latents less must make the borders wrong. */
+        emulate_model(md, 64, -32, short_halo);
+        /* The whole-image walk is the CPU transforms (test_gpu's reference of what the engine computes). */
+        const int lh = 16, lw = 20, M = md->io.y.c;
+        ref_ctx r;
+        ref_open(&r, LIC_KERNELS_REFERENCE, act_floats(md, 256, 320) + n[0] * 4);
+        rng = 777; /* emulate_model's inputs */
+        float *x = rand_buf(n[2], 0.5f, 0.5f), *gain = rand_buf((size_t)M, 0.5f, 1.0f);
+        float *y = fbuf(n[0]), *z = fbuf(n[1]), *xo = fbuf(n[2]);
+        ref_g_a(&r, md, x, 256, 320, y);
+        ref_h_a(&r, md, y, lh, lw, gain, z);
+        for (size_t i = 0; i < n[0]; i++)
+            y[i] = roundf(y[i] * 4.0f);
+        ref_g_s(&r, md, y, lh, lw, xo);
+        if (memcmp(z, whole[1], n[1] * sizeof(float)) || memcmp(xo, whole[2], n[2] * sizeof(float)))
+            fail_msg("%s: the emulated op-list executor differs from the CPU transforms", paths[k]);
+        free(x), free(gain), free(y), free(z), free(xo);
+        ref_close(&r);
+        for (int i = 0; i < 3; i++) {
+            if (memcmp(whole[i], tiled[i], n[i] * sizeof(float)))
+                fail_msg("%s: emulated op-list executor, 64 px tiles: output %d differs from the whole image", paths[k], i);
+        }
+        assert_true(memcmp(whole[0], short_halo[0], n[0] * sizeof(float)) ||
+                    memcmp(whole[2], short_halo[2], n[2] * sizeof(float)));
+        print_message("  %s: emulated op-list executor, 20 tiles of 64 px == whole image bit for bit (y, z, x)\n",
+                      paths[k]);
+        for (int i = 0; i < 3; i++)
+            free(whole[i]), free(tiled[i]), free(short_halo[i]);
+        lic_model_release(&m);
+    }
+}
+
 static const double LIM_Y[3] = {1e-4, 1e-8, 1e-3};
 
 static void model_parity(lic_model *m, const char *name)
@@ -1220,6 +1380,7 @@ int main(int argc, char **argv)
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_device_query);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_plan);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_oplan);
+        tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_oplan_emulated);
         tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_tiling_exact_on_cpu);
         if (!have_gpu())
             tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_backend_selection_without_gpu);
