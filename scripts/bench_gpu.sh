@@ -15,21 +15,24 @@
 #      (tiny, tiny-deconv, default model; FP32, strict FP32, FP16; tiled vs whole), 8000x6000 under a
 #      4 GiB device budget, and the cross-device test (Kodak at q 10/50/90: GPU-encoded streams decode
 #      on the CPU to the encoder's symbols and parameters, and the other way round; 4 images, or all
-#      24 with --full). Then with LIC_GPU_BENCH=RUNS: analysis (g_a, gain, h_a) and synthesis (g_s) per
-#      precision on Kodak, median ms and images/s (host copies included), and FP16's PSNR cost.
+#      24 with --full). Every one of these runs twice: with the fixed-layer context (the default
+#      path), then with the op-list executor (the group that sets LIC_GPU_OPLIST=1, docs/GPU.md §9).
+#      Then with LIC_GPU_BENCH=RUNS: analysis (g_a, gain, h_a) and synthesis (g_s) per precision on
+#      Kodak, median ms and images/s (host copies included), and FP16's PSNR cost.
 #  2b. test_gpu_int --device: the integer kernels of the probability path equal the CPU's bit for bit
 #      (random/extreme layers, the checkerboard pass, the default model's schedule on a photo), then
 #      test_gpu --device again with LIC_GPU_INT=1 (the cross-device test with integer convs on the GPU).
 #      --memcheck: test_gpu_int --device once more under compute-sanitizer --tool memcheck.
-#   3. lic-eval on Kodak with --backend cuda (also with LIC_GPU_INT=1) and --backend cpu, --time RUNS,
-#      q 10,50,90: per-stage times (analysis, hyper, entropy, synthesis) through the public API.
+#   3. lic-eval on Kodak with --backend cuda (also with LIC_GPU_INT=1, and with LIC_GPU_OPLIST=1) and
+#      --backend cpu, --time RUNS, q 10,50,90: per-stage times (analysis, hyper, entropy, synthesis)
+#      through the public API.
 #   4. PyTorch 2.x eager on the same GPU with the same model file (train/lic_model.py): g_a*gain+h_a
 #      and g_s in FP32 (TF32 off), TF32 and FP16, median ms and images/s, with and without host copies.
 #
 # KODAK_DIR: default $LIC_KODAK_DIR, else ../shared/kodak. The model is the library's default one
 # (models/default.licw, else BUILD_DIR/models/untrained_default.licw). Output goes to stdout and to
 # OUT_DIR (default $OUT when set, else BUILD_DIR/bench-gpu): test_gpu.log, test_gpu_int.log,
-# test_gpu_lic_gpu_int.log, eval_{cuda,cuda-int,cpu}.json,
+# test_gpu_lic_gpu_int.log, eval_{cuda,cuda-int,cuda-oplist,cpu}.json,
 # pytorch.json, summary.txt. PYTHON overrides the interpreter of step 4 (default python3).
 #
 # cuDNN at run time: libcodec carries an rpath to the cuDNN it was built against; when that is
@@ -37,7 +40,7 @@
 # wheel (as PyTorch ships it) to LD_LIBRARY_PATH.
 set -euo pipefail
 
-usage() { sed -n '2,37s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,41s/^# \{0,1\}//p' "$0"; }
 
 build=build-gpu
 kodak="${LIC_KODAK_DIR:-../shared/kodak}"
@@ -113,7 +116,8 @@ LIC_GPU_BENCH="$runs" "$build/bin/test_gpu" --device 2>&1 | tee "$out/test_gpu.l
 rc=${PIPESTATUS[0]}
 set -e
 say "test_gpu exit status: $rc"
-grep -E '^ *(BENCH|8000x6000)|SKIPPED|FAILED' "$out/test_gpu.log" | tee -a "$summary" || true
+grep -E '^ *(BENCH|8000x6000|(fixed layers|op lists): 8000x6000)|SKIPPED|FAILED|PASSED|^\[=+\] test_gpu' \
+    "$out/test_gpu.log" | tee -a "$summary" || true
 
 # ---- 2b. the integer kernels of the probability path (docs/GPU.md §8) ----
 # Device == CPU on random, extreme and worst-case layers, the checkerboard pass, and the default model's
@@ -142,14 +146,16 @@ imgs=("$kodak")
 [[ -d "$kodak" ]] || imgs=(testdata/images/768x512.png)
 # cuda-int: the CUDA backend with the integer convs of the probability path on the GPU too
 # (LIC_GPU_INT=1, docs/GPU.md §8): its hyper/entropy times against plain cuda's are their first measure.
-for run in cuda cuda-int cpu; do
-    be=${run%-int}
-    gpu_int=0
+# cuda-oplist: the op-list executor (LIC_GPU_OPLIST=1, docs/GPU.md §9) against plain cuda's times.
+for run in cuda cuda-int cuda-oplist cpu; do
+    be=${run%%-*}
+    gpu_int=0 oplist=0
     [[ $run == cuda-int ]] && gpu_int=1
+    [[ $run == cuda-oplist ]] && oplist=1
     set +e
-    LIC_GPU_INT=$gpu_int "$build/bin/lic-eval" "${imgs[@]}" -q 10,50,90 --backend "$be" --time "$runs" \
-        --json "$out/eval_$run.json" 2>&1 | tail -n 12 | tee -a "$summary"
-    say "lic-eval --backend $be (LIC_GPU_INT=$gpu_int) exit status: ${PIPESTATUS[0]}"
+    LIC_GPU_INT=$gpu_int LIC_GPU_OPLIST=$oplist "$build/bin/lic-eval" "${imgs[@]}" -q 10,50,90 --backend "$be" \
+        --time "$runs" --json "$out/eval_$run.json" 2>&1 | tail -n 12 | tee -a "$summary"
+    say "lic-eval --backend $be (LIC_GPU_INT=$gpu_int LIC_GPU_OPLIST=$oplist) exit status: ${PIPESTATUS[0]}"
     set -e
 done
 

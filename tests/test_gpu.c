@@ -486,6 +486,25 @@ static void test_oplan(void **state)
     m = load(TINY_DECONV_MODEL);
     oplan_case("tiny-dc", m);
     lic_model_release(&m);
+    /* The switch, and the context calls without a device (or without CUDA). */
+    assert_int_equal(setenv("LIC_GPU_OPLIST", "1", 1), 0);
+    assert_int_equal(lic_gpu_oplist_requested(), lic_gpu_built_in());
+    assert_int_equal(setenv("LIC_GPU_OPLIST", "yes", 1), 0);
+    assert_int_equal(lic_gpu_oplist_requested(), 0);
+    assert_int_equal(unsetenv("LIC_GPU_OPLIST"), 0);
+    assert_int_equal(lic_gpu_oplist_requested(), 0);
+    assert_false(lic_gpu_is_oplist(NULL));
+    void *host[LIC_MAX_BUFS] = {0};
+    assert_int_not_equal(lic_gpu_run_range(NULL, LIC_GPU_ANALYSIS, host, 64, 64, NULL), 0);
+    if (lic_gpu_device_count() == 0) {
+        m = load(TINY_MODEL);
+        lic_gpu_graph g = graph_of(&m->data);
+        static char sentinel;
+        lic_gpu_transforms *ctx = (lic_gpu_transforms *)(void *)&sentinel; /* must be overwritten */
+        assert_int_equal(lic_gpu_transforms_create_ops(&ctx, &g, NULL, &test_alloc), LIC_EUNSUPPORTED);
+        assert_null(ctx);
+        lic_model_release(&m);
+    }
     const char *hp1 = getenv("LIC_TEST_HP1_MODEL"); /* set by ctest (tests/gpu.cmake) */
     if (hp1) {
         m = load(hp1);
@@ -1349,6 +1368,16 @@ static void test_backend_selection_without_gpu(void **state)
     assert_int_equal(lic_encoder_get_stats(e, &st), 0);
     assert_string_equal(st.backend, "cpu");
     lic_encoder_close(&e);
+    /* The same with the op-list executor asked for. */
+    assert_int_equal(setenv("LIC_GPU_OPLIST", "1", 1), 0);
+    assert_int_equal(lic_encoder_open(&e, m, &cfg), 0);
+    assert_int_equal(lic_encoder_get_stats(e, &st), 0);
+    assert_string_equal(st.backend, "cpu");
+    lic_encoder_close(&e);
+    cfg.backend = LIC_BACKEND_CUDA;
+    assert_int_equal(lic_encoder_open(&e, m, &cfg), LIC_EUNSUPPORTED);
+    assert_null(e);
+    assert_int_equal(unsetenv("LIC_GPU_OPLIST"), 0);
     lic_model_release(&m);
 }
 
