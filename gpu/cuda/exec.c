@@ -106,6 +106,17 @@ static int plan_fail(const lic_gpu_exec *ex, const char *what)
             return r_;                                                                                               \
     } while (0)
 
+/* cudaMalloc that leaves *p NULL when it fails, so that free paths never see a stale pointer. */
+static int dev_alloc(lic_gpu_exec *ex, void **p, size_t bytes, const char *what)
+{
+    int e = (int)cudaMalloc(p, bytes);
+    if (e) {
+        *p = NULL;
+        return cu_fail(ex, e, what);
+    }
+    return LIC_OK;
+}
+
 /* ---- weights ------------------------------------------------------------------------------------ */
 
 static cudnnDataType_t dnn_dtype(const lic_gpu_exec *ex)
@@ -130,15 +141,17 @@ static int upload_floats(lic_gpu_exec *ex, const float *host, size_t n, int dtyp
 {
     *out = NULL;
     if (dtype == LIC_CUDA_F32) {
-        CU(cudaMalloc(out, n * sizeof(float)), "weights");
+        TRY(dev_alloc(ex, out, n * sizeof(float), "weights"));
         CU(cudaMemcpy(*out, host, n * sizeof(float), cudaMemcpyHostToDevice), "weights");
         return LIC_OK;
     }
     if (n > 0x7fffffff)
         return LIC_EINVAL;
-    float *tmp = NULL;
-    CU(cudaMalloc((void **)&tmp, n * sizeof(float)), "weights");
+    void *tmp = NULL;
+    TRY(dev_alloc(ex, &tmp, n * sizeof(float), "weights"));
     int e = cudaMalloc(out, n * 2);
+    if (e)
+        *out = NULL;
     if (!e)
         e = cudaMemcpy(tmp, host, n * sizeof(float), cudaMemcpyHostToDevice);
     if (!e)
@@ -315,15 +328,15 @@ static int alloc_size(lic_gpu_exec *ex, size_t ws)
     const lic_gpu_plan *q = &ex->plan.grid;
     for (int i = 0; i < 3; i++)
         if (q->act_count[i])
-            CU(cudaMalloc(&ex->slot[i], q->act_count[i] * (size_t)ex->es), "activations");
+            TRY(dev_alloc(ex, &ex->slot[i], q->act_count[i] * (size_t)ex->es, "activations"));
     for (int k = 0; k < ex->plan.n_chains; k++)
         if (ex->plan.chain[k].dst_dev)
-            CU(cudaMalloc(&ex->whole[k], view_count(&ex->plan.chain[k].dst, q->ph, q->pw) * (size_t)ex->es),
-               "whole tensor");
+            TRY(dev_alloc(ex, &ex->whole[k], view_count(&ex->plan.chain[k].dst, q->ph, q->pw) * (size_t)ex->es,
+                          "whole tensor"));
     if (q->staging_count)
-        CU(cudaMalloc((void **)&ex->staging, q->staging_count * sizeof(float)), "staging");
+        TRY(dev_alloc(ex, (void **)&ex->staging, q->staging_count * sizeof(float), "staging"));
     if (ws)
-        CU(cudaMalloc(&ex->ws, ws), "cudnn workspace");
+        TRY(dev_alloc(ex, &ex->ws, ws, "cudnn workspace"));
     ex->ws_size = ws;
     return LIC_OK;
 }
@@ -569,20 +582,21 @@ static int run_range(lic_gpu_exec *ex, int r, void *const *host, const float *ga
 {
     const lic_gpu_oplan *p = &ex->plan;
     const int ph = p->grid.ph, pw = p->grid.pw;
-    int has_gain = 0;
+    int gain_c = 0; /* the widest GAIN of this range: how many gains the caller passes */
     for (int k = 0; k < p->n_chains; k++) {
         const lic_gpu_chain *c = &p->chain[k];
         if (c->range != r)
             continue;
         for (int i = c->first; i < c->first + c->count; i++)
-            has_gain |= ex->g.ops[i].kind == LIC_OP_GAIN;
+            if (ex->g.ops[i].kind == LIC_OP_GAIN && ex->g.ops[i].in.c > gain_c)
+                gain_c = ex->g.ops[i].in.c;
         if ((c->src_from < 0 && !host[c->src.buf]) || (c->dst_host && !host[c->dst.buf]))
             return LIC_EINVAL;
     }
-    if (has_gain && !gain)
+    if (gain_c && (!gain || gain_c > ex->gain_c))
         return LIC_EINVAL;
-    if (has_gain) /* gain_c: the widest GAIN view of the uploaded ranges */
-        CU(cudaMemcpyAsync(ex->gain, gain, (size_t)ex->gain_c * sizeof(float), cudaMemcpyHostToDevice, ex->env.stream),
+    if (gain_c)
+        CU(cudaMemcpyAsync(ex->gain, gain, (size_t)gain_c * sizeof(float), cudaMemcpyHostToDevice, ex->env.stream),
            "gain");
     for (int k = 0; k < p->n_chains; k++) {
         const lic_gpu_chain *c = &p->chain[k];
@@ -653,7 +667,7 @@ static int create(lic_gpu_exec *ex)
         if (range_uploaded(ex, r))
             TRY(upload_range(ex, r));
     if (ex->gain_c)
-        CU(cudaMalloc((void **)&ex->gain, (size_t)ex->gain_c * sizeof(float)), "gain");
+        TRY(dev_alloc(ex, (void **)&ex->gain, (size_t)ex->gain_c * sizeof(float), "gain"));
     return LIC_OK;
 }
 
