@@ -570,6 +570,34 @@ static int create(lic_gpu_transforms *ctx, const lic_gpu_model *m, const lic_gpu
     return LIC_OK;
 }
 
+/* opt (NULL: the defaults) into *o, checked with the allocator. Returns 0 or LIC_EINVAL. */
+static int checked_options(const lic_gpu_options *opt, const lic_allocator *alloc, lic_gpu_options *o)
+{
+    lic_gpu_options_init(o);
+    if (opt)
+        *o = *opt;
+    if (!alloc || !alloc->alloc || !alloc->free || o->device < 0 || (!o->analysis && !o->synthesis) ||
+        (o->precision != LIC_GPU_FP32 && o->precision != LIC_GPU_FP32_STRICT && o->precision != LIC_GPU_FP16) ||
+        o->force_tile < 0 || o->force_tile % 64)
+        return LIC_EINVAL;
+    return LIC_OK;
+}
+
+/* A zeroed context holding the options' settings (no device state yet); NULL without memory. */
+static lic_gpu_transforms *context_new(const lic_gpu_options *o, const lic_allocator *alloc)
+{
+    lic_gpu_transforms *ctx = lic_mem_zalloc(alloc, sizeof(*ctx));
+    if (!ctx)
+        return NULL;
+    ctx->alloc = alloc;
+    ctx->log = o->logger;
+    ctx->analysis = o->analysis != 0, ctx->synthesis = o->synthesis != 0;
+    ctx->max_memory = o->max_memory;
+    ctx->force_tile = o->force_tile;
+    ctx->integer = o->integer != 0;
+    return ctx;
+}
+
 int lic_gpu_transforms_create(lic_gpu_transforms **out, const lic_gpu_model *m, const lic_gpu_options *opt,
                               const lic_allocator *alloc)
 {
@@ -577,27 +605,16 @@ int lic_gpu_transforms_create(lic_gpu_transforms **out, const lic_gpu_model *m, 
         return LIC_EINVAL;
     *out = NULL;
     lic_gpu_options o;
-    lic_gpu_options_init(&o);
-    if (opt)
-        o = *opt;
-    if (!m || !alloc || !alloc->alloc || !alloc->free || o.device < 0 || (!o.analysis && !o.synthesis) ||
-        (o.precision != LIC_GPU_FP32 && o.precision != LIC_GPU_FP32_STRICT && o.precision != LIC_GPU_FP16) ||
-        o.force_tile < 0 || o.force_tile % 64)
+    if (!m || checked_options(opt, alloc, &o) < 0)
         return LIC_EINVAL;
     lic_gpu_plan probe; /* validates the model's shapes */
     if (lic_gpu_plan_make(m, 64, 64, 4, UINT64_MAX, 0, &probe) < 0)
         return LIC_EINVAL;
     if (lic_gpu_device_count() == 0)
         return LIC_EUNSUPPORTED;
-    lic_gpu_transforms *ctx = lic_mem_zalloc(alloc, sizeof(*ctx));
+    lic_gpu_transforms *ctx = context_new(&o, alloc);
     if (!ctx)
         return LIC_ENOMEM;
-    ctx->alloc = alloc;
-    ctx->log = o.logger;
-    ctx->analysis = o.analysis != 0, ctx->synthesis = o.synthesis != 0;
-    ctx->max_memory = o.max_memory;
-    ctx->force_tile = o.force_tile;
-    ctx->integer = o.integer != 0;
     ctx->slope = m->relu_slope;
     ctx->M = m->g_a[3].cout;
     ctx->Nz = m->h_a[2].cout;
@@ -781,12 +798,7 @@ int lic_gpu_transforms_create_ops(lic_gpu_transforms **out, const lic_gpu_graph 
         return LIC_EINVAL;
     *out = NULL;
     lic_gpu_options o;
-    lic_gpu_options_init(&o);
-    if (opt)
-        o = *opt;
-    if (!g || !alloc || !alloc->alloc || !alloc->free || o.device < 0 || (!o.analysis && !o.synthesis) ||
-        (o.precision != LIC_GPU_FP32 && o.precision != LIC_GPU_FP32_STRICT && o.precision != LIC_GPU_FP16) ||
-        o.force_tile < 0 || o.force_tile % 64)
+    if (!g || checked_options(opt, alloc, &o) < 0)
         return LIC_EINVAL;
     lic_gpu_oplan probe; /* refuses what the executor does not run before touching a device */
     int ret = lic_gpu_oplan_build(g, &probe);
@@ -794,15 +806,9 @@ int lic_gpu_transforms_create_ops(lic_gpu_transforms **out, const lic_gpu_graph 
         return ret;
     if (lic_gpu_device_count() == 0)
         return LIC_EUNSUPPORTED;
-    lic_gpu_transforms *ctx = lic_mem_zalloc(alloc, sizeof(*ctx));
+    lic_gpu_transforms *ctx = context_new(&o, alloc);
     if (!ctx)
         return LIC_ENOMEM;
-    ctx->alloc = alloc;
-    ctx->log = o.logger;
-    ctx->analysis = o.analysis != 0, ctx->synthesis = o.synthesis != 0;
-    ctx->max_memory = o.max_memory;
-    ctx->force_tile = o.force_tile;
-    ctx->integer = o.integer != 0;
     ret = open_device(ctx, o.device, o.precision);
     if (ret == LIC_OK) {
         lic_gpu_exec_env env = {ctx->stream, ctx->dnn, o.precision, {ctx->analysis, ctx->synthesis}, o.max_memory,
