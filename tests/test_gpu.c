@@ -948,7 +948,8 @@ static void emulate_range(lic_xf_ctx *xf, const lic_gpu_graph *g, const lic_gpu_
                            ph >> ds, pw >> ds, win.cy >> ds, win.cx >> ds);
         }
         if (c->dst_dev && c->dst_host)
-            memcpy(xf_view(h, &c->dst), whole[k], sizeof(float) * (size_t)c->dst.c * (ph >> c->dst.scale) * (pw >> c->dst.scale));
+            memcpy(xf_view(h, &c->dst), whole[k],
+                   sizeof(float) * (size_t)c->dst.c * (ph >> c->dst.scale) * (pw >> c->dst.scale));
     }
     for (int i = 0; i < 3; i++)
         free(slot[i]);
@@ -1025,7 +1026,8 @@ static void test_oplan_emulated(void **state)
         ref_close(&r);
         for (int i = 0; i < 3; i++) {
             if (memcmp(whole[i], tiled[i], n[i] * sizeof(float)))
-                fail_msg("%s: emulated op-list executor, 64 px tiles: output %d differs from the whole image", paths[k], i);
+                fail_msg("%s: emulated op-list executor, 64 px tiles: output %d differs from the whole image",
+                         paths[k], i);
         }
         assert_true(memcmp(whole[0], short_halo[0], n[0] * sizeof(float)) ||
                     memcmp(whole[2], short_halo[2], n[2] * sizeof(float)));
@@ -1192,6 +1194,14 @@ static double psnr8(const lic_image *a, const lic_image *b)
     return se > 0 ? 10 * log10(255.0 * 255.0 / se) : 99.0;
 }
 
+/* Counts the log lines that say the op-list executor was chosen (codec/backend_cuda.c). */
+static void count_oplist_lines(void *opaque, int level, const char *msg)
+{
+    (void)level;
+    if (strstr(msg, "LIC_GPU_OPLIST=1"))
+        ++*(int *)opaque;
+}
+
 static void test_cross_device(void **state)
 {
     (void)state;
@@ -1201,6 +1211,8 @@ static void test_cross_device(void **state)
     assert_int_equal(lic_config_init(&gcfg), 0);
     assert_int_equal(lic_config_init(&ccfg), 0);
     gcfg.backend = LIC_BACKEND_CUDA;
+    int oplist_lines = 0; /* the GPU encoder and decoder must take the path under test */
+    gcfg.logger = (lic_logger){&oplist_lines, count_oplist_lines, LIC_LOG_INFO};
     ccfg.backend = LIC_BACKEND_CPU;
     lic_encoder *genc = NULL, *cenc = NULL;
     lic_decoder *gdec = NULL, *cdec = NULL;
@@ -1209,6 +1221,8 @@ static void test_cross_device(void **state)
         fail_msg("a GPU is present but the CUDA backend is refused: is the engine patch (docs/GPU.md) in?");
     assert_int_equal(r, 0);
     assert_int_equal(lic_decoder_open(&gdec, m, &gcfg), 0);
+    if (oplist_lines != (g_oplist ? 2 : 0))
+        fail_msg("%s: %d of 2 GPU codecs log the op-list path", path_name(), oplist_lines);
     assert_int_equal(lic_encoder_open(&cenc, m, &ccfg), 0);
     assert_int_equal(lic_decoder_open(&cdec, m, &ccfg), 0);
     static char paths[24][512];
@@ -1229,8 +1243,8 @@ static void test_cross_device(void **state)
             coded_same(cenc, gdec, &img, qualities[k], &o2); /* CPU -> GPU */
             assert_int_equal(lic_decoder_get_stats(gdec, &st), 0);
             assert_string_equal(st.backend, "cuda");
-            print_message("  %s q%d: GPU->CPU and CPU->GPU symbols identical; PSNR %.2f / %.2f dB\n", paths[i],
-                          qualities[k], psnr8(&img, &o1), psnr8(&img, &o2));
+            print_message("  %s: %s q%d: GPU->CPU and CPU->GPU symbols identical; PSNR %.2f / %.2f dB\n",
+                          path_name(), paths[i], qualities[k], psnr8(&img, &o1), psnr8(&img, &o2));
             lic_image_free(&o1);
             lic_image_free(&o2);
         }

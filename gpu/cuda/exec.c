@@ -367,8 +367,9 @@ static int prepare(lic_gpu_exec *ex, int ph, int pw)
         if ((ret = plan_algos(ex, &ws)) == LIC_OK)
             ret = alloc_size(ex, ws);
         if (ret == LIC_OK) {
-            lic_log(ex->env.log, LIC_LOG_DEBUG, "cuda: op list: %dx%d in %d tile(s) of %d px, %llu MB + %zu MB workspace",
-                    pw, ph, ex->plan.grid.tiles_y * ex->plan.grid.tiles_x, ex->plan.grid.tile,
+            lic_log(ex->env.log, LIC_LOG_DEBUG,
+                    "cuda: op list: %dx%d in %d tile(s) of %d px, %llu MB + %zu MB workspace", pw, ph,
+                    ex->plan.grid.tiles_y * ex->plan.grid.tiles_x, ex->plan.grid.tile,
                     (unsigned long long)(ex->plan.grid.bytes >> 20), ws >> 20);
             return LIC_OK;
         }
@@ -391,12 +392,13 @@ static int upload_window(lic_gpu_exec *ex, const float *host, int ph, int pw, in
     if (ex->dtype != LIC_CUDA_F32 && (uint64_t)c * plane > ex->plan.grid.staging_count)
         return plan_fail(ex, "upload larger than the staging buffer");
     for (int k = 0; k < c; k++)
-        CU(cudaMemcpy2DAsync(dst + k * plane, (size_t)w * sizeof(float), host + (size_t)k * ph * pw + (size_t)y0 * pw + x0,
-                             (size_t)pw * sizeof(float), (size_t)w * sizeof(float), (size_t)h, cudaMemcpyHostToDevice,
-                             ex->env.stream),
+        CU(cudaMemcpy2DAsync(dst + k * plane, (size_t)w * sizeof(float),
+                             host + (size_t)k * ph * pw + (size_t)y0 * pw + x0, (size_t)pw * sizeof(float),
+                             (size_t)w * sizeof(float), (size_t)h, cudaMemcpyHostToDevice, ex->env.stream),
            "copy to device");
     if (ex->dtype != LIC_CUDA_F32)
-        CU(lic_cuda_window(ex->env.stream, LIC_CUDA_F32, dst, h, w, 0, 0, ex->dtype, dev, h, w, 0, 0, c, h, w), "to half");
+        CU(lic_cuda_window(ex->env.stream, LIC_CUDA_F32, dst, h, w, 0, 0, ex->dtype, dev, h, w, 0, 0, c, h, w),
+           "to half");
     return LIC_OK;
 }
 
