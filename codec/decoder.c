@@ -1,5 +1,4 @@
 /* lic codec: lic_decoder — .lic bytes in, pixels out. */
-#include <math.h>
 #include <string.h>
 
 #include "codec/container.h"
@@ -62,18 +61,8 @@ int lic_check_magic(const uint8_t *data, size_t size)
     return lic_container_has_magic(data, size) ? LIC_OK : LIC_EBITSTREAM;
 }
 
-static uint8_t to_u8(float v)
-{
-    float s = v * 255.0f;
-    if (!(s > 0.0f)) /* also catches NaN */
-        return 0;
-    if (s >= 255.0f)
-        return 255;
-    return (uint8_t)lrintf(s);
-}
-
-/* Crops the padded synthesis output into a new image of the stream's size and format. */
-static int store_pixels(lic_engine *g, const float *rgb, const lic_stream_info *info, lic_image *out)
+/* A new image of the stream's size and format, owned by the caller (lic_image_free). */
+static int alloc_image(lic_engine *g, const lic_stream_info *info, lic_image *out)
 {
     int ch = info->fmt == LIC_PIXFMT_GRAY8 ? 1 : 3;
     size_t stride = (size_t)info->width * ch, bytes;
@@ -82,20 +71,6 @@ static int store_pixels(lic_engine *g, const float *rgb, const lic_stream_info *
     uint8_t *px = lic_mem_alloc_owned(&g->cfg.allocator, bytes);
     if (!px)
         return LIC_ENOMEM;
-    size_t plane = (size_t)g->ph * g->pw;
-    for (uint32_t y = 0; y < info->height; y++) {
-        uint8_t *row = px + y * stride;
-        const float *r = rgb + (size_t)y * g->pw, *gr = r + plane, *b = gr + plane;
-        for (uint32_t x = 0; x < info->width; x++) {
-            if (ch == 3) {
-                row[3 * x] = to_u8(r[x]);
-                row[3 * x + 1] = to_u8(gr[x]);
-                row[3 * x + 2] = to_u8(b[x]);
-            } else {
-                row[x] = to_u8((r[x] + gr[x] + b[x]) * (1.0f / 3.0f));
-            }
-        }
-    }
     out->width = info->width;
     out->height = info->height;
     out->fmt = info->fmt;
@@ -139,14 +114,15 @@ int lic_decode(lic_decoder *d, const uint8_t *data, size_t size, lic_image *out)
     return lic_decode_with_metadata(d, data, size, out, NULL);
 }
 
-int lic_decode_with_metadata(lic_decoder *d, const uint8_t *data, size_t size, lic_image *out, lic_metadata *meta)
+/* Where decoded pixels go: a new whole image (img) or a row writer. */
+typedef struct pixel_target {
+    lic_image *img;
+    lic_row_writer write;
+    void *user;
+} pixel_target;
+
+static int decode_to(lic_decoder *d, const uint8_t *data, size_t size, const pixel_target *to, lic_metadata *meta)
 {
-    if (out)
-        memset(out, 0, sizeof(*out));
-    if (meta)
-        memset(meta, 0, sizeof(*meta));
-    if (!d || !data || !out)
-        return LIC_EINVAL;
     lic_engine *g = &d->eng;
     lic_container c;
     int ret = lic_container_parse(&c, data, size);
@@ -200,15 +176,49 @@ int lic_decode_with_metadata(lic_decoder *d, const uint8_t *data, size_t size, l
         for (size_t p = 0; p < hw; p++)
             g->y[ch * hw + p] = (float)g->yq[ch * hw + p] * s;
     }
-    float *rgb;
-    if ((ret = lic_engine_synthesis(g, &rgb)) < 0 || (ret = store_pixels(g, rgb, &c.info, out)) < 0)
+    lic_pixels px;
+    if (to->img) {
+        if ((ret = alloc_image(g, &c.info, to->img)) < 0)
+            return ret;
+        lic_pixels_whole(&px, to->img);
+    } else if ((ret = lic_pixels_stream(&px, c.info.width, c.info.height, c.info.fmt, NULL, to->write, to->user,
+                                        lic_engine_pixel_rows(g), &g->cfg.allocator)) < 0) {
         return ret;
-    if (meta && (ret = copy_metadata(g, &c, meta)) < 0) {
-        lic_image_free(out);
+    }
+    ret = lic_engine_synthesis_pixels(g, &px);
+    lic_pixels_release(&px);
+    if (ret == LIC_OK && meta)
+        ret = copy_metadata(g, &c, meta);
+    if (ret < 0) {
+        if (to->img)
+            lic_image_free(to->img);
         return ret;
     }
     st->t_synthesis = lic_now() - t0;
     return LIC_OK;
+}
+
+int lic_decode_with_metadata(lic_decoder *d, const uint8_t *data, size_t size, lic_image *out, lic_metadata *meta)
+{
+    if (out)
+        memset(out, 0, sizeof(*out));
+    if (meta)
+        memset(meta, 0, sizeof(*meta));
+    if (!d || !data || !out)
+        return LIC_EINVAL;
+    const pixel_target to = {out, NULL, NULL};
+    return decode_to(d, data, size, &to, meta);
+}
+
+int lic_decode_rows(lic_decoder *d, const uint8_t *data, size_t size, lic_row_writer write, void *user,
+                    lic_metadata *meta)
+{
+    if (meta)
+        memset(meta, 0, sizeof(*meta));
+    if (!d || !data || !write)
+        return LIC_EINVAL;
+    const pixel_target to = {NULL, write, user};
+    return decode_to(d, data, size, &to, meta);
 }
 
 int lic_decoder_check_size(const lic_decoder *d, uint32_t width, uint32_t height, lic_size_check *out)

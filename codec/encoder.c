@@ -45,23 +45,6 @@ void lic_encoder_close(lic_encoder **pe)
     *pe = NULL;
 }
 
-/* Converts the image to float planes in [0, 1], replicating edge pixels into the padding and gray into
- * three channels. */
-static void load_pixels(const lic_image *img, float *dst, int ph, int pw)
-{
-    int ch = img->fmt == LIC_PIXFMT_GRAY8 ? 1 : 3;
-    size_t plane = (size_t)ph * pw;
-    for (int y = 0; y < ph; y++) {
-        uint32_t sy = (uint32_t)y < img->height ? (uint32_t)y : img->height - 1;
-        const uint8_t *row = img->data + (ptrdiff_t)sy * img->stride;
-        for (int x = 0; x < pw; x++) {
-            uint32_t sx = (uint32_t)x < img->width ? (uint32_t)x : img->width - 1;
-            for (int c = 0; c < 3; c++)
-                dst[c * plane + (size_t)y * pw + x] = row[sx * ch + (ch == 3 ? c : 0)] * (1.0f / 255.0f);
-        }
-    }
-}
-
 /* Checks the caller's metadata (lic_encode_with_metadata's rules) and copies its items into the
  * container description. */
 static int take_metadata(const lic_metadata *meta, lic_container_content *cc)
@@ -115,36 +98,20 @@ int lic_encode(lic_encoder *e, const lic_image *img, int quality, uint8_t **out,
     return lic_encode_with_metadata(e, img, quality, NULL, out, out_size);
 }
 
-int lic_encode_with_metadata(lic_encoder *e, const lic_image *img, int quality, const lic_metadata *meta,
-                             uint8_t **out, size_t *out_size)
+/* The encoder behind the public calls: pixels from p (a whole image or a row reader), checked
+ * arguments. */
+static int encode_pixels(lic_encoder *e, lic_pixels *px, lic_pixfmt fmt, int quality, lic_container_content *cc,
+                         uint8_t **out, size_t *out_size)
 {
-    if (out)
-        *out = NULL;
-    if (out_size)
-        *out_size = 0;
-    if (!e || !img || !out || !out_size || !img->data || quality < 1 || quality > 100)
-        return LIC_EINVAL;
-    if (img->fmt != LIC_PIXFMT_RGB8 && img->fmt != LIC_PIXFMT_GRAY8)
-        return LIC_EINVAL;
-    int ch = img->fmt == LIC_PIXFMT_GRAY8 ? 1 : 3;
-    if (img->width == 0 || img->height == 0 || img->stride < (ptrdiff_t)img->width * ch)
-        return LIC_EINVAL;
-    lic_container_content cc = {0};
-    int ret = take_metadata(meta, &cc);
-    if (ret < 0)
-        return ret;
     lic_engine *g = &e->eng;
-    ret = lic_engine_prepare(g, img->width, img->height);
-    if (ret < 0)
-        return ret;
     lic_stats *st = &g->stats;
     st->t_analysis = st->t_hyper = st->t_entropy = st->t_synthesis = 0;
 
     double t0 = lic_now();
-    load_pixels(img, g->x, g->ph, g->pw);
     lic_engine_gains(g, quality, 0, e->gain);
     float *z;
-    if ((ret = lic_engine_analysis(g, e->gain, &z)) < 0)
+    int ret = lic_engine_analysis_pixels(g, px, e->gain, &z);
+    if (ret < 0)
         return ret;
     st->t_analysis = lic_now() - t0;
 
@@ -155,27 +122,90 @@ int lic_encode_with_metadata(lic_encoder *e, const lic_image *img, int quality, 
         return ret;
 
     double t1 = lic_now();
-    if ((ret = lic_symbol_writer_finish(e->zw, &cc.z, &cc.z_size)) < 0 || (ret = take_tiles(g, e->yw, &cc)) < 0)
+    if ((ret = lic_symbol_writer_finish(e->zw, &cc->z, &cc->z_size)) < 0 || (ret = take_tiles(g, e->yw, cc)) < 0)
         return ret;
-    size_t total = lic_container_v2_size(&cc);
+    size_t total = lic_container_v2_size(cc);
     uint8_t *buf = total ? lic_mem_alloc_owned(&g->cfg.allocator, total) : NULL;
     if (!buf) {
-        lic_mem_free(&g->cfg.allocator, (void *)cc.tiles);
+        lic_mem_free(&g->cfg.allocator, (void *)cc->tiles);
         return total ? LIC_ENOMEM : LIC_ELIMIT;
     }
-    cc.info = (lic_stream_info){.width = img->width,
-                                .height = img->height,
-                                .fmt = img->fmt,
-                                .quality = quality,
-                                .model_fingerprint = g->model->file.fingerprint};
-    lic_container_v2_write(buf, &cc);
-    lic_mem_free(&g->cfg.allocator, (void *)cc.tiles);
+    cc->info = (lic_stream_info){.width = px->width,
+                                 .height = px->height,
+                                 .fmt = fmt,
+                                 .quality = quality,
+                                 .model_fingerprint = g->model->file.fingerprint};
+    lic_container_v2_write(buf, cc);
+    lic_mem_free(&g->cfg.allocator, (void *)cc->tiles);
     st->t_entropy += lic_now() - t1;
-    st->stream_bytes[0] = cc.z_size;
-    st->stream_bytes[1] = cc.y_size;
+    st->stream_bytes[0] = cc->z_size;
+    st->stream_bytes[1] = cc->y_size;
     *out = buf;
     *out_size = total;
     return LIC_OK;
+}
+
+/* The checks every encode call starts with; clears the outputs. */
+static int check_call(lic_encoder *e, uint32_t width, uint32_t height, lic_pixfmt fmt, int quality,
+                      const lic_metadata *meta, uint8_t **out, size_t *out_size, lic_container_content *cc)
+{
+    if (out)
+        *out = NULL;
+    if (out_size)
+        *out_size = 0;
+    if (!e || !out || !out_size || quality < 1 || quality > 100)
+        return LIC_EINVAL;
+    if ((fmt != LIC_PIXFMT_RGB8 && fmt != LIC_PIXFMT_GRAY8) || width == 0 || height == 0)
+        return LIC_EINVAL;
+    memset(cc, 0, sizeof(*cc));
+    int ret = take_metadata(meta, cc);
+    if (ret < 0)
+        return ret;
+    return lic_engine_prepare(&e->eng, width, height);
+}
+
+int lic_encode_with_metadata(lic_encoder *e, const lic_image *img, int quality, const lic_metadata *meta,
+                             uint8_t **out, size_t *out_size)
+{
+    if (out)
+        *out = NULL;
+    if (out_size)
+        *out_size = 0;
+    if (!img || !img->data)
+        return LIC_EINVAL;
+    const int ch = img->fmt == LIC_PIXFMT_GRAY8 ? 1 : 3;
+    if (img->stride < (ptrdiff_t)img->width * ch)
+        return LIC_EINVAL;
+    lic_container_content cc;
+    int ret = check_call(e, img->width, img->height, img->fmt, quality, meta, out, out_size, &cc);
+    if (ret < 0)
+        return ret;
+    lic_pixels px;
+    lic_pixels_whole(&px, img);
+    return encode_pixels(e, &px, img->fmt, quality, &cc, out, out_size);
+}
+
+int lic_encode_rows(lic_encoder *e, uint32_t width, uint32_t height, lic_pixfmt fmt, lic_row_reader read,
+                    void *user, int quality, const lic_metadata *meta, uint8_t **out, size_t *out_size)
+{
+    if (!read) {
+        if (out)
+            *out = NULL;
+        if (out_size)
+            *out_size = 0;
+        return LIC_EINVAL;
+    }
+    lic_container_content cc;
+    int ret = check_call(e, width, height, fmt, quality, meta, out, out_size, &cc);
+    if (ret < 0)
+        return ret;
+    lic_pixels px;
+    ret = lic_pixels_stream(&px, width, height, fmt, read, NULL, user, lic_engine_pixel_rows(&e->eng),
+                            &e->eng.cfg.allocator);
+    if (ret == LIC_OK)
+        ret = encode_pixels(e, &px, fmt, quality, &cc, out, out_size);
+    lic_pixels_release(&px);
+    return ret;
 }
 
 int lic_encoder_check_size(const lic_encoder *e, uint32_t width, uint32_t height, lic_size_check *out)

@@ -173,15 +173,17 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
     /* Symbol writers buffer their symbols (and briefly twice that while growing): about 40 bytes per
      * symbol. With one tile that is every symbol of the image; with several, the z symbols, the tiles
      * in flight (one per worker, in its workspace) and the finished tile streams, kept as bytes (1 byte
-     * per y symbol: far above the rates the codec reaches). Add the decoded image, and 256 KB for the
-     * writers' first blocks and scratch rounding. */
+     * per y symbol: far above the rates the codec reaches). Add the decoded image lic_decode returns
+     * (the _rows calls have a ring of rows instead, counted too), and 256 KB for the writers' first
+     * blocks and scratch rounding. */
     const uint64_t blocks = px / 4096, zsym = lic_view_units(&md->io.zhat) * blocks;
     const uint64_t ysym = lic_view_units(&md->io.yq) * blocks;
     uint64_t coding = 40 * (ysym + zsym);
     if (n_etiles > 1)
         coding = 40 * zsym + ysym +
                  (uint64_t)workers * lic_etiles_worker_bytes(e, lh, lw, elog2, 1);
-    p->peak = bytes + p->scratch + coding + 3 * px + (256u << 10);
+    const uint64_t ring = (p->tiled ? lic_tile_pixel_rows(&e->tiles, tile, ph) : 1) * 3 * (uint64_t)pw;
+    p->peak = bytes + p->scratch + coding + 3 * px + ring + (256u << 10);
 }
 
 /* The tile side for the configuration: 0 (untiled) with an accelerator, which needs whole buffers, or
@@ -293,7 +295,7 @@ int lic_engine_prepare_tiles(lic_engine *e, uint32_t width, uint32_t height, int
     e->pw = pw;
     e->lh = ph / 16;
     e->lw = pw / 16;
-    e->x = lic_engine_view_data(e, &md->io.x);
+    e->x = e->tiled && e->tiles.pixels_in >= 0 ? NULL : lic_engine_view_data(e, &md->io.x);
     e->y = lic_engine_view_data(e, &md->io.y);
     e->yq = lic_engine_view_data(e, &md->io.yq);
     e->yctx = lic_engine_view_data(e, &md->io.yctx);
@@ -338,8 +340,40 @@ int lic_engine_analysis(lic_engine *e, const float *gain, float **z_out)
 int lic_engine_synthesis(lic_engine *e, float **out_data)
 {
     const lic_model_data *md = e->md;
-    *out_data = lic_engine_view_data(e, &md->io.x_out);
+    *out_data = e->tiled && e->tiles.pixels_out >= 0 ? NULL : lic_engine_view_data(e, &md->io.x_out);
     return lic_interp_run(e, md->synthesis, NULL);
+}
+
+int lic_engine_analysis_pixels(lic_engine *e, lic_pixels *p, const float *gain, float **z_out)
+{
+    const size_t pw = (size_t)e->pw, plane = (size_t)e->ph * pw;
+    for (int y = 0; e->x && y < e->ph; y++) { /* row by row: a streaming source keeps one row */
+        int ret = lic_pixels_load(p, e->x + (size_t)y * pw, plane, pw, y, 0, 1, e->pw);
+        if (ret < 0)
+            return ret;
+    }
+    e->pix_in = e->x ? NULL : p;
+    int ret = lic_engine_analysis(e, gain, z_out);
+    e->pix_in = NULL;
+    return ret;
+}
+
+int lic_engine_synthesis_pixels(lic_engine *e, lic_pixels *p)
+{
+    float *rgb;
+    e->pix_out = p;
+    int ret = lic_engine_synthesis(e, &rgb);
+    e->pix_out = NULL;
+    const size_t pw = (size_t)e->pw, plane = (size_t)e->ph * pw;
+    for (uint32_t y = 0; ret == LIC_OK && rgb && y < p->height; y++)
+        if ((ret = lic_pixels_store(p, rgb + y * pw, plane, pw, (int)y, 0, 1, e->pw)) == LIC_OK)
+            ret = lic_pixels_flush(p, y + 1);
+    return ret;
+}
+
+uint32_t lic_engine_pixel_rows(const lic_engine *e)
+{
+    return e->tiled ? lic_tile_pixel_rows(&e->tiles, e->tile, e->ph) : 1;
 }
 
 /* ---- the integer probability path: the coding schedule ---- */

@@ -6,6 +6,7 @@
 
 #include "codec/entropy_tiles.h"
 #include "codec/internal.h"
+#include "codec/pixels.h"
 #include "codec/tiles.h"
 #include "entropy/symbol_coder.h"
 #include "gpu/gpu.h"
@@ -38,8 +39,12 @@ typedef struct lic_engine {
     /* The probability path by tile of the latent (codec/entropy_tiles.h): the current image's tiling,
      * per-worker tile workspaces and per-tile results. */
     lic_etiles et;
+    /* The caller's pixels while a tiled analysis reads them or a tiled synthesis writes them
+     * (tiles.pixels_in / pixels_out); NULL otherwise. */
+    lic_pixels *pix_in, *pix_out;
     /* The buffers the callers know by role (md->io), set by lic_engine_prepare. */
-    float *x;                 /* 3 x ph x pw: the padded image, filled by the encoder */
+    float *x;                 /* 3 x ph x pw: the padded image, filled by the encoder; NULL when the
+                               * tiles read the caller's pixels instead */
     float *y;                 /* M x lh x lw: y' (encoder) or y-hat (decoder, filled by it) */
     int32_t *yq;              /* M x lh x lw: y-hat' in 1/256 units */
     int32_t *yctx;            /* M x lh x lw: y-hat in the context networks' format (one tile only;
@@ -74,8 +79,18 @@ void lic_engine_gains(const lic_engine *e, int quality, int inverse, float *out)
  * (N x ph/64 x pw/64, a float buffer of the engine's). Returns 0 or an error. */
 int lic_engine_analysis(lic_engine *e, const float *gain, float **z_out);
 
-/* The synthesis op list: g_s from e->y into a buffer of the engine's (3 x ph x pw); *out points at it. */
+/* The synthesis op list: g_s from e->y into a buffer of the engine's (3 x ph x pw); *out points at it,
+ * or is NULL when the tiles write the caller's pixels (then this fails: use the _pixels form). */
 int lic_engine_synthesis(lic_engine *e, float **out);
+
+/* lic_engine_analysis on the caller's pixels p: loaded into e->x when it exists, else by the tiles. */
+int lic_engine_analysis_pixels(lic_engine *e, lic_pixels *p, const float *gain, float **z_out);
+
+/* lic_engine_synthesis into the caller's pixels p (every row flushed to it on success). */
+int lic_engine_synthesis_pixels(lic_engine *e, lic_pixels *p);
+
+/* Rows the ring of a streaming lic_pixels needs for the current size (lic_pixels_stream). */
+uint32_t lic_engine_pixel_rows(const lic_engine *e);
 
 /* The probability path. In encode mode it quantizes z (from analysis) and e->y (y'), writes symbols;
  * in decode mode it reads them. Either way it leaves y-hat' in e->yq and updates the stats hashes.

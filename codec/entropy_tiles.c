@@ -38,19 +38,22 @@ static int in_chain(const lic_tile_chain *c, int i)
 }
 
 /* Whole units of the float transforms' views: every op's views when they run untiled, the chains'
- * ends (and the ops outside chains) when they run tiled. */
+ * ends (and the ops outside chains) when they run tiled, but for the image ends the tiles read from
+ * and write to the caller's pixels (lic_tile_plan.pixels_in / pixels_out). */
 static void transform_units(const lic_engine *e, lic_op_range r, int tiled, uint64_t *units)
 {
     const lic_model_data *md = e->md;
     for (int i = r.first; i < r.first + r.count; i++) {
         const lic_op *op = &md->ops[i];
-        const lic_tile_chain *c = NULL;
+        int c = -1;
         for (int k = 0; tiled && k < e->tiles.n_chains; k++)
             if (in_chain(&e->tiles.chain[k], i))
-                c = &e->tiles.chain[k];
-        if (c) {
-            grow(units, &c->src);
-            grow(units, &c->dst);
+                c = k;
+        if (c >= 0) {
+            if (c != e->tiles.pixels_in)
+                grow(units, &e->tiles.chain[c].src);
+            if (c != e->tiles.pixels_out)
+                grow(units, &e->tiles.chain[c].dst);
             continue;
         }
         if (op->kind != LIC_OP_IZERO)
@@ -119,12 +122,16 @@ int lic_etiles_init(lic_engine *e)
     grow(et->tile_units, &md->io.yctx);
     /* With several tiles, what stays whole: the transforms' ends and the io views but the context
      * copy of y-hat, which lives in the tiles. */
-    const lic_view *io[] = {&md->io.x, &md->io.y, &md->io.z, &md->io.x_out, &md->io.zhat, &md->io.yq};
+    const lic_view *io[] = {&md->io.y, &md->io.z, &md->io.zhat, &md->io.yq};
     for (int t = 0; t < 2; t++) {
         transform_units(e, md->analysis, t, et->whole_units[t]);
         transform_units(e, md->synthesis, t, et->whole_units[t]);
         for (size_t i = 0; i < sizeof io / sizeof io[0]; i++)
             grow(et->whole_units[t], io[i]);
+        if (!t || e->tiles.pixels_in < 0)
+            grow(et->whole_units[t], &md->io.x);
+        if (!t || e->tiles.pixels_out < 0)
+            grow(et->whole_units[t], &md->io.x_out);
     }
     return LIC_OK;
 }

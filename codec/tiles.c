@@ -84,10 +84,7 @@ static int cut(const lic_model_data *md, lic_op_range r, lic_tile_plan *p)
         }
         if (p->n_chains == LIC_TILE_MAX_CHAINS)
             return LIC_EMODEL;
-        lic_tile_chain *c = &p->chain[p->n_chains++];
-        i += chain_from(md, i, end, c);
-        grow_whole(p, &c->src);
-        grow_whole(p, &c->dst);
+        i += chain_from(md, i, end, &p->chain[p->n_chains++]);
     }
     return LIC_OK;
 }
@@ -98,6 +95,28 @@ static int in_chain(const lic_tile_plan *p, int i)
         if (i >= p->chain[k].first && i < p->chain[k].first + p->chain[k].count)
             return 1;
     return 0;
+}
+
+/* The one chain whose source (out = 0) or destination (out = 1) is the image view v, when no op outside
+ * it reads or writes v: its tiles can then take the pixels from the caller's image, or give them to
+ * it, instead of a whole float image. Returns its index or -1. */
+static int pixel_chain(const lic_model_data *md, const lic_tile_plan *p, const lic_view *v, int out)
+{
+    int found = -1;
+    for (int k = 0; k < p->n_chains; k++)
+        if (view_eq(out ? &p->chain[k].dst : &p->chain[k].src, v))
+            found = found < 0 ? k : -2;
+    if (found < 0)
+        return -1;
+    const lic_tile_chain *c = &p->chain[found];
+    for (int i = 0; i < md->n_ops; i++) {
+        if (i >= c->first && i < c->first + c->count)
+            continue;
+        const lic_op *op = &md->ops[i];
+        if ((op->kind != LIC_OP_IZERO && view_eq(&op->in, v)) || view_eq(&op->out, v))
+            return -1;
+    }
+    return found;
 }
 
 int lic_tile_plan_build(const lic_model_data *md, lic_tile_plan *p)
@@ -111,6 +130,14 @@ int lic_tile_plan_build(const lic_model_data *md, lic_tile_plan *p)
             ret = cut(md, md->steps[s].ops, p);
     if (ret < 0)
         return ret;
+    p->pixels_in = pixel_chain(md, p, &md->io.x, 0);
+    p->pixels_out = pixel_chain(md, p, &md->io.x_out, 1);
+    for (int k = 0; k < p->n_chains; k++) {
+        if (k != p->pixels_in)
+            grow_whole(p, &p->chain[k].src);
+        if (k != p->pixels_out)
+            grow_whole(p, &p->chain[k].dst);
+    }
     /* Everything outside the chains keeps the sizes the model's lists gave it. */
     for (int i = 0; i < md->n_ops; i++) {
         if (in_chain(p, i))
@@ -119,10 +146,13 @@ int lic_tile_plan_build(const lic_model_data *md, lic_tile_plan *p)
             grow_whole(p, &md->ops[i].in);
         grow_whole(p, &md->ops[i].out);
     }
-    const lic_view *io[] = {&md->io.x, &md->io.y, &md->io.z, &md->io.x_out, &md->io.zhat, &md->io.yq,
-                            &md->io.yctx};
+    const lic_view *io[] = {&md->io.y, &md->io.z, &md->io.zhat, &md->io.yq, &md->io.yctx};
     for (size_t i = 0; i < sizeof io / sizeof io[0]; i++)
         grow_whole(p, io[i]);
+    if (p->pixels_in < 0)
+        grow_whole(p, &md->io.x);
+    if (p->pixels_out < 0)
+        grow_whole(p, &md->io.x_out);
     for (int s = 0; s < md->n_steps; s++) {
         grow_whole(p, &md->steps[s].params);
         grow_whole(p, &md->steps[s].anchors);
@@ -184,6 +214,21 @@ void lic_tile_counts(const lic_tile_plan *p, const lic_model_data *md, int tile,
     }
 }
 
+uint32_t lic_tile_pixel_rows(const lic_tile_plan *p, int tile, int ph)
+{
+    uint32_t rows = 1;
+    const int k[2] = {p->pixels_in, p->pixels_out};
+    for (int i = 0; i < 2; i++) {
+        if (k[i] < 0)
+            continue;
+        const lic_tile_chain *c = &p->chain[k[i]];
+        const uint32_t r = (uint32_t)lic_tile_region(c, tile, ph) << c->smax;
+        if (r > rows)
+            rows = r;
+    }
+    return rows;
+}
+
 void lic_tile_copy_units(const lic_frame *from, int fy, int fx, const lic_frame *to, int ty, int tx, int h,
                        int w, const lic_view *v, int smax)
 {
@@ -201,11 +246,25 @@ void lic_tile_copy_units(const lic_frame *from, int fy, int fx, const lic_frame 
         }
 }
 
+/* The float planes of image view v (3 channels, scale 0) in frame f, from unit (uy, ux) on. */
+static float *frame_pixels(const lic_frame *f, const lic_view *v, int uy, int ux, int smax)
+{
+    const size_t plane = (size_t)f->ph * (size_t)f->pw;
+    return (float *)f->buf[v->buf] + (size_t)v->c0 * plane + ((size_t)uy << smax) * (size_t)f->pw +
+           ((size_t)ux << smax);
+}
+
 int lic_tile_run(lic_engine *e, const lic_tile_chain *c, const float *gain)
 {
     const lic_frame whole = {e->buf, e->ph, e->pw};
-    const int gh = e->ph >> c->smax, gw = e->pw >> c->smax;
+    const int k = (int)(c - e->tiles.chain), s = c->smax;
+    lic_pixels *in = k == e->tiles.pixels_in ? e->pix_in : NULL;
+    lic_pixels *out = k == e->tiles.pixels_out ? e->pix_out : NULL;
+    if ((k == e->tiles.pixels_in && !in) || (k == e->tiles.pixels_out && !out))
+        return LIC_EINVAL; /* the whole float image it would read or write does not exist */
+    const int gh = e->ph >> s, gw = e->pw >> s;
     const int ny = n_tiles(c, e->tile, e->ph), nx = n_tiles(c, e->tile, e->pw);
+    int ret;
     for (int ty = 0; ty < ny; ty++) {
         const int y0 = (int)((int64_t)ty * gh / ny), y1 = (int)((int64_t)(ty + 1) * gh / ny);
         const int a0 = ny > 1 && y0 > c->halo ? y0 - c->halo : 0;
@@ -214,15 +273,29 @@ int lic_tile_run(lic_engine *e, const lic_tile_chain *c, const float *gain)
             const int x0 = (int)((int64_t)tx * gw / nx), x1 = (int)((int64_t)(tx + 1) * gw / nx);
             const int b0 = nx > 1 && x0 > c->halo ? x0 - c->halo : 0;
             const int b1 = nx > 1 && x1 + c->halo < gw ? x1 + c->halo : gw;
-            const lic_frame f = {e->tbuf, (a1 - a0) << c->smax, (b1 - b0) << c->smax};
-            lic_tile_copy_units(&whole, a0, b0, &f, 0, 0, a1 - a0, b1 - b0, &c->src, c->smax);
-            for (int i = c->first; i < c->first + c->count; i++) {
-                int ret = lic_backend_cpu_run_in(e, &f, &e->md->ops[i], gain);
+            const lic_frame f = {e->tbuf, (a1 - a0) << s, (b1 - b0) << s};
+            const size_t plane = (size_t)f.ph * (size_t)f.pw;
+            if (in)
+                ret = lic_pixels_load(in, frame_pixels(&f, &c->src, 0, 0, s), plane, (size_t)f.pw, a0 << s,
+                                      b0 << s, f.ph, f.pw);
+            else
+                lic_tile_copy_units(&whole, a0, b0, &f, 0, 0, a1 - a0, b1 - b0, &c->src, s), ret = LIC_OK;
+            for (int i = c->first; ret == LIC_OK && i < c->first + c->count; i++)
+                ret = lic_backend_cpu_run_in(e, &f, &e->md->ops[i], gain);
+            if (ret < 0)
+                return ret;
+            if (out) {
+                ret = lic_pixels_store(out, frame_pixels(&f, &c->dst, y0 - a0, x0 - b0, s), plane,
+                                       (size_t)f.pw, y0 << s, x0 << s, (y1 - y0) << s, (x1 - x0) << s);
                 if (ret < 0)
                     return ret;
+            } else {
+                lic_tile_copy_units(&f, y0 - a0, x0 - b0, &whole, y0, x0, y1 - y0, x1 - x0, &c->dst, s);
             }
-            lic_tile_copy_units(&f, y0 - a0, x0 - b0, &whole, y0, x0, y1 - y0, x1 - x0, &c->dst, c->smax);
         }
+        /* The row of tiles is complete: its image rows can go to a streaming writer. */
+        if (out && (ret = lic_pixels_flush(out, (uint32_t)y1 << s)) < 0)
+            return ret;
     }
     return LIC_OK;
 }

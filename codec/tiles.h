@@ -37,6 +37,10 @@ typedef struct lic_tile_plan {
     /* Per 64 x 64 block (as lic_buf.units): what each engine buffer must hold when the chains run
      * tiled — the views that stay whole. */
     uint64_t whole_units[LIC_MAX_BUFS];
+    /* The chain that reads the image (io.x) and the one that writes the reconstruction (io.x_out), or
+     * -1. Their tiles load from and store to the caller's 8-bit pixels (codec/pixels.h), so neither
+     * float image is in whole_units; they are when another op touches them. */
+    int pixels_in, pixels_out;
 } lic_tile_plan;
 
 /* Cuts the model's analysis, synthesis and hyper-synthesis ranges into chains and sizes the whole
@@ -60,9 +64,13 @@ struct lic_frame;
  * `to`. */
 void lic_tile_copy_units(const struct lic_frame *from, int fy, int fx, const struct lic_frame *to, int ty,
                          int tx, int h, int w, const lic_view *v, int smax);
+/* Image rows a tile of the pixel chains spans at most (the ring of a streaming source or sink). */
+uint32_t lic_tile_pixel_rows(const lic_tile_plan *p, int tile, int ph);
 
 struct lic_engine;
-/* Runs chain c over the engine's image tile by tile (tile side e->tile pixels) in e->tbuf. */
+/* Runs chain c over the engine's image tile by tile (tile side e->tile pixels) in e->tbuf. The chain
+ * pixels_in loads its tiles from e->pix_in, and pixels_out stores to e->pix_out, flushing each row of
+ * tiles (LIC_EINVAL when they are not set). */
 int lic_tile_run(struct lic_engine *e, const lic_tile_chain *c, const float *gain);
 
 #endif /* LIC_CODEC_TILES_H */

@@ -228,6 +228,43 @@ LIC_API int lic_encode_with_metadata(lic_encoder *e, const lic_image *img, int q
  * empty struct; never pass a struct whose buffers the caller allocated. */
 LIC_API void lic_metadata_free(lic_metadata *meta);
 
+/* ---- streaming pixels ------------------------------------------------------------------------ */
+
+/* Row callbacks of lic_encode_rows / lic_decode_rows, so that neither the library nor the caller has
+ * to hold the whole 8-bit image.
+ *
+ * A row is width * channels bytes (3 for LIC_PIXFMT_RGB8, 1 for GRAY8), packed. The library asks for
+ * (or hands out) rows strictly in order: y = 0, 1, ..., height - 1, each exactly once, until the call
+ * ends or fails; an error stops the sequence where it is. The row buffer belongs to the library and is
+ * valid during the callback only: a reader fills it, a writer reads it. The library keeps the band of
+ * rows its tiles and halos need (on the CPU, about tile_side + 64 rows of the image's width; with the
+ * whole image in one piece, as on an accelerator or with LIC_TILE_WHOLE, the rows go straight into the
+ * float image of the transforms and one row is kept).
+ *
+ * A callback returns 0 to go on, or a negative value to stop: the call then returns that value
+ * unchanged (use a LIC_E* code, such as LIC_EIO, so that lic_strerror can name it); a positive value
+ * is taken as LIC_EIO. */
+typedef int (*lic_row_reader)(void *user, uint32_t y, uint8_t *row);
+typedef int (*lic_row_writer)(void *user, uint32_t y, const uint8_t *row);
+
+/* lic_encode_with_metadata for an image of width x height in format fmt whose rows come from `read`
+ * (called with `user`); meta may be NULL. The sizes are checked against the limits before the first
+ * row is read. The output and every other rule are those of lic_encode_with_metadata: for the same
+ * pixels the .lic bytes are identical.
+ * @return the codes of lic_encode_with_metadata, or the reader's error. */
+LIC_API int lic_encode_rows(lic_encoder *e, uint32_t width, uint32_t height, lic_pixfmt fmt, lic_row_reader read,
+                            void *user, int quality, const lic_metadata *meta, uint8_t **out, size_t *out_size);
+
+/* lic_decode_with_metadata whose pixels go to `write` (called with `user`) instead of a lic_image: the
+ * rows are those lic_decode would return, in the stream's size and format (lic_peek_info tells them
+ * before the call). The whole file is checked and the symbols decoded before the first row is written,
+ * so a damaged file writes no row; a writer that fails stops the call with its error. meta may be
+ * NULL; it is filled only on success.
+ * @return the codes of lic_decode_with_metadata, or the writer's error. */
+LIC_API int lic_decode_rows(lic_decoder *d, const uint8_t *data, size_t size, lic_row_writer write, void *user,
+                            lic_metadata *meta);
+
+
 
 /* Which limit of lic_config an image size exceeds. Values are ABI. */
 typedef enum lic_limit {
