@@ -327,30 +327,55 @@ void app_meta_free(app_meta *m)
     memset(m, 0, sizeof(*m));
 }
 
-static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
-                    app_image *out, app_image_info *ii, app_meta *meta, char *msg, size_t msg_size)
-{
-    png_src src = {data, size, {0}};
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, src.err, png_on_error, png_on_warning);
-    if (!png)
-        return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
-    png_infop info = png_create_info_struct(png);
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
-        return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
-    }
-    /* Modified after setjmp and read after longjmp: volatile. */
-    uint8_t *volatile raw = NULL;
-    png_bytep *volatile rows = NULL;
-    volatile int status = 0;
-    app_image img = {0};
+/* A PNG being read: the header and metadata by png_rd_open, then the pixels row by row (png_rd_row)
+ * or, for an interlaced file, all at once (png_rd_image), then the chunks after them (png_rd_end).
+ * Each step sets its own error return for libpng's longjmp. */
+typedef struct png_rd {
+    png_src src;
+    png_structp png;
+    png_infop info;
+    uint32_t w, h;
+    int interlaced;
+    int ch, bps, och;    /* decoded samples per pixel (1..4), bytes per sample, output channels */
+    size_t rowbytes;
+    uint8_t *raw;        /* one decoded row; the whole image for an interlaced file */
+} png_rd;
 
-    if (setjmp(png_jmpbuf(png))) {
-        set_msg(msg, msg_size, "PNG: %s", src.err);
-        status = APP_IMG_ECORRUPT;
-        goto done;
+static void png_rd_close(png_rd *r)
+{
+    free(r->raw);
+    r->raw = NULL;
+    if (r->png)
+        png_destroy_read_struct(&r->png, &r->info, NULL);
+    r->png = NULL;
+    r->info = NULL;
+}
+
+/* One decoded row (r->ch samples of r->bps bytes per pixel) to och 8-bit channels. */
+static void png_convert_row(const png_rd *r, const uint8_t *s, uint8_t *d)
+{
+    for (png_uint_32 x = 0; x < r->w; x++, s += (size_t)r->ch * r->bps) {
+        for (int c = 0; c < r->och; c++) /* 16-bit samples are big-endian */
+            d[c] = r->bps == 2 ? from16((unsigned)s[2 * c] << 8 | s[2 * c + 1]) : s[c];
+        d += r->och;
     }
-    png_set_read_fn(png, &src, png_read_mem);
+}
+
+static int png_rd_open(png_rd *r, const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
+                       app_image_info *ii, app_meta *meta, char *msg, size_t msg_size)
+{
+    memset(r, 0, sizeof(*r));
+    r->src = (png_src){data, size, {0}};
+    r->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, r->src.err, png_on_error, png_on_warning);
+    if (!r->png || !(r->info = png_create_info_struct(r->png)))
+        return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
+    png_structp png = r->png;
+    png_infop info = r->info;
+    if (setjmp(png_jmpbuf(png))) {
+        set_msg(msg, msg_size, "PNG: %s", r->src.err);
+        return APP_IMG_ECORRUPT;
+    }
+    png_set_read_fn(png, &r->src, png_read_mem);
     png_set_chunk_malloc_max(png, 8u << 20); /* ancillary chunks (iCCP): at most 8 MiB */
 #ifdef PNG_HANDLE_AS_UNKNOWN_SUPPORTED
     /* Text and EXIF are not needed from libpng (png_scan_exif_xmp finds what we report). */
@@ -371,85 +396,127 @@ static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, in
     ii->alpha = has_alpha;
     ii->bit_depth = depth;
     png_note_colour(png, info, ii);
-    if (png_scan_exif_xmp(data, size, ii, header_only ? NULL : meta) < 0) {
-        set_msg(msg, msg_size, "PNG: out of memory");
-        status = APP_IMG_ENOMEM;
-        goto done;
-    }
+    if (png_scan_exif_xmp(data, size, ii, header_only ? NULL : meta) < 0)
+        return set_msg(msg, msg_size, "PNG: out of memory"), APP_IMG_ENOMEM;
     if (header_only)
-        goto done;
+        return 0;
     png_charp icc_name;
     png_bytep icc;
     png_uint_32 icc_len;
     int icc_comp;
     /* libpng checked the profile and inflated it (at most png_set_chunk_malloc_max bytes). */
     if (meta && png_get_iCCP(png, info, &icc_name, &icc_comp, &icc, &icc_len) && icc_len) {
-        if (!(meta->icc = dup_bytes(icc, icc_len))) {
-            set_msg(msg, msg_size, "PNG: out of memory");
-            status = APP_IMG_ENOMEM;
-            goto done;
-        }
+        if (!(meta->icc = dup_bytes(icc, icc_len)))
+            return set_msg(msg, msg_size, "PNG: out of memory"), APP_IMG_ENOMEM;
         meta->icc_size = icc_len;
     }
-    if ((status = app_img_check_dims("PNG", w, h, o, msg, msg_size)))
-        goto done;
+    int status = app_img_check_dims("PNG", w, h, o, msg, msg_size);
+    if (status)
+        return status;
     if (has_alpha && !o->drop_alpha) {
         set_msg(msg, msg_size, "PNG has an alpha channel (transparency); use --drop-alpha to discard it");
-        status = APP_IMG_EALPHA;
-        goto done;
+        return APP_IMG_EALPHA;
     }
     /* tRNS is never expanded, so it is dropped; an alpha channel is removed below. */
     if (ctype == PNG_COLOR_TYPE_PALETTE)
         png_set_palette_to_rgb(png);
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8)
         png_set_expand_gray_1_2_4_to_8(png);
-    png_set_interlace_handling(png);
+    r->interlaced = png_set_interlace_handling(png) > 1;
     png_read_update_info(png, info);
 
-    const int ch = png_get_channels(png, info); /* 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
-    const int bps = png_get_bit_depth(png, info) == 16 ? 2 : 1;
-    const size_t rowbytes = png_get_rowbytes(png, info);
-    if (ch < 1 || ch > 4 || rowbytes != (size_t)w * (size_t)ch * (size_t)bps) {
+    r->w = w;
+    r->h = h;
+    r->ch = png_get_channels(png, info); /* 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+    r->bps = png_get_bit_depth(png, info) == 16 ? 2 : 1;
+    r->och = r->ch >= 3 ? 3 : 1;
+    r->rowbytes = png_get_rowbytes(png, info);
+    if (r->ch < 1 || r->ch > 4 || r->rowbytes != (size_t)w * (size_t)r->ch * (size_t)r->bps) {
         set_msg(msg, msg_size, "PNG: unexpected row layout");
-        status = APP_IMG_ECORRUPT;
-        goto done;
+        return APP_IMG_ECORRUPT;
     }
-    if (rowbytes > SIZE_MAX / h) {
+    if (r->rowbytes > SIZE_MAX / h) {
         set_msg(msg, msg_size, "PNG: image too large");
-        status = APP_IMG_ELIMIT;
-        goto done;
+        return APP_IMG_ELIMIT;
     }
-    raw = malloc(rowbytes * h);
-    rows = malloc(sizeof(png_bytep) * h);
-    if (!raw || !rows) {
-        set_msg(msg, msg_size, "PNG: out of memory");
-        status = APP_IMG_ENOMEM;
-        goto done;
-    }
-    for (png_uint_32 y = 0; y < h; y++)
-        rows[y] = raw + (size_t)y * rowbytes;
-    png_read_image(png, rows);
-    png_read_end(png, NULL); /* reaches IEND: a file cut after the image data is still an error */
+    /* An interlaced image arrives in passes over the whole image: it is decoded whole. */
+    if (!(r->raw = malloc(r->interlaced ? r->rowbytes * h : r->rowbytes)))
+        return set_msg(msg, msg_size, "PNG: out of memory"), APP_IMG_ENOMEM;
+    return 0;
+}
 
-    const int och = ch >= 3 ? 3 : 1;
-    if ((status = app_img_alloc(&img, w, h, och, msg, msg_size)))
-        goto done;
-    for (png_uint_32 y = 0; y < h; y++) {
-        const uint8_t *s = rows[y];
-        uint8_t *d = img.data + (size_t)y * (size_t)img.stride;
-        for (png_uint_32 x = 0; x < w; x++, s += (size_t)ch * bps) {
-            for (int c = 0; c < och; c++) /* 16-bit samples are big-endian */
-                d[c] = bps == 2 ? from16((unsigned)s[2 * c] << 8 | s[2 * c + 1]) : s[c];
-            d += och;
-        }
+/* Decodes the next row of a non-interlaced image into r->raw. */
+static int png_rd_next(png_rd *r, char *msg, size_t msg_size)
+{
+    if (setjmp(png_jmpbuf(r->png))) {
+        set_msg(msg, msg_size, "PNG: %s", r->src.err);
+        return APP_IMG_ECORRUPT;
     }
-    *out = img;
-    img.data = NULL;
-done:
-    free(img.data);
+    png_read_row(r->png, r->raw, NULL);
+    return 0;
+}
+
+/* The next row of a non-interlaced image, converted into d (w * och bytes). */
+static int png_rd_row(png_rd *r, uint8_t *d, char *msg, size_t msg_size)
+{
+    int status = png_rd_next(r, msg, msg_size);
+    if (!status)
+        png_convert_row(r, r->raw, d);
+    return status;
+}
+
+/* The whole image into img (allocated here; the caller frees it also on failure). */
+static int png_rd_image(png_rd *r, app_image *img, char *msg, size_t msg_size)
+{
+    int status = app_img_alloc(img, r->w, r->h, r->och, msg, msg_size);
+    if (status)
+        return status;
+    if (!r->interlaced) {
+        for (png_uint_32 y = 0; !status && y < r->h; y++)
+            status = png_rd_row(r, img->data + (size_t)y * (size_t)img->stride, msg, msg_size);
+        return status;
+    }
+    png_bytep *volatile rows = malloc(sizeof(png_bytep) * r->h);
+    if (!rows)
+        return set_msg(msg, msg_size, "PNG: out of memory"), APP_IMG_ENOMEM;
+    if (setjmp(png_jmpbuf(r->png))) {
+        free(rows);
+        set_msg(msg, msg_size, "PNG: %s", r->src.err);
+        return APP_IMG_ECORRUPT;
+    }
+    for (png_uint_32 y = 0; y < r->h; y++)
+        rows[y] = r->raw + (size_t)y * r->rowbytes;
+    png_read_image(r->png, rows);
     free(rows);
-    free(raw);
-    png_destroy_read_struct(&png, &info, NULL);
+    for (png_uint_32 y = 0; y < r->h; y++)
+        png_convert_row(r, r->raw + (size_t)y * r->rowbytes, img->data + (size_t)y * (size_t)img->stride);
+    return 0;
+}
+
+/* Reads on to IEND: a file cut after the image data is still an error. */
+static int png_rd_end(png_rd *r, char *msg, size_t msg_size)
+{
+    if (setjmp(png_jmpbuf(r->png))) {
+        set_msg(msg, msg_size, "PNG: %s", r->src.err);
+        return APP_IMG_ECORRUPT;
+    }
+    png_read_end(r->png, NULL);
+    return 0;
+}
+
+static int read_png(const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
+                    app_image *out, app_image_info *ii, app_meta *meta, char *msg, size_t msg_size)
+{
+    png_rd r;
+    app_image img = {0};
+    int status = png_rd_open(&r, data, size, o, header_only, ii, meta, msg, msg_size);
+    if (!status && !header_only && !(status = png_rd_image(&r, &img, msg, msg_size)) &&
+        !(status = png_rd_end(&r, msg, msg_size))) {
+        *out = img;
+        img.data = NULL;
+    }
+    free(img.data);
+    png_rd_close(&r);
     return status;
 }
 
@@ -563,35 +630,46 @@ static int jpeg_progressive_complete(j_decompress_ptr c)
     return 1;
 }
 
-static int read_jpeg(const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
-                     app_image *out, app_image_info *ii, app_meta *meta, char *msg, size_t msg_size)
-{
+/* A JPEG being read: the header and metadata by jpg_rd_open (which starts the decompression), the
+ * scanlines by jpg_rd_row, the end checks by jpg_rd_end. Each step sets its own error return for
+ * libjpeg's longjmp. The struct must not move once opened (libjpeg points into it). */
+typedef struct jpg_rd {
     struct jpeg_decompress_struct cinfo;
     jpeg_err err;
     struct jpeg_progress_mgr prog;
-    memset(&err, 0, sizeof(err));
-    memset(&prog, 0, sizeof(prog));
-    cinfo.err = jpeg_std_error(&err.mgr);
-    err.mgr.error_exit = jpeg_on_error;
-    err.mgr.emit_message = jpeg_on_message;
-    err.mgr.output_message = jpeg_silent;
-    uint8_t *volatile pixels = NULL; /* set after setjmp, freed after a longjmp: volatile */
-    uint8_t *volatile with_eoi = NULL;
-    app_image img = {0};
-    volatile int status = 0;
+    uint8_t *with_eoi; /* the file with an end-of-image marker appended, when it had none */
+    int created;
+} jpg_rd;
 
-    if (setjmp(err.jb)) {
-        set_msg(msg, msg_size, "JPEG: %s", err.text);
-        status = APP_IMG_ECORRUPT;
-        goto done;
+static void jpg_rd_close(jpg_rd *r)
+{
+    free(r->with_eoi);
+    r->with_eoi = NULL;
+    if (r->created)
+        jpeg_destroy_decompress(&r->cinfo);
+    r->created = 0;
+}
+
+static int jpg_rd_open(jpg_rd *r, const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
+                       app_image_info *ii, app_meta *meta, char *msg, size_t msg_size)
+{
+    memset(r, 0, sizeof(*r));
+    struct jpeg_decompress_struct *c = &r->cinfo;
+    c->err = jpeg_std_error(&r->err.mgr);
+    r->err.mgr.error_exit = jpeg_on_error;
+    r->err.mgr.emit_message = jpeg_on_message;
+    r->err.mgr.output_message = jpeg_silent;
+    if (setjmp(r->err.jb)) {
+        set_msg(msg, msg_size, "JPEG: %s", r->err.text);
+        return APP_IMG_ECORRUPT;
     }
-    jpeg_create_decompress(&cinfo);
-    prog.progress_monitor = jpeg_on_progress;
-    cinfo.progress = &prog;
+    jpeg_create_decompress(c);
+    r->created = 1;
+    r->prog.progress_monitor = jpeg_on_progress;
+    c->progress = &r->prog;
     if (size > ULONG_MAX - 2) {
         set_msg(msg, msg_size, "JPEG: file too large");
-        status = APP_IMG_ELIMIT;
-        goto done;
+        return APP_IMG_ELIMIT;
     }
     /* libjpeg's tools read a file that lacks its end-of-image marker with a warning. We give it its
      * marker: if the image then decodes without any warning, all that was missing was the marker,
@@ -600,97 +678,117 @@ static int read_jpeg(const uint8_t *data, size_t size, const app_read_opts *o, i
     unsigned long src_size = (unsigned long)size;
     const uint8_t *src = data;
     if (!header_only && !eoi_present) {
-        with_eoi = malloc(size + 2);
-        if (!with_eoi) {
+        if (!(r->with_eoi = malloc(size + 2))) {
             set_msg(msg, msg_size, "JPEG: out of memory");
-            status = APP_IMG_ENOMEM;
-            goto done;
+            return APP_IMG_ENOMEM;
         }
-        memcpy(with_eoi, data, size);
-        with_eoi[size] = 0xFF;
-        with_eoi[size + 1] = JPEG_EOI;
-        src = with_eoi;
+        memcpy(r->with_eoi, data, size);
+        r->with_eoi[size] = 0xFF;
+        r->with_eoi[size + 1] = JPEG_EOI;
+        src = r->with_eoi;
         src_size += 2;
     }
-    jpeg_mem_src(&cinfo, src, src_size);
+    jpeg_mem_src(c, src, src_size);
     /* Probing: enough of each APP1 for the EXIF IFD0 or the XMP name, of each APP2 for the ICC name.
      * Keeping the metadata: whole markers (at most 64 KiB each, all of them inside the file). */
     const int keep = meta && !header_only;
-    jpeg_save_markers(&cinfo, JPEG_APP0 + 1, keep ? 0xFFFF : 4096);
-    jpeg_save_markers(&cinfo, JPEG_APP0 + 2, keep ? 0xFFFF : 16);
-    jpeg_read_header(&cinfo, TRUE);
+    jpeg_save_markers(c, JPEG_APP0 + 1, keep ? 0xFFFF : 4096);
+    jpeg_save_markers(c, JPEG_APP0 + 2, keep ? 0xFFFF : 16);
+    jpeg_read_header(c, TRUE);
     ii->format = APP_FMT_JPEG;
-    ii->width = cinfo.image_width;
-    ii->height = cinfo.image_height;
-    ii->channels = cinfo.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
-    ii->bit_depth = cinfo.data_precision;
-    if (jpeg_note_meta(&cinfo, ii, keep ? meta : NULL) < 0) {
+    ii->width = c->image_width;
+    ii->height = c->image_height;
+    ii->channels = c->jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
+    ii->bit_depth = c->data_precision;
+    if (jpeg_note_meta(c, ii, keep ? meta : NULL) < 0) {
         set_msg(msg, msg_size, "JPEG: out of memory");
-        status = APP_IMG_ENOMEM;
-        goto done;
+        return APP_IMG_ENOMEM;
     }
-    switch (cinfo.jpeg_color_space) {
+    switch (c->jpeg_color_space) {
     case JCS_GRAYSCALE:
-        cinfo.out_color_space = JCS_GRAYSCALE;
+        c->out_color_space = JCS_GRAYSCALE;
         break;
     case JCS_YCbCr:
     case JCS_RGB:
-        cinfo.out_color_space = JCS_RGB;
+        c->out_color_space = JCS_RGB;
         break;
     case JCS_CMYK:
     case JCS_YCCK:
         set_msg(msg, msg_size, "JPEG: CMYK images are not supported; convert to RGB first");
-        status = APP_IMG_EUNSUPPORTED;
-        goto done;
+        return APP_IMG_EUNSUPPORTED;
     default:
-        set_msg(msg, msg_size, "JPEG: unsupported color space (%d components)", cinfo.num_components);
-        status = APP_IMG_EUNSUPPORTED;
-        goto done;
+        set_msg(msg, msg_size, "JPEG: unsupported color space (%d components)", c->num_components);
+        return APP_IMG_EUNSUPPORTED;
     }
     if (header_only)
-        goto done;
-    if ((status = app_img_check_dims("JPEG", cinfo.image_width, cinfo.image_height, o, msg, msg_size)))
-        goto done;
-    cinfo.dct_method = JDCT_ISLOW; /* the accurate IDCT: same pixels on every machine */
-    jpeg_start_decompress(&cinfo);
-    const int ch = cinfo.output_components;
-    if ((ch != 1 && ch != 3) || cinfo.output_width != cinfo.image_width ||
-        cinfo.output_height != cinfo.image_height) {
+        return 0;
+    int status = app_img_check_dims("JPEG", c->image_width, c->image_height, o, msg, msg_size);
+    if (status)
+        return status;
+    c->dct_method = JDCT_ISLOW; /* the accurate IDCT: same pixels on every machine */
+    jpeg_start_decompress(c);
+    const int ch = c->output_components;
+    if ((ch != 1 && ch != 3) || c->output_width != c->image_width || c->output_height != c->image_height) {
         set_msg(msg, msg_size, "JPEG: unexpected output layout");
-        status = APP_IMG_ECORRUPT;
-        goto done;
+        return APP_IMG_ECORRUPT;
     }
-    if ((status = app_img_alloc(&img, cinfo.output_width, cinfo.output_height, ch, msg, msg_size)))
-        goto done;
-    pixels = img.data;
-    while (cinfo.output_scanline < cinfo.output_height) {
-        JSAMPROW row = pixels + (size_t)cinfo.output_scanline * (size_t)img.stride;
-        jpeg_read_scanlines(&cinfo, &row, 1);
+    return 0;
+}
+
+/* The next scanline into row (width * channels bytes). */
+static int jpg_rd_row(jpg_rd *r, uint8_t *row, char *msg, size_t msg_size)
+{
+    if (setjmp(r->err.jb)) {
+        set_msg(msg, msg_size, "JPEG: %s", r->err.text);
+        return APP_IMG_ECORRUPT;
+    }
+    JSAMPROW rows[1] = {row};
+    jpeg_read_scanlines(&r->cinfo, rows, 1);
+    return 0;
+}
+
+/* After the last scanline: reads to the end of the image and tells damage and truncation. */
+static int jpg_rd_end(jpg_rd *r, app_image_info *ii, char *msg, size_t msg_size)
+{
+    if (setjmp(r->err.jb)) {
+        set_msg(msg, msg_size, "JPEG: %s", r->err.text);
+        return APP_IMG_ECORRUPT;
     }
     /* coef_bits lives in the image pool, which jpeg_finish_decompress releases: look first. */
-    const int complete = jpeg_progressive_complete(&cinfo);
-    jpeg_finish_decompress(&cinfo); /* reads up to EOI: truncation shows up as a warning */
-    if (err.corrupt) {
-        set_msg(msg, msg_size, "JPEG: %s", err.text);
-        status = APP_IMG_ECORRUPT;
-        goto done;
+    const int complete = jpeg_progressive_complete(&r->cinfo);
+    jpeg_finish_decompress(&r->cinfo); /* reads up to EOI: truncation shows up as a warning */
+    if (r->err.corrupt) {
+        set_msg(msg, msg_size, "JPEG: %s", r->err.text);
+        return APP_IMG_ECORRUPT;
     }
     /* Our marker was the one reached (nothing left after it): the file had none of its own. */
-    if (with_eoi && cinfo.src->bytes_in_buffer == 0) {
+    if (r->with_eoi && r->cinfo.src->bytes_in_buffer == 0) {
         if (!complete) {
             set_msg(msg, msg_size, "JPEG: the file ends before its last progressive scan (truncated)");
-            status = APP_IMG_ECORRUPT;
-            goto done;
+            return APP_IMG_ECORRUPT;
         }
         ii->missing_eoi = 1;
     }
-    *out = img;
-    out->data = pixels;
-    pixels = NULL;
-done:
-    free(pixels);
-    free(with_eoi);
-    jpeg_destroy_decompress(&cinfo);
+    return 0;
+}
+
+static int read_jpeg(const uint8_t *data, size_t size, const app_read_opts *o, int header_only,
+                     app_image *out, app_image_info *ii, app_meta *meta, char *msg, size_t msg_size)
+{
+    jpg_rd r;
+    app_image img = {0};
+    int status = jpg_rd_open(&r, data, size, o, header_only, ii, meta, msg, msg_size);
+    if (!status && !header_only)
+        status = app_img_alloc(&img, r.cinfo.output_width, r.cinfo.output_height, r.cinfo.output_components, msg,
+                               msg_size);
+    for (uint32_t y = 0; !status && !header_only && y < img.height; y++)
+        status = jpg_rd_row(&r, img.data + (size_t)y * (size_t)img.stride, msg, msg_size);
+    if (!status && !header_only && !(status = jpg_rd_end(&r, ii, msg, msg_size))) {
+        *out = img;
+        img.data = NULL;
+    }
+    free(img.data);
+    jpg_rd_close(&r);
     return status;
 }
 
@@ -765,6 +863,92 @@ int app_image_read(const char *path, const app_read_opts *opts, app_image *out, 
     return r;
 }
 
+/* ---- row by row ------------------------------------------------------------------------------ */
+
+struct app_row_reader {
+    app_img_format fmt;
+    png_rd png;
+    jpg_rd jpg;
+    app_image whole; /* an interlaced PNG or a PGM/PPM, decoded when opened */
+    uint32_t y, height;
+};
+
+int app_rows_open(const uint8_t *data, size_t size, const app_read_opts *opts, app_row_reader **out,
+                  app_image_info *info, app_meta *meta, char *msg, size_t msg_size)
+{
+    if (meta)
+        memset(meta, 0, sizeof(*meta));
+    if (!out || !info || (!data && size))
+        return APP_IMG_EINVAL;
+    *out = NULL;
+    memset(info, 0, sizeof(*info));
+    app_read_opts none = {0, 0, 0, 0};
+    const app_read_opts *o = opts ? opts : &none;
+    app_row_reader *r = calloc(1, sizeof(*r));
+    if (!r)
+        return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
+    int status;
+    switch ((r->fmt = app_image_detect(data, size))) {
+    case APP_FMT_PNG:
+        status = png_rd_open(&r->png, data, size, o, 0, info, meta, msg, msg_size);
+        if (!status && r->png.interlaced && !(status = png_rd_image(&r->png, &r->whole, msg, msg_size)))
+            status = png_rd_end(&r->png, msg, msg_size);
+        break;
+    case APP_FMT_JPEG: status = jpg_rd_open(&r->jpg, data, size, o, 0, info, meta, msg, msg_size); break;
+    case APP_FMT_PNM: status = app_pnm_read(data, size, o, 0, &r->whole, info, msg, msg_size); break;
+    default:
+        set_msg(msg, msg_size, size ? "unrecognized image format (expected PNG, JPEG, PGM or PPM)" : "empty file");
+        status = APP_IMG_ECORRUPT;
+        break;
+    }
+    if (status) {
+        app_rows_close(&r);
+        app_meta_free(meta);
+        return status;
+    }
+    r->height = info->height;
+    *out = r;
+    return 0;
+}
+
+int app_rows_read(app_row_reader *r, uint8_t *row, char *msg, size_t msg_size)
+{
+    if (!r || !row || r->y >= r->height)
+        return set_msg(msg, msg_size, "no more rows"), APP_IMG_EINVAL;
+    int status = 0;
+    if (r->whole.data)
+        memcpy(row, r->whole.data + (size_t)r->y * (size_t)r->whole.stride, (size_t)r->whole.width * r->whole.channels);
+    else if (r->fmt == APP_FMT_PNG)
+        status = png_rd_row(&r->png, row, msg, msg_size);
+    else
+        status = jpg_rd_row(&r->jpg, row, msg, msg_size);
+    r->y++;
+    return status;
+}
+
+int app_rows_finish(app_row_reader *r, app_image_info *info, char *msg, size_t msg_size)
+{
+    if (!r || !info || r->y != r->height)
+        return set_msg(msg, msg_size, "rows left unread"), APP_IMG_EINVAL;
+    if (r->whole.data)
+        return 0;
+    if (r->fmt == APP_FMT_PNG)
+        return png_rd_end(&r->png, msg, msg_size);
+    return jpg_rd_end(&r->jpg, info, msg, msg_size);
+}
+
+void app_rows_close(app_row_reader **pr)
+{
+    if (!pr || !*pr)
+        return;
+    app_row_reader *r = *pr;
+    png_rd_close(&r->png);
+    jpg_rd_close(&r->jpg);
+    app_image_free(&r->whole);
+    free(r);
+    *pr = NULL;
+}
+
 /* ---- writing ----------------------------------------------------------------------------------- */
 
 static int ends_with(const char *s, const char *suffix)
@@ -821,35 +1005,6 @@ static int finish_stream(FILE *f, char *msg, size_t msg_size)
     return 0;
 }
 
-static int write_pnm(FILE *f, const app_image *img, int out_ch, char *msg, size_t msg_size)
-{
-    const size_t w = img->width;
-    uint8_t *row = malloc(w * (size_t)out_ch);
-    if (!row)
-        return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
-    /* Header on two lines, "P6\nW H\n255\n": simple for scripts to parse. */
-    fprintf(f, "P%c\n%lu %lu\n255\n", out_ch == 3 ? '6' : '5', (unsigned long)img->width,
-            (unsigned long)img->height);
-    for (uint32_t y = 0; y < img->height; y++) {
-        const uint8_t *s = img->data + (ptrdiff_t)y * img->stride;
-        const uint8_t *src = s;
-        if (out_ch == 3 && img->channels == 1) {
-            for (size_t x = 0; x < w; x++)
-                row[3 * x] = row[3 * x + 1] = row[3 * x + 2] = s[x];
-            src = row;
-        } else if (out_ch == 1 && img->channels == 3) {
-            /* BT.601 luma in 8.8 fixed point; the weights sum to 256 so white stays 255. */
-            for (size_t x = 0; x < w; x++)
-                row[x] = (uint8_t)((77u * s[3 * x] + 150u * s[3 * x + 1] + 29u * s[3 * x + 2] + 128u) >> 8);
-            src = row;
-        }
-        if (fwrite(src, (size_t)out_ch, w, f) != w)
-            break;
-    }
-    free(row);
-    return finish_stream(f, msg, msg_size);
-}
-
 static void png_on_write_error(png_structp png, png_const_charp m)
 {
     char *err = png_get_error_ptr(png);
@@ -886,49 +1041,149 @@ static void png_put_meta(png_structp png, png_infop info, app_meta *meta, char *
     }
 }
 
-static int write_png(FILE *f, const app_image *img, app_meta *meta, char *msg, size_t msg_size)
+struct app_row_writer {
+    FILE *f;
+    app_out_format fmt;
+    uint32_t width, height, y;
+    int ch, out_ch;   /* channels of the rows given, and of the file */
+    uint8_t *conv;    /* PGM/PPM: a row converted to out_ch */
+    png_structp png;
+    png_infop info;
+    char *xmp_text;
+    char err[192];    /* libpng's last error message */
+};
+
+/* PNG: the header and metadata. iTXt text is a C string to libpng: a NUL-terminated copy, refused if
+ * the packet holds a NUL. */
+static int png_wr_open(app_row_writer *w, app_meta *meta, char *msg, size_t msg_size)
 {
-    /* iTXt text is a C string to libpng: a NUL-terminated copy, refused if the packet holds a NUL. */
-    char *volatile xmp_text = NULL;
     if (meta)
         meta->xmp_refused = meta->xmp_size && memchr(meta->xmp, 0, meta->xmp_size) != NULL;
     if (meta && meta->xmp_size && !meta->xmp_refused) {
-        if (!(xmp_text = malloc(meta->xmp_size + 1)))
+        if (!(w->xmp_text = malloc(meta->xmp_size + 1)))
             return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
-        memcpy(xmp_text, meta->xmp, meta->xmp_size);
-        xmp_text[meta->xmp_size] = 0;
+        memcpy(w->xmp_text, meta->xmp, meta->xmp_size);
+        w->xmp_text[meta->xmp_size] = 0;
     }
-    char err[192] = {0};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, err, png_on_write_error, png_on_warning);
-    if (!png) {
-        free(xmp_text);
+    w->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, w->err, png_on_write_error, png_on_warning);
+    if (!w->png || !(w->info = png_create_info_struct(w->png)))
         return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
-    }
-    png_infop info = png_create_info_struct(png);
-    if (!info) {
-        png_destroy_write_struct(&png, NULL);
-        free(xmp_text);
-        return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        free(xmp_text);
-        set_msg(msg, msg_size, "PNG write failed: %s", err);
+    if (setjmp(png_jmpbuf(w->png))) {
+        set_msg(msg, msg_size, "PNG write failed: %s", w->err);
         return APP_IMG_EIO;
     }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, img->width, img->height, 8,
-                 img->channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_init_io(w->png, w->f);
+    png_set_IHDR(w->png, w->info, w->width, w->height, 8, w->ch == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     if (meta)
-        png_put_meta(png, info, meta, xmp_text);
-    png_write_info(png, info);
-    for (uint32_t y = 0; y < img->height; y++)
-        png_write_row(png, img->data + (ptrdiff_t)y * img->stride);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    free(xmp_text);
-    return finish_stream(f, msg, msg_size);
+        png_put_meta(w->png, w->info, meta, w->xmp_text);
+    png_write_info(w->png, w->info);
+    return 0;
+}
+
+static int png_wr_row(app_row_writer *w, const uint8_t *row, char *msg, size_t msg_size)
+{
+    if (setjmp(png_jmpbuf(w->png))) {
+        set_msg(msg, msg_size, "PNG write failed: %s", w->err);
+        return APP_IMG_EIO;
+    }
+    png_write_row(w->png, row);
+    return 0;
+}
+
+static int png_wr_end(app_row_writer *w, char *msg, size_t msg_size)
+{
+    if (setjmp(png_jmpbuf(w->png))) {
+        set_msg(msg, msg_size, "PNG write failed: %s", w->err);
+        return APP_IMG_EIO;
+    }
+    png_write_end(w->png, NULL);
+    return 0;
+}
+
+int app_rows_write_open(FILE *f, uint32_t width, uint32_t height, int channels, app_out_format fmt, app_meta *meta,
+                        app_row_writer **out, char *msg, size_t msg_size)
+{
+    if (!out)
+        return APP_IMG_EINVAL;
+    *out = NULL;
+    if (!f || !width || !height || (channels != 1 && channels != 3)) {
+        set_msg(msg, msg_size, "invalid image");
+        return APP_IMG_EINVAL;
+    }
+    if (fmt != APP_OUT_PNG && fmt != APP_OUT_PPM && fmt != APP_OUT_PGM && fmt != APP_OUT_PNM) {
+        set_msg(msg, msg_size, "unknown output format");
+        return APP_IMG_EINVAL;
+    }
+    app_row_writer *w = calloc(1, sizeof(*w));
+    if (!w)
+        return set_msg(msg, msg_size, "out of memory"), APP_IMG_ENOMEM;
+    *w = (app_row_writer){.f = f, .fmt = fmt, .width = width, .height = height, .ch = channels};
+    w->out_ch = fmt == APP_OUT_PPM ? 3 : fmt == APP_OUT_PGM ? 1 : channels;
+    int status = 0;
+    if (fmt == APP_OUT_PNG) {
+        status = png_wr_open(w, meta, msg, msg_size);
+    } else {
+        if (w->out_ch != channels && !(w->conv = malloc((size_t)width * (size_t)w->out_ch)))
+            status = APP_IMG_ENOMEM, set_msg(msg, msg_size, "out of memory");
+        /* Header on two lines, "P6\nW H\n255\n": simple for scripts to parse. */
+        else if (fprintf(f, "P%c\n%lu %lu\n255\n", w->out_ch == 3 ? '6' : '5', (unsigned long)width,
+                         (unsigned long)height) < 0)
+            status = finish_stream(f, msg, msg_size);
+    }
+    if (status) {
+        app_rows_write_close(&w);
+        return status;
+    }
+    *out = w;
+    return 0;
+}
+
+int app_rows_write(app_row_writer *w, const uint8_t *s, char *msg, size_t msg_size)
+{
+    if (!w || !s || w->y >= w->height)
+        return set_msg(msg, msg_size, "no more rows"), APP_IMG_EINVAL;
+    w->y++;
+    if (w->fmt == APP_OUT_PNG)
+        return png_wr_row(w, s, msg, msg_size);
+    const size_t n = w->width;
+    const uint8_t *src = s;
+    if (w->out_ch == 3 && w->ch == 1) {
+        for (size_t x = 0; x < n; x++)
+            w->conv[3 * x] = w->conv[3 * x + 1] = w->conv[3 * x + 2] = s[x];
+        src = w->conv;
+    } else if (w->out_ch == 1 && w->ch == 3) {
+        /* BT.601 luma in 8.8 fixed point; the weights sum to 256 so white stays 255. */
+        for (size_t x = 0; x < n; x++)
+            w->conv[x] = (uint8_t)((77u * s[3 * x] + 150u * s[3 * x + 1] + 29u * s[3 * x + 2] + 128u) >> 8);
+        src = w->conv;
+    }
+    if (fwrite(src, (size_t)w->out_ch, n, w->f) == n)
+        return 0;
+    if (finish_stream(w->f, msg, msg_size) == 0) /* it names the error when the stream knows it */
+        set_msg(msg, msg_size, "write failed");
+    return APP_IMG_EIO;
+}
+
+int app_rows_write_finish(app_row_writer *w, char *msg, size_t msg_size)
+{
+    if (!w || w->y != w->height)
+        return set_msg(msg, msg_size, "rows left unwritten"), APP_IMG_EINVAL;
+    int status = w->fmt == APP_OUT_PNG ? png_wr_end(w, msg, msg_size) : 0;
+    return status ? status : finish_stream(w->f, msg, msg_size);
+}
+
+void app_rows_write_close(app_row_writer **pw)
+{
+    if (!pw || !*pw)
+        return;
+    app_row_writer *w = *pw;
+    if (w->png)
+        png_destroy_write_struct(&w->png, &w->info);
+    free(w->xmp_text);
+    free(w->conv);
+    free(w);
+    *pw = NULL;
 }
 
 int app_image_write(FILE *f, const app_image *img, app_out_format fmt, char *msg, size_t msg_size)
@@ -945,13 +1200,12 @@ int app_image_write_meta(FILE *f, const app_image *img, app_out_format fmt, app_
         set_msg(msg, msg_size, "invalid image");
         return APP_IMG_EINVAL;
     }
-    switch (fmt) {
-    case APP_OUT_PNG: return write_png(f, img, meta, msg, msg_size);
-    case APP_OUT_PPM: return write_pnm(f, img, 3, msg, msg_size);
-    case APP_OUT_PGM: return write_pnm(f, img, 1, msg, msg_size);
-    case APP_OUT_PNM: return write_pnm(f, img, img->channels, msg, msg_size);
-    default:
-        set_msg(msg, msg_size, "unknown output format");
-        return APP_IMG_EINVAL;
-    }
+    app_row_writer *w;
+    int status = app_rows_write_open(f, img->width, img->height, img->channels, fmt, meta, &w, msg, msg_size);
+    for (uint32_t y = 0; !status && y < img->height; y++)
+        status = app_rows_write(w, img->data + (ptrdiff_t)y * img->stride, msg, msg_size);
+    if (!status)
+        status = app_rows_write_finish(w, msg, msg_size);
+    app_rows_write_close(&w);
+    return status;
 }

@@ -133,6 +133,24 @@ void app_meta_free(app_meta *m);
 int app_image_decode_meta(const uint8_t *data, size_t size, const app_read_opts *opts, app_image *out,
                           app_image_info *info, app_meta *meta, char *msg, size_t msg_size);
 
+/* An image read row by row, so that no whole 8-bit copy of it is held: PNG (non-interlaced) rows and
+ * JPEG scanlines are decoded as they are asked for; an interlaced PNG or a PGM/PPM is decoded whole
+ * when opened and its rows handed out from that. */
+typedef struct app_row_reader app_row_reader;
+
+/* app_image_decode_meta's checks and results (*info, *meta: everything the header holds; metadata
+ * after the image data of a PNG too), without the pixels. *out receives the reader; NULL on failure. */
+int app_rows_open(const uint8_t *data, size_t size, const app_read_opts *opts, app_row_reader **out,
+                  app_image_info *info, app_meta *meta, char *msg, size_t msg_size);
+/* The next row, top to bottom, into row (width * info->channels bytes). */
+int app_rows_read(app_row_reader *r, uint8_t *row, char *msg, size_t msg_size);
+/* After the last row: reads the rest of the file, so that damage after the pixels (a PNG cut before
+ * IEND, a JPEG cut inside its data) is still an error, as app_image_decode reports it; may set
+ * info->missing_eoi. */
+int app_rows_finish(app_row_reader *r, app_image_info *info, char *msg, size_t msg_size);
+/* Releases the reader and sets *r to NULL. Safe on NULL. */
+void app_rows_close(app_row_reader **r);
+
 /* app_read_file + app_image_decode. */
 int app_image_read(const char *path, const app_read_opts *opts, app_image *out, char *msg,
                    size_t msg_size);
@@ -162,5 +180,18 @@ int app_image_write(FILE *f, const app_image *img, app_out_format fmt, char *msg
  * meta->icc_refused / xmp_refused set: the image is still written. */
 int app_image_write_meta(FILE *f, const app_image *img, app_out_format fmt, app_meta *meta, char *msg,
                          size_t msg_size);
+
+/* An image written row by row (app_image_write_meta's formats, conversions and metadata rules): the
+ * header and metadata when opened, then `height` rows of width * channels bytes, top to bottom, then
+ * app_rows_write_finish. meta (may be NULL) is read when opened only; its icc_refused / xmp_refused
+ * are set then. */
+typedef struct app_row_writer app_row_writer;
+int app_rows_write_open(FILE *f, uint32_t width, uint32_t height, int channels, app_out_format fmt, app_meta *meta,
+                        app_row_writer **out, char *msg, size_t msg_size);
+int app_rows_write(app_row_writer *w, const uint8_t *row, char *msg, size_t msg_size);
+/* After the last row: ends the file (PNG: IEND) and flushes the stream. */
+int app_rows_write_finish(app_row_writer *w, char *msg, size_t msg_size);
+/* Releases the writer (what it wrote stays) and sets *w to NULL. Safe on NULL. */
+void app_rows_write_close(app_row_writer **w);
 
 #endif /* LIC_APPS_IMAGE_IO_H */

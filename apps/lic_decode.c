@@ -87,6 +87,49 @@ static void print_info(const lic_stream_info *si, size_t file_size)
         printf("bpp: %.4f\n", (double)file_size * 8.0 / pixels);
 }
 
+/* Where lic_decode_rows puts the rows: an image writer opened at the first row, when the file's
+ * metadata (filled by then) can go into its header. An error is kept for the message. */
+typedef struct image_rows {
+    FILE *f;
+    const lic_stream_info *si;
+    app_out_format fmt;
+    const lic_metadata *meta;
+    int strip;
+    const char *in_name;
+    app_meta am;  /* the library's metadata lent to the writer, not handed over: lic_metadata_free frees it */
+    app_row_writer *writer;
+    int status;   /* app_img_status of the failed write */
+    char msg[512];
+} image_rows;
+
+static int open_writer(image_rows *w)
+{
+    const lic_metadata *m = w->meta;
+    if (!w->strip) {
+        w->am.icc = m->icc, w->am.icc_size = m->icc_size;
+        w->am.exif = m->exif, w->am.exif_size = m->exif_size;
+        w->am.xmp = m->xmp, w->am.xmp_size = m->xmp_size;
+    }
+    const int has_meta = w->am.icc_size || w->am.exif_size || w->am.xmp_size;
+    if (has_meta && w->fmt != APP_OUT_PNG)
+        app_err(PROG, "warning: '%s' carries metadata (%s%s%s) that PGM/PPM cannot hold: it is not written; "
+                      "decode to PNG to keep it",
+                w->in_name, w->am.icc_size ? "ICC profile " : "", w->am.exif_size ? "EXIF " : "",
+                w->am.xmp_size ? "XMP" : "");
+    const int channels = w->si->fmt == LIC_PIXFMT_GRAY8 ? 1 : 3;
+    return app_rows_write_open(w->f, w->si->width, w->si->height, channels, w->fmt, has_meta ? &w->am : NULL,
+                               &w->writer, w->msg, sizeof(w->msg));
+}
+
+static int write_row(void *user, uint32_t y, const uint8_t *row)
+{
+    image_rows *w = user;
+    if (y == 0 && (w->status = open_writer(w)))
+        return LIC_EIO;
+    w->status = app_rows_write(w->writer, row, w->msg, sizeof(w->msg));
+    return w->status ? LIC_EIO : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *in_path = NULL, *out_path = NULL, *format_name = NULL;
@@ -166,7 +209,6 @@ int main(int argc, char **argv)
 
     lic_model *model = NULL;
     lic_decoder *dec = NULL;
-    lic_image out = {0};
     lic_metadata meta = {0};
     int code = APP_EXIT_OK;
     /* The header is checked first: a file that is not a .lic at all needs no model to reject. */
@@ -207,47 +249,38 @@ int main(int argc, char **argv)
     r = lic_decoder_check_size(dec, si.width, si.height, &chk);
     if ((code = app_report_size_check(PROG, in_name, si.width, si.height, r, &chk)))
         goto done;
-    double t0 = app_now();
-    if ((r = lic_decode_with_metadata(dec, data, size, &out, &meta))) {
-        app_err(PROG, "cannot decode '%s': %s", in_name, lic_strerror(r));
-        /* A stream of a later revision (the library logged which feature) is input we cannot use. */
-        code = r == LIC_EUNSUPPORTED ? APP_EXIT_INVALID : app_exit_from_lic(r);
-        goto done;
-    }
-    double t_total = app_now() - t0;
-    if (out.fmt != LIC_PIXFMT_RGB8 && out.fmt != LIC_PIXFMT_GRAY8) {
-        app_err(PROG, "the library returned an unknown pixel format %d", (int)out.fmt);
-        code = APP_EXIT_FAILURE;
-        goto done;
-    }
-    app_image img = {out.width, out.height, out.fmt == LIC_PIXFMT_GRAY8 ? 1 : 3, out.stride, out.data};
+    /* The rows go from the library to the image writer one by one: neither holds the whole image. The
+     * output is a temporary file until the last row is written (app_out_open). */
     app_out o;
     if ((code = app_out_open(&o, out_path, msg, sizeof(msg)))) {
         app_err(PROG, "%s", msg);
         goto done;
     }
-    /* The library's copies are lent to the writer, not handed over: lic_metadata_free releases them. */
-    app_meta am = {0};
-    if (!strip) {
-        am.icc = meta.icc, am.icc_size = meta.icc_size;
-        am.exif = meta.exif, am.exif_size = meta.exif_size;
-        am.xmp = meta.xmp, am.xmp_size = meta.xmp_size;
-    }
-    const int has_meta = am.icc_size || am.exif_size || am.xmp_size;
-    if (has_meta && ofmt != APP_OUT_PNG)
-        app_err(PROG, "warning: '%s' carries metadata (%s%s%s) that PGM/PPM cannot hold: it is not written; "
-                      "decode to PNG to keep it",
-                in_name, am.icc_size ? "ICC profile " : "", am.exif_size ? "EXIF " : "", am.xmp_size ? "XMP" : "");
-    if ((r = app_image_write_meta(o.f, &img, ofmt, has_meta ? &am : NULL, msg, sizeof(msg)))) {
-        app_err(PROG, "cannot write '%s': %s", o.target ? o.target : "standard output", msg);
+    image_rows rows = {.f = o.f, .si = &si, .fmt = ofmt, .meta = &meta, .strip = strip, .in_name = in_name};
+    double t0 = app_now();
+    r = lic_decode_rows(dec, data, size, write_row, &rows, &meta);
+    if (r == LIC_OK && (rows.status = app_rows_write_finish(rows.writer, rows.msg, sizeof(rows.msg))))
+        r = LIC_EIO;
+    if (r) {
+        if (rows.status) {
+            app_err(PROG, "cannot write '%s': %s", o.target ? o.target : "standard output", rows.msg);
+            code = app_exit_from_img(rows.status);
+        } else {
+            app_err(PROG, "cannot decode '%s': %s", in_name, lic_strerror(r));
+            /* A stream of a later revision (the library logged which feature) is input we cannot use. */
+            code = r == LIC_EUNSUPPORTED ? APP_EXIT_INVALID : app_exit_from_lic(r);
+        }
+        app_rows_write_close(&rows.writer);
         app_out_abort(&o);
-        code = app_exit_from_img(r);
         goto done;
     }
+    app_rows_write_close(&rows.writer);
+    double t_total = app_now() - t0;
     if ((code = app_out_commit(&o, msg, sizeof(msg)))) {
         app_err(PROG, "%s", msg);
         goto done;
     }
+    const app_meta am = rows.am;
     if (am.icc_refused)
         app_err(PROG, "warning: the ICC profile in '%s' is not a valid profile to libpng; the PNG was written "
                       "without it", in_name);
@@ -255,9 +288,9 @@ int main(int argc, char **argv)
         app_err(PROG, "warning: the XMP in '%s' holds a NUL byte, which a PNG text chunk cannot; the PNG was "
                       "written without it", in_name);
     if (verbose) {
-        const double pixels = (double)out.width * (double)out.height;
-        fprintf(stderr, "%s: %ux%u %s, %zu bytes, %.4f bpp\n", PROG, (unsigned)out.width,
-                (unsigned)out.height, img.channels == 1 ? "gray" : "RGB", size, (double)size * 8.0 / pixels);
+        const double pixels = (double)si.width * (double)si.height;
+        fprintf(stderr, "%s: %ux%u %s, %zu bytes, %.4f bpp\n", PROG, (unsigned)si.width,
+                (unsigned)si.height, si.fmt == LIC_PIXFMT_GRAY8 ? "gray" : "RGB", size, (double)size * 8.0 / pixels);
         lic_stats st;
         if (lic_decoder_get_stats(dec, &st) == 0) {
             fprintf(stderr,
@@ -267,7 +300,6 @@ int main(int argc, char **argv)
         }
     }
 done:
-    lic_image_free(&out);
     lic_metadata_free(&meta);
     lic_decoder_close(&dec);
     lic_model_release(&model);

@@ -70,6 +70,21 @@ static const app_opt OPTS[] = {
     {NULL, 0, 0, 0},
 };
 
+/* The source image's rows as lic_encode_rows asks for them; an error is kept for the message. */
+typedef struct source_rows {
+    app_row_reader *reader;
+    int status; /* app_img_status of the failed read */
+    char msg[512];
+} source_rows;
+
+static int read_row(void *user, uint32_t y, uint8_t *row)
+{
+    source_rows *s = user;
+    (void)y; /* the library asks for the rows in order, as the reader gives them */
+    s->status = app_rows_read(s->reader, row, s->msg, sizeof(s->msg));
+    return s->status ? LIC_EIO : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *in_path = NULL, *out_path = NULL;
@@ -144,7 +159,7 @@ int main(int argc, char **argv)
     lic_encoder *enc = NULL;
     uint8_t *bits = NULL;
     size_t nbits = 0;
-    app_image img = {0};
+    source_rows rows = {NULL, 0, {0}};
     app_meta meta = {0};
     app_image_info info;
     int code = APP_EXIT_OK;
@@ -168,13 +183,11 @@ int main(int argc, char **argv)
         goto done;
     /* The library's limits also bound the image reader. */
     app_read_opts ropts = {cfg.max_side, cfg.max_pixels, 0, drop_alpha};
-    if ((r = app_image_decode_meta(file, file_size, &ropts, &img, &info, strip ? NULL : &meta, msg, sizeof(msg)))) {
+    if ((r = app_rows_open(file, file_size, &ropts, &rows.reader, &info, strip ? NULL : &meta, msg, sizeof(msg)))) {
         app_err(PROG, "cannot read '%s': %s", in_name, msg);
         code = app_exit_from_img(r);
         goto done;
     }
-    free(file);
-    file = NULL;
     /* What the .lic file will carry: each item the reader could take, within the library's cap. */
     lic_metadata lmeta = {.icc = meta.icc, .icc_size = meta.icc_size, .exif = meta.exif,
                           .exif_size = meta.exif_size, .xmp = meta.xmp, .xmp_size = meta.xmp_size,
@@ -187,27 +200,36 @@ int main(int argc, char **argv)
         lmeta.xmp = NULL, lmeta.xmp_size = 0;
     const unsigned carried = (lmeta.icc_size ? APP_META_ICC : 0u) | (lmeta.exif_size ? APP_META_EXIF : 0u) |
                              (lmeta.xmp_size ? APP_META_XMP : 0u);
-    app_print_image_notes(PROG, in_name, &info, carried, strip ? "--strip" : NULL, verbose);
 
-    lic_image limg = {img.width, img.height, img.channels == 1 ? LIC_PIXFMT_GRAY8 : LIC_PIXFMT_RGB8,
-                      img.data, img.stride};
+    /* The pixels go from the decoder of the source file to the library row by row: neither holds the
+     * whole image (an interlaced PNG and PGM/PPM are decoded whole first). */
+    const lic_pixfmt fmt = info.channels == 1 ? LIC_PIXFMT_GRAY8 : LIC_PIXFMT_RGB8;
     double t0 = app_now();
-    if ((r = lic_encode_with_metadata(enc, &limg, (int)quality, &lmeta, &bits, &nbits))) {
+    r = lic_encode_rows(enc, info.width, info.height, fmt, read_row, &rows, (int)quality, &lmeta, &bits, &nbits);
+    if (r == LIC_OK && (rows.status = app_rows_finish(rows.reader, &info, rows.msg, sizeof(rows.msg))))
+        r = LIC_EIO;
+    if (r && rows.status) {
+        app_err(PROG, "cannot read '%s': %s", in_name, rows.msg);
+        code = app_exit_from_img(rows.status);
+        goto done;
+    }
+    if (r) {
         app_err(PROG, "cannot encode '%s': %s", in_name, lic_strerror(r));
         code = app_exit_from_lic(r);
         goto done;
     }
+    app_print_image_notes(PROG, in_name, &info, carried, strip ? "--strip" : NULL, verbose);
     double t_total = app_now() - t0;
     if ((code = app_out_write_all(out_path, bits, nbits, msg, sizeof(msg)))) {
         app_err(PROG, "%s", msg);
         goto done;
     }
     if (verbose) {
-        const double pixels = (double)img.width * (double)img.height;
+        const double pixels = (double)info.width * (double)info.height;
         char src[64];
         app_describe_source(&info, src, sizeof(src));
         fprintf(stderr, "%s: %ux%u %s (source: %s), quality %ld -> %zu bytes, %.4f bpp\n", PROG,
-                (unsigned)img.width, (unsigned)img.height, img.channels == 1 ? "gray" : "RGB", src, quality,
+                (unsigned)info.width, (unsigned)info.height, info.channels == 1 ? "gray" : "RGB", src, quality,
                 nbits, (double)nbits * 8.0 / pixels);
         lic_stats st;
         if (lic_encoder_get_stats(enc, &st) == 0) {
@@ -223,7 +245,7 @@ done:
     lic_free(bits);
     lic_encoder_close(&enc);
     lic_model_release(&model);
-    app_image_free(&img);
+    app_rows_close(&rows.reader);
     app_meta_free(&meta);
     return code;
 }

@@ -185,13 +185,17 @@ static int decode_to(lic_decoder *d, const uint8_t *data, size_t size, const pix
                                         lic_engine_pixel_rows(g), &g->cfg.allocator)) < 0) {
         return ret;
     }
+    /* The metadata is there before the first row, for a writer that puts it in its file's header. */
+    if (meta && (ret = copy_metadata(g, &c, meta)) < 0) {
+        lic_pixels_release(&px);
+        lic_image_free(to->img);
+        return ret;
+    }
     ret = lic_engine_synthesis_pixels(g, &px);
     lic_pixels_release(&px);
-    if (ret == LIC_OK && meta)
-        ret = copy_metadata(g, &c, meta);
     if (ret < 0) {
-        if (to->img)
-            lic_image_free(to->img);
+        lic_image_free(to->img);
+        lic_metadata_free(meta);
         return ret;
     }
     st->t_synthesis = lic_now() - t0;

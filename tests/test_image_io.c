@@ -381,6 +381,107 @@ static void test_png_gray_alpha_16bit_rgba_interlaced(void **state)
     free(f);
 }
 
+/* ---- row by row -------------------------------------------------------------------------------- */
+
+/* Reads data through app_rows_* and checks it gives what app_image_decode_meta gives: the status, the
+ * info, the metadata bytes and every row. Returns the status. */
+static int check_rows(const uint8_t *d, size_t n, const app_read_opts *o)
+{
+    char msg[256], rmsg[256];
+    app_image whole = {0};
+    app_image_info wi, ri;
+    app_meta wm, rm;
+    const int ws = app_image_decode_meta(d, n, o, &whole, &wi, &wm, msg, sizeof(msg));
+    app_row_reader *r = NULL;
+    int rs = app_rows_open(d, n, o, &r, &ri, &rm, rmsg, sizeof(rmsg));
+    uint8_t *row = NULL;
+    if (rs == 0) {
+        row = malloc((size_t)ri.width * ri.channels);
+        assert_non_null(row);
+        for (uint32_t y = 0; rs == 0 && y < ri.height; y++) {
+            rs = app_rows_read(r, row, rmsg, sizeof(rmsg));
+            if (rs == 0 && ws == 0)
+                assert_memory_equal(row, whole.data + (ptrdiff_t)y * whole.stride, (size_t)ri.width * ri.channels);
+        }
+        if (rs == 0)
+            rs = app_rows_finish(r, &ri, rmsg, sizeof(rmsg));
+    }
+    assert_int_equal(rs, ws);
+    if (ws) {
+        assert_string_equal(rmsg, msg);
+    } else {
+        assert_memory_equal(&ri, &wi, sizeof(wi));
+        assert_int_equal(rm.icc_size, wm.icc_size);
+        assert_int_equal(rm.exif_size, wm.exif_size);
+        assert_int_equal(rm.xmp_size, wm.xmp_size);
+        if (wm.icc_size)
+            assert_memory_equal(rm.icc, wm.icc, wm.icc_size);
+        if (wm.exif_size)
+            assert_memory_equal(rm.exif, wm.exif, wm.exif_size);
+        if (wm.xmp_size)
+            assert_memory_equal(rm.xmp, wm.xmp, wm.xmp_size);
+    }
+    free(row);
+    app_rows_close(&r);
+    assert_null(r);
+    app_meta_free(&rm);
+    app_meta_free(&wm);
+    app_image_free(&whole);
+    return ws;
+}
+
+static void test_rows_equal_whole(void **state)
+{
+    (void)state;
+    static const char *const files[] = {
+        "17x33.png", "gray_17x33.png", "768x512.png", "16bit_9x7.png", "16bit_3x2.ppm", "small.jpg",
+        "meta_32x24.jpg", "exif6_32x24.jpg", "small.ppm", "small.pgm", "ascii_4x3.pgm", "meta_4x3.png",
+        "icc_4x3.png", "gamma_4x3.png", "exif6_4x3.png", "rgba_8x8.png"};
+    app_read_opts drop = {0, 0, 0, 1};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, IMG_DIR "%s", files[i]);
+        size_t n;
+        uint8_t *d = load(path, &n);
+        print_message("%s\n", files[i]);
+        assert_int_equal(check_rows(d, n, &drop), 0);
+        /* Cut anywhere: the same error, whether it shows in the header, a row or the end. */
+        for (size_t cut = 1; cut < 8; cut++)
+            assert_int_not_equal(check_rows(d, n * cut / 8, &drop), 0);
+        free(d);
+    }
+    /* Interlaced PNG (decoded whole when opened) and a progressive JPEG. */
+    enum { W = 13, H = 11 };
+    uint8_t rgb[W * H * 3];
+    for (size_t i = 0; i < sizeof(rgb); i++)
+        rgb[i] = (uint8_t)(i * 37 + (i >> 3));
+    png_spec si = {W, H, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_ADAM7, rgb, W * 3, NULL, 0, NULL, 0, NULL};
+    size_t n;
+    uint8_t *f = make_png(&si, &n);
+    assert_int_equal(check_rows(f, n, NULL), 0);
+    assert_int_not_equal(check_rows(f, n - 20, NULL), 0);
+    free(f);
+    f = make_jpeg(W, H, 3, JCS_RGB, rgb, -1, &n);
+    assert_int_equal(check_rows(f, n, NULL), 0);
+    assert_int_equal(check_rows(f, n - 2, NULL), 0); /* no end-of-image marker: read, with missing_eoi */
+    assert_int_not_equal(check_rows(f, n / 2, NULL), 0);
+    free(f);
+    /* Misuse: a row past the last one, finishing early. */
+    f = load(IMG_DIR "17x33.png", &n);
+    app_row_reader *r;
+    app_image_info info;
+    char msg[128];
+    uint8_t row[17 * 3];
+    assert_int_equal(app_rows_open(f, n, NULL, &r, &info, NULL, msg, sizeof msg), 0);
+    assert_int_equal(app_rows_finish(r, &info, msg, sizeof msg), APP_IMG_EINVAL);
+    for (int y = 0; y < 33; y++)
+        assert_int_equal(app_rows_read(r, row, msg, sizeof msg), 0);
+    assert_int_equal(app_rows_read(r, row, msg, sizeof msg), APP_IMG_EINVAL);
+    assert_int_equal(app_rows_finish(r, &info, msg, sizeof msg), 0);
+    app_rows_close(&r);
+    free(f);
+}
+
 /* ---- JPEG ------------------------------------------------------------------------------------ */
 
 static void test_jpeg(void **state)
@@ -1118,6 +1219,7 @@ int main(void)
         cmocka_unit_test(test_png_palette_and_trns),
         cmocka_unit_test(test_png_gray_alpha_16bit_rgba_interlaced),
         cmocka_unit_test(test_jpeg),
+        cmocka_unit_test(test_rows_equal_whole),
         cmocka_unit_test(test_pnm_parse),
         cmocka_unit_test(test_write_roundtrip),
         cmocka_unit_test(test_out_format_names),

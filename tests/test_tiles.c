@@ -331,6 +331,73 @@ static void test_memory_bounded_by_tile(void **state)
     lic_model_release(&m);
 }
 
+/* A callback's error stops the call at once and is what the call returns (a positive one as LIC_EIO);
+ * no output is left; the encoder and decoder then work as before. Tiled and whole. */
+static void test_row_callback_errors(void **state)
+{
+    (void)state;
+    lic_model *m = NULL;
+    assert_int_equal(lic_model_load_file(&m, TINY_MODEL, NULL), 0);
+    const uint32_t w = 200, h = 150;
+    uint8_t *px = malloc((size_t)w * h * 3), *back = malloc((size_t)w * h * 3);
+    assert_non_null(px);
+    assert_non_null(back);
+    lic_image img = make_image(w, h, LIC_PIXFMT_RGB8, px);
+    const uint32_t tiles[2] = {64, LIC_TILE_WHOLE};
+    for (int t = 0; t < 2; t++) {
+        lic_config cfg = config(tiles[t], NULL);
+        lic_encoder *enc = NULL;
+        lic_decoder *dec = NULL;
+        assert_int_equal(lic_encoder_open(&enc, m, &cfg), 0);
+        assert_int_equal(lic_decoder_open(&dec, m, &cfg), 0);
+        uint8_t *bits = (uint8_t *)1;
+        size_t n = 1;
+        rows in = {img, 0, 70, LIC_EIO};
+        assert_int_equal(lic_encode_rows(enc, w, h, img.fmt, read_row, &in, 50, NULL, &bits, &n), LIC_EIO);
+        assert_null(bits);
+        assert_int_equal(n, 0);
+        assert_int_equal(in.next, 71); /* stopped at the failing row */
+        in = (rows){img, 0, 0, 7};
+        assert_int_equal(lic_encode_rows(enc, w, h, img.fmt, read_row, &in, 50, NULL, &bits, &n), LIC_EIO);
+        in = (rows){img, 0, UINT32_MAX, 0};
+        assert_int_equal(lic_encode_rows(enc, w, h, img.fmt, read_row, &in, 50, NULL, &bits, &n), 0);
+        uint8_t *ref = NULL;
+        size_t ref_n = 0;
+        assert_int_equal(lic_encode(enc, &img, 50, &ref, &ref_n), 0);
+        assert_int_equal(n, ref_n);
+        assert_memory_equal(bits, ref, n);
+
+        rows out = {{w, h, img.fmt, back, (ptrdiff_t)w * 3}, 0, 100, LIC_ENOMEM};
+        lic_metadata meta;
+        assert_int_equal(lic_decode_rows(dec, bits, n, write_row, &out, &meta), LIC_ENOMEM);
+        assert_int_equal(out.next, 101);
+        assert_null(meta.icc);
+        /* A damaged stream writes no row. */
+        bits[n / 2] ^= 0x40;
+        out = (rows){{w, h, img.fmt, back, (ptrdiff_t)w * 3}, 0, UINT32_MAX, 0};
+        assert_int_equal(lic_decode_rows(dec, bits, n, write_row, &out, NULL), LIC_EBITSTREAM);
+        assert_int_equal(out.next, 0);
+        bits[n / 2] ^= 0x40;
+        assert_int_equal(lic_decode_rows(dec, bits, n, write_row, &out, NULL), 0);
+        assert_int_equal(out.next, h);
+        lic_image dimg;
+        assert_int_equal(lic_decode(dec, bits, n, &dimg), 0);
+        assert_memory_equal(dimg.data, back, (size_t)w * h * 3);
+        lic_image_free(&dimg);
+        /* Arguments. */
+        assert_int_equal(lic_encode_rows(enc, w, h, img.fmt, NULL, &in, 50, NULL, &ref, &ref_n), LIC_EINVAL);
+        assert_int_equal(lic_encode_rows(enc, 0, h, img.fmt, read_row, &in, 50, NULL, &ref, &ref_n), LIC_EINVAL);
+        assert_int_equal(lic_decode_rows(dec, bits, n, NULL, &out, NULL), LIC_EINVAL);
+        lic_free(bits);
+        lic_free(ref);
+        lic_encoder_close(&enc);
+        lic_decoder_close(&dec);
+    }
+    free(px);
+    free(back);
+    lic_model_free(&m);
+}
+
 /* Streaming: with the row callbacks and a fixed tile, the library holds no image-sized pixel buffer —
  * neither the float planes of the transforms (24 bytes per pixel) nor an 8-bit image (3) — so what its
  * peak gains when the image grows is the latents and the coded stream alone. */
@@ -390,6 +457,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tiled_equals_whole_default),
         cmocka_unit_test(test_memory_bounded_by_tile),
         cmocka_unit_test(test_streaming_memory_bounded),
+        cmocka_unit_test(test_row_callback_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -262,13 +262,13 @@ expect_true "the replaced file is the decoded image" cmp -s "$T/keep.png" "$T/fi
 expect_true "-v prints bpp" bash -c "'$ENC' '$IMG/17x33.png' -o '$T/v.lic' -v --model '$MODEL' 2>&1 | grep -q bpp"
 
 echo "== size limits decided from the header, with the estimate and the flag that lifts it"
-expect_rc 4 "encode: --max-memory below the estimate" "$ENC" "$IMG/768x512.png" -o "$T/x.lic" --max-memory 5 "${M[@]}"
+expect_rc 4 "encode: --max-memory below the estimate" "$ENC" "$IMG/768x512.png" -o "$T/x.lic" --max-memory 2 "${M[@]}"
 expect_true "the message gives the estimate, the limit and the flag" \
-    grep -Eq "a 768x512 image needs about [0-9]+ MB of working memory, more than the limit of 5 MB.*--max-memory [0-9]+" "$T/stderr"
+    grep -Eq "a 768x512 image needs about [0-9]+ MB of working memory, more than the limit of 2 MB.*--max-memory [0-9]+" "$T/stderr"
 need=$(grep -Eo -- "--max-memory [0-9]+" "$T/stderr" | head -1 | cut -d' ' -f2)
 expect_rc 0 "encode with the --max-memory the message suggests ($need)" "$ENC" "$IMG/768x512.png" -o "$T/x.lic" --max-memory "$need" "${M[@]}"
-expect_rc 4 "decode: --max-memory below the estimate" "$DEC" "$T/x.lic" -o "$T/x.png" --max-memory 5 "${M[@]}"
-expect_true "the decode message gives the estimate and the flag" grep -q "more than the limit of 5 MB.*--max-memory" "$T/stderr"
+expect_rc 4 "decode: --max-memory below the estimate" "$DEC" "$T/x.lic" -o "$T/x.png" --max-memory 2 "${M[@]}"
+expect_true "the decode message gives the estimate and the flag" grep -q "more than the limit of 2 MB.*--max-memory" "$T/stderr"
 dneed=$(grep -Eo -- "--max-memory [0-9]+" "$T/stderr" | head -1 | cut -d' ' -f2)
 expect_rc 0 "decode with the --max-memory the message suggests ($dneed)" "$DEC" "$T/x.lic" -o "$T/x.png" --max-memory "$dneed" "${M[@]}"
 # The huge_16384 files hold only headers: reading their pixels would fail (3), so 4 proves the
@@ -446,6 +446,31 @@ expect_rc 0 "its version-2 twin decodes" "$DEC" "$ROOT/testdata/bitstreams/tiny_
 expect_true "to the same pixels" cmp -s "$T/v1.ppm" "$T/v2.ppm"
 expect_rc 0 "encode 17x33.png" "$ENC" "$IMG/17x33.png" -o "$T/x.lic" "${M[@]}"
 expect_true "an 8-bit PNG without metadata gives no warning" test ! -s "$T/stderr"
+
+echo "== streaming: rows in and out, no partial outputs"
+# The encoder takes the rows of a PNG while libpng decodes them: one cut inside its pixels fails
+# mid-image, and nothing is written.
+size=$(stat -c %s "$IMG/768x512.png")
+head -c $((size * 3 / 4)) "$IMG/768x512.png" >"$T/cut_rows.png"
+printf 'old\n' >"$T/keep_rows.lic"
+files_before=$(listing "$T")
+expect_rc 3 "encode a PNG cut inside its pixels onto an existing file" \
+    "$ENC" "$T/cut_rows.png" -o "$T/keep_rows.lic" "${M[@]}"
+expect_true "the message says the input cannot be read" grep -q "cannot read '$T/cut_rows.png': PNG" "$T/stderr"
+expect_true "the existing .lic is unchanged" test "$(cat "$T/keep_rows.lic")" = old
+expect_true "no temporary files left after the failed encode" test "$(listing "$T")" = "$files_before"
+# The decoder hands rows to the PNG/PPM writer as they are made: a write that fails mid-image (here the
+# file size limit) leaves no partial output.
+expect_rc 0 "encode 768x512" "$ENC" "$IMG/768x512.png" -o "$T/rows.lic" "${M[@]}"
+files_before=$(listing "$T")
+for ext in ppm png; do
+    expect_sh 2 "decode to .$ext when the file cannot grow past 64 KB" \
+        "trap '' XFSZ; ulimit -f 64; '$DEC' '$T/rows.lic' -o '$T/rows.$ext' --model '$MODEL'"
+    expect_true "the .$ext message names the output" grep -q "cannot write '$T/rows.$ext'" "$T/stderr"
+    expect_true "no partial .$ext, no temporary files" test "$(listing "$T")" = "$files_before"
+done
+expect_rc 0 "the same decode without the limit" "$DEC" "$T/rows.lic" -o "$T/rows.ppm" "${M[@]}"
+expect_true "768x512 decoded" test "$(pnm_header "$T/rows.ppm")" = "P6 768 512"
 
 echo "== determinism across thread counts"
 for name in 17x33 768x512; do

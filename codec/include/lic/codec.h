@@ -258,8 +258,9 @@ LIC_API int lic_encode_rows(lic_encoder *e, uint32_t width, uint32_t height, lic
 /* lic_decode_with_metadata whose pixels go to `write` (called with `user`) instead of a lic_image: the
  * rows are those lic_decode would return, in the stream's size and format (lic_peek_info tells them
  * before the call). The whole file is checked and the symbols decoded before the first row is written,
- * so a damaged file writes no row; a writer that fails stops the call with its error. meta may be
- * NULL; it is filled only on success.
+ * so a damaged file writes no row; a writer that fails stops the call with its error. *meta (NULL:
+ * not wanted) is filled before the first row is written, so that the writer can put it in its file's
+ * header (pass the same lic_metadata through `user`); on failure it is released and zeroed.
  * @return the codes of lic_decode_with_metadata, or the writer's error. */
 LIC_API int lic_decode_rows(lic_decoder *d, const uint8_t *data, size_t size, lic_row_writer write, void *user,
                             lic_metadata *meta);
