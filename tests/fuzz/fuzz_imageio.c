@@ -3,8 +3,9 @@
  *
  * Properties: only documented status codes; on failure no image is returned; on success the image
  * respects the limits and its buffer is as large as declared; the format detected from the bytes is the
- * one decoded; and the writers round-trip: a decoded image written as PNG and as PNM (into memory) and
- * read back gives the same pixels. */
+ * one decoded; the writers round-trip: a decoded image written as PNG and as PNM (into memory) and
+ * read back gives the same pixels; and reading row by row (app_rows_*, what lic-encode does) gives the
+ * same status and the same rows as the whole read. */
 #include <string.h>
 
 #include "apps/image_io.h"
@@ -31,6 +32,31 @@ static void check_roundtrip(const app_image *img, app_out_format fmt)
     free(buf);
 }
 
+/* The row reader on the same input: the whole read's status (ret) and, on success, its rows. */
+static void check_rows(const uint8_t *data, size_t size, const app_read_opts *o, int ret, const app_image *img)
+{
+    app_row_reader *r = NULL;
+    app_image_info info;
+    char msg[256];
+    int rs = app_rows_open(data, size, o, &r, &info, NULL, msg, sizeof msg);
+    FUZZ_CHECK((rs == 0) == (r != NULL));
+    uint8_t *row = NULL;
+    if (rs == 0) {
+        row = malloc((size_t)info.width * info.channels);
+        FUZZ_CHECK(row != NULL);
+    }
+    for (uint32_t y = 0; rs == 0 && y < info.height; y++) {
+        rs = app_rows_read(r, row, msg, sizeof msg);
+        if (rs == 0 && ret == APP_IMG_OK)
+            FUZZ_CHECK(memcmp(row, img->data + (size_t)y * img->stride, (size_t)img->width * img->channels) == 0);
+    }
+    if (rs == 0)
+        rs = app_rows_finish(r, &info, msg, sizeof msg);
+    FUZZ_CHECK(rs == ret);
+    free(row);
+    app_rows_close(&r);
+}
+
 static void decode_once(const uint8_t *data, size_t size, int drop_alpha)
 {
     app_read_opts o = {512, (uint64_t)1 << 16, (size_t)1 << 20, drop_alpha};
@@ -43,8 +69,10 @@ static void decode_once(const uint8_t *data, size_t size, int drop_alpha)
     FUZZ_CHECK(memchr(msg, 0, sizeof msg) != NULL);
     if (ret != APP_IMG_OK) {
         FUZZ_CHECK(img.data == NULL);
+        check_rows(data, size, &o, ret, NULL);
         return;
     }
+    check_rows(data, size, &o, ret, &img);
     FUZZ_CHECK(app_image_detect(data, size) != APP_FMT_UNKNOWN);
     FUZZ_CHECK(img.data != NULL && (img.channels == 1 || img.channels == 3));
     FUZZ_CHECK(img.width >= 1 && img.height >= 1 && img.width <= o.max_side && img.height <= o.max_side);

@@ -82,10 +82,14 @@ typedef struct lic_config {
     uint64_t max_pixels;      /* largest accepted width * height (default 2^32) */
     uint64_t max_memory;      /* cap on the estimated peak working memory in bytes, checked before any
                                * large allocation; 0 = no cap (default 4 GiB). On the CPU the
-                               * transforms run in tiles (tile_side) and the probability path in
-                               * entropy tiles (entropy_tile), so what grows with the image is its
-                               * pixel planes, the latents and the coded streams: about 31 bytes per
-                               * pixel with the shipped model (4 GiB: about 120 megapixels) */
+                               * transforms run in tiles (tile_side) that read and write the 8-bit
+                               * pixels directly and the probability path in entropy tiles
+                               * (entropy_tile), so what grows with the image is the latents, the coded
+                               * streams and the 8-bit image lic_decode returns (the _rows calls keep
+                               * a band of rows instead): about TODO-MEASURE bytes per pixel with the
+                               * shipped model (4 GiB: about TODO-MEASURE megapixels). Untiled
+                               * (LIC_TILE_WHOLE, an accelerator) the float image planes add 24 bytes
+                               * per pixel */
     lic_allocator allocator;  /* default: aligned malloc */
     lic_logger logger;        /* default: silent */
     uint32_t cpu_features;    /* LIC_CPU_* bits the CPU kernels may use where the CPU has them (default
