@@ -395,7 +395,7 @@ static void test_row_callback_errors(void **state)
     }
     free(px);
     free(back);
-    lic_model_free(&m);
+    lic_model_release(&m);
 }
 
 /* Streaming: with the row callbacks and a fixed tile, the library holds no image-sized pixel buffer —
