@@ -366,6 +366,7 @@ static void test_row_callback_errors(void **state)
         assert_int_equal(lic_encode(enc, &img, 50, &ref, &ref_n), 0);
         assert_int_equal(n, ref_n);
         assert_memory_equal(bits, ref, n);
+        lic_free(ref);
 
         rows out = {{w, h, img.fmt, back, (ptrdiff_t)w * 3}, 0, 100, LIC_ENOMEM};
         lic_metadata meta;
@@ -388,8 +389,8 @@ static void test_row_callback_errors(void **state)
         assert_int_equal(lic_encode_rows(enc, w, h, img.fmt, NULL, &in, 50, NULL, &ref, &ref_n), LIC_EINVAL);
         assert_int_equal(lic_encode_rows(enc, 0, h, img.fmt, read_row, &in, 50, NULL, &ref, &ref_n), LIC_EINVAL);
         assert_int_equal(lic_decode_rows(dec, bits, n, NULL, &out, NULL), LIC_EINVAL);
+        assert_null(ref);
         lic_free(bits);
-        lic_free(ref);
         lic_encoder_close(&enc);
         lic_decoder_close(&dec);
     }
