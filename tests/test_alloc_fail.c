@@ -373,6 +373,76 @@ static int op_decode(counter *c, void *arg)
     return ret;
 }
 
+/* Row callbacks over a whole image (lic_encode_rows / lic_decode_rows). */
+static int rows_from_image(void *user, uint32_t y, uint8_t *row)
+{
+    const lic_image *img = user;
+    memcpy(row, img->data + (ptrdiff_t)y * img->stride, (size_t)img->width * (img->fmt == LIC_PIXFMT_GRAY8 ? 1 : 3));
+    return 0;
+}
+
+static int rows_to_image(void *user, uint32_t y, const uint8_t *row)
+{
+    lic_image *img = user;
+    memcpy(img->data + (ptrdiff_t)y * img->stride, row, (size_t)img->width * (img->fmt == LIC_PIXFMT_GRAY8 ? 1 : 3));
+    return 0;
+}
+
+/* op_encode through the row reader: same reference bitstream. */
+static int op_encode_rows(counter *c, void *arg)
+{
+    codec_case *k = arg;
+    long fail_at = atomic_load(&c->fail_at);
+    atomic_store(&c->fail_at, 0);
+    lic_config cfg = counted_config(c, k->threads);
+    lic_encoder *enc = NULL;
+    assert_int_equal(lic_encoder_open(&enc, k->model, &cfg), 0);
+    atomic_store(&c->fail_at, atomic_load(&c->calls) + fail_at);
+    uint8_t *bits = (uint8_t *)0x1;
+    size_t n = 1;
+    const lic_image *img = &k->img;
+    int ret = lic_encode_rows(enc, img->width, img->height, img->fmt, rows_from_image, (void *)img, k->quality,
+                              NULL, &bits, &n);
+    if (ret != 0) {
+        assert_null(bits);
+        assert_int_equal(n, 0);
+        atomic_store(&c->fail_at, 0);
+        assert_int_equal(lic_encode_rows(enc, img->width, img->height, img->fmt, rows_from_image, (void *)img,
+                                         k->quality, NULL, &bits, &n),
+                         0);
+    }
+    assert_int_equal(n, k->ref_n);
+    assert_memory_equal(bits, k->ref_bits, n);
+    lic_free(bits);
+    lic_encoder_close(&enc);
+    return ret;
+}
+
+/* op_decode through the row writer: same reference pixels (op_decode made them). */
+static int op_decode_rows(counter *c, void *arg)
+{
+    codec_case *k = arg;
+    long fail_at = atomic_load(&c->fail_at);
+    atomic_store(&c->fail_at, 0);
+    lic_config cfg = counted_config(c, k->threads);
+    lic_decoder *dec = NULL;
+    assert_int_equal(lic_decoder_open(&dec, k->model, &cfg), 0);
+    atomic_store(&c->fail_at, atomic_load(&c->calls) + fail_at);
+    const size_t ch = k->img.fmt == LIC_PIXFMT_GRAY8 ? 1 : 3, bytes = (size_t)k->img.width * k->img.height * ch;
+    lic_image out = {k->img.width, k->img.height, k->img.fmt, RAW_ALLOC(16, bytes), (ptrdiff_t)(k->img.width * ch)};
+    assert_non_null(out.data);
+    int ret = lic_decode_rows(dec, k->ref_bits, k->ref_n, rows_to_image, &out, NULL);
+    if (ret != 0) {
+        atomic_store(&c->fail_at, 0);
+        assert_int_equal(lic_decode_rows(dec, k->ref_bits, k->ref_n, rows_to_image, &out, NULL), 0);
+    }
+    assert_non_null(k->ref_px);
+    assert_memory_equal(out.data, k->ref_px, bytes);
+    RAW_FREE(out.data);
+    lic_decoder_close(&dec);
+    return ret;
+}
+
 static void test_model_load_failures(void **state)
 {
     (void)state;
@@ -393,6 +463,10 @@ static void codec_failures(int threads, lic_pixfmt fmt, uint32_t w, uint32_t h)
     assert_true(sweep_failures(name, op_encode, &k) >= 1);
     snprintf(name, sizeof name, "lic_decode %ux%u (%d thr)", w, h, threads);
     assert_true(sweep_failures(name, op_decode, &k) >= 1);
+    snprintf(name, sizeof name, "lic_encode_rows %ux%u (%d thr)", w, h, threads);
+    assert_true(sweep_failures(name, op_encode_rows, &k) >= 1);
+    snprintf(name, sizeof name, "lic_decode_rows %ux%u (%d thr)", w, h, threads);
+    assert_true(sweep_failures(name, op_decode_rows, &k) >= 1);
     lic_free(k.ref_bits);
     RAW_FREE(k.ref_px);
     RAW_FREE(k.img.data);
