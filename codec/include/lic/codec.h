@@ -355,11 +355,12 @@ LIC_API int lic_decoder_check_size(const lic_decoder *d, uint32_t width, uint32_
 /* Statistics of the last successful lic_encode / lic_decode on a context: per-stage wall times and a
  * hash of everything the entropy coder saw, so a decoder can be checked against its encoder. */
 typedef struct lic_stats {
-    double t_analysis;   /* seconds: pad, g_a (and h_a when encoding) */
+    double t_analysis;   /* seconds: pad, g_a (and h_a when encoding); lic_encode_rows: with the
+                          * reader's time, since the tiles ask for rows as they go */
     double t_hyper;      /* seconds: z coding, integer hyper-synthesis (with several entropy tiles
                           * the hyper-synthesis runs per tile and counts as t_entropy) */
     double t_entropy;    /* seconds: context model and y coding */
-    double t_synthesis;  /* seconds: g_s and crop */
+    double t_synthesis;  /* seconds: g_s and crop; lic_decode_rows: with the writer's time */
     uint64_t symbols_hash; /* hash of all coded z and y symbols, in coding order; with several
                             * entropy tiles, per tile and combined in tile order (docs/FORMAT.md
                             * §3.2), the same for any thread count */
