@@ -86,8 +86,8 @@ typedef struct lic_config {
                                * pixels directly and the probability path in entropy tiles
                                * (entropy_tile), so what grows with the image is the latents, the coded
                                * streams and the 8-bit image lic_decode returns (the _rows calls keep
-                               * a band of rows instead): about TODO-MEASURE bytes per pixel with the
-                               * shipped model (4 GiB: about TODO-MEASURE megapixels). Untiled
+                               * a band of rows instead): about 8 bytes per pixel with the shipped model
+                               * (4 GiB: about 500 megapixels; docs/RESULTS.md §8). Untiled
                                * (LIC_TILE_WHOLE, an accelerator) the float image planes add 24 bytes
                                * per pixel */
     lic_allocator allocator;  /* default: aligned malloc */
