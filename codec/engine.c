@@ -84,11 +84,10 @@ int lic_engine_open(lic_engine **out, size_t size, lic_model *m, const lic_confi
     *out = NULL;
     if (!m)
         return LIC_EINVAL;
-    int ret = lic_config_check(cfg);
+    lic_allocator a;
+    int ret = lic_config_allocator(cfg, &a);
     if (ret < 0)
         return ret;
-    lic_allocator a;
-    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
     lic_engine *e = lic_mem_zalloc(&a, size);
     if (!e)
         return LIC_ENOMEM;

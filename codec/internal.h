@@ -22,4 +22,9 @@ struct lic_model {
 /* Checks the ABI field of a config (NULL is allowed and means defaults). */
 int lic_config_check(const lic_config *cfg);
 
+/* lic_config_check, then the config's allocator hook resolved into *a (defaults where cfg is NULL or
+ * leaves a hook unset): the opening of every call that allocates before it has an object of its own to
+ * keep the config in. *a is untouched on failure. */
+int lic_config_allocator(const lic_config *cfg, lic_allocator *a);
+
 #endif /* LIC_CODEC_INTERNAL_H */

@@ -64,6 +64,15 @@ int lic_config_check(const lic_config *cfg)
     return LIC_OK;
 }
 
+int lic_config_allocator(const lic_config *cfg, lic_allocator *a)
+{
+    int ret = lic_config_check(cfg);
+    if (ret < 0)
+        return ret;
+    lic_mem_resolve(a, cfg ? &cfg->allocator : NULL);
+    return LIC_OK;
+}
+
 /* ---- models ---- */
 
 /* Largest model file accepted: far above any sensible model, far below what would exhaust memory. */
@@ -131,11 +140,10 @@ int lic_model_load_memory(lic_model **out, const void *data, size_t size, const 
     *out = NULL;
     if (!data)
         return LIC_EINVAL;
-    int ret = lic_config_check(cfg);
+    lic_allocator a;
+    int ret = lic_config_allocator(cfg, &a);
     if (ret < 0)
         return ret;
-    lic_allocator a;
-    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
     if (size == 0 || size > LIC_MAX_MODEL_BYTES)
         return LIC_EMODEL;
     uint8_t *copy = lic_mem_alloc(&a, size);
@@ -192,11 +200,10 @@ int lic_model_load_file(lic_model **out, const char *path, const lic_config *cfg
     *out = NULL;
     if (!path)
         return LIC_EINVAL;
-    int ret = lic_config_check(cfg);
+    lic_allocator a;
+    int ret = lic_config_allocator(cfg, &a);
     if (ret < 0)
         return ret;
-    lic_allocator a;
-    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
     uint8_t *buf;
     size_t size;
     if ((ret = read_model_file(path, &a, &buf, &size)) < 0)
