@@ -15,6 +15,54 @@ struct lic_batch_decoder {
     lic_batch_core core;
 };
 
+/* Both handles are a lic_batch_core and nothing else, so the calls below share one implementation on
+ * the core; a handle converts to and from a pointer to its first member (C11 6.7.2.1p15). */
+
+/* Allocates a handle of `size` bytes around a core running `ops`; *out is left NULL on failure. */
+static int batch_open(lic_batch_core **out, size_t size, const lic_batch_ops *ops, lic_model *m,
+                      const lic_config *cfg, int depth)
+{
+    *out = NULL;
+    lic_allocator a;
+    int ret = lic_config_allocator(cfg, &a);
+    if (ret < 0)
+        return ret;
+    lic_batch_core *b = lic_mem_zalloc(&a, size);
+    if (!b)
+        return LIC_ENOMEM;
+    if ((ret = lic_batch_core_init(b, ops, m, cfg, depth)) < 0) {
+        lic_batch_core_release(b);
+        lic_mem_free(&a, b);
+        return ret;
+    }
+    *out = b;
+    return LIC_OK;
+}
+
+static int batch_run(lic_batch_core *b, void *items, size_t n)
+{
+    if (!b || (!items && n))
+        return LIC_EINVAL;
+    return lic_batch_core_run(b, items, n);
+}
+
+/* Safe on NULL. */
+static void batch_close(lic_batch_core *b)
+{
+    if (!b)
+        return;
+    /* the allocator lives inside the block it frees: copy it out first */
+    lic_allocator a = b->cfg.allocator;
+    lic_batch_core_release(b);
+    lic_mem_free(&a, b);
+}
+
+/* lic_stats.backend of a context whose stats call returned `ret`; "cpu" when it has none. */
+static const char *backend_name(int ret, const lic_stats *st)
+{
+    return ret == LIC_OK && st->backend ? st->backend : "cpu";
+}
+
 static int reserved_is_zero(const uint8_t *r, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -79,7 +127,8 @@ static int enc_status(const void *items, size_t i)
 static const char *enc_backend(void *ctx)
 {
     lic_stats st;
-    return lic_encoder_get_stats(ctx, &st) == LIC_OK && st.backend ? st.backend : "cpu";
+    int ret = lic_encoder_get_stats(ctx, &st);
+    return backend_name(ret, &st);
 }
 
 static const lic_batch_ops ENCODE_OPS = {enc_open, enc_close, enc_estimate, enc_run, enc_fail, enc_status, enc_backend};
@@ -88,29 +137,15 @@ int lic_batch_encoder_open(lic_batch_encoder **out, lic_model *m, const lic_conf
 {
     if (!out)
         return LIC_EINVAL;
-    *out = NULL;
-    int ret = lic_config_check(cfg);
-    if (ret < 0)
-        return ret;
-    lic_allocator a;
-    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
-    lic_batch_encoder *b = lic_mem_zalloc(&a, sizeof(*b));
-    if (!b)
-        return LIC_ENOMEM;
-    if ((ret = lic_batch_core_init(&b->core, &ENCODE_OPS, m, cfg, depth)) < 0) {
-        lic_batch_core_release(&b->core);
-        lic_mem_free(&a, b);
-        return ret;
-    }
-    *out = b;
-    return LIC_OK;
+    lic_batch_core *b;
+    int ret = batch_open(&b, sizeof(lic_batch_encoder), &ENCODE_OPS, m, cfg, depth);
+    *out = (lic_batch_encoder *)b;
+    return ret;
 }
 
 int lic_encode_batch(lic_batch_encoder *b, lic_batch_encode_item *items, size_t n)
 {
-    if (!b || (!items && n))
-        return LIC_EINVAL;
-    return lic_batch_core_run(&b->core, items, n);
+    return batch_run(b ? &b->core : NULL, items, n);
 }
 
 int lic_batch_encoder_depth(const lic_batch_encoder *b)
@@ -122,9 +157,7 @@ void lic_batch_encoder_close(lic_batch_encoder **pb)
 {
     if (!pb || !*pb)
         return;
-    lic_allocator a = (*pb)->core.cfg.allocator;
-    lic_batch_core_release(&(*pb)->core);
-    lic_mem_free(&a, *pb);
+    batch_close(&(*pb)->core);
     *pb = NULL;
 }
 
@@ -189,7 +222,8 @@ static int dec_status(const void *items, size_t i)
 static const char *dec_backend(void *ctx)
 {
     lic_stats st;
-    return lic_decoder_get_stats(ctx, &st) == LIC_OK && st.backend ? st.backend : "cpu";
+    int ret = lic_decoder_get_stats(ctx, &st);
+    return backend_name(ret, &st);
 }
 
 static const lic_batch_ops DECODE_OPS = {dec_open, dec_close, dec_estimate, dec_run, dec_fail, dec_status, dec_backend};
@@ -198,29 +232,15 @@ int lic_batch_decoder_open(lic_batch_decoder **out, lic_model *m, const lic_conf
 {
     if (!out)
         return LIC_EINVAL;
-    *out = NULL;
-    int ret = lic_config_check(cfg);
-    if (ret < 0)
-        return ret;
-    lic_allocator a;
-    lic_mem_resolve(&a, cfg ? &cfg->allocator : NULL);
-    lic_batch_decoder *b = lic_mem_zalloc(&a, sizeof(*b));
-    if (!b)
-        return LIC_ENOMEM;
-    if ((ret = lic_batch_core_init(&b->core, &DECODE_OPS, m, cfg, depth)) < 0) {
-        lic_batch_core_release(&b->core);
-        lic_mem_free(&a, b);
-        return ret;
-    }
-    *out = b;
-    return LIC_OK;
+    lic_batch_core *b;
+    int ret = batch_open(&b, sizeof(lic_batch_decoder), &DECODE_OPS, m, cfg, depth);
+    *out = (lic_batch_decoder *)b;
+    return ret;
 }
 
 int lic_decode_batch(lic_batch_decoder *b, lic_batch_decode_item *items, size_t n)
 {
-    if (!b || (!items && n))
-        return LIC_EINVAL;
-    return lic_batch_core_run(&b->core, items, n);
+    return batch_run(b ? &b->core : NULL, items, n);
 }
 
 int lic_batch_decoder_depth(const lic_batch_decoder *b)
@@ -232,8 +252,6 @@ void lic_batch_decoder_close(lic_batch_decoder **pb)
 {
     if (!pb || !*pb)
         return;
-    lic_allocator a = (*pb)->core.cfg.allocator;
-    lic_batch_core_release(&(*pb)->core);
-    lic_mem_free(&a, *pb);
+    batch_close(&(*pb)->core);
     *pb = NULL;
 }
