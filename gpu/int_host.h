@@ -13,7 +13,7 @@
 #include "transforms/ilayers.h"
 #include "transforms/tensor.h"
 
-/* Fills *a for out = iconv(in) after the checks of lic_iconv2d (transforms/ilayers.h): a valid layer
+/* Fills *a for out = iconv(in) after the checks of lic_iconv2d (lic_iconv_call_check): a valid layer
  * (lic_iconv_validate), tensors of the layer's channels and of matching sides, in and out disjoint.
  * The pointers of *a are the tensors' and the layer's (host); the device path replaces them.
  * Returns 0 or LIC_EINVAL. */

@@ -101,8 +101,7 @@ static void iconv_task(void *arg, int task)
     j->task(j->call, task);
 }
 
-int lic_iconv2d_kernel(lic_threadpool *pool, const lic_iconv_layer *L, const lic_itensor *in,
-                       lic_itensor *out, int kernel)
+int lic_iconv_call_check(const lic_iconv_layer *L, const lic_itensor *in, const lic_itensor *out)
 {
     if (!L || lic_iconv_validate(L) != LIC_OK)
         return LIC_EINVAL;
@@ -128,6 +127,15 @@ int lic_iconv2d_kernel(lic_threadpool *pool, const lic_iconv_layer *L, const lic
     uintptr_t ob = (uintptr_t)out->data, oe = ob + n_out * sizeof(int32_t);
     if (ib < oe && ob < ie)
         return LIC_EINVAL;
+    return LIC_OK;
+}
+
+int lic_iconv2d_kernel(lic_threadpool *pool, const lic_iconv_layer *L, const lic_itensor *in,
+                       lic_itensor *out, int kernel)
+{
+    int ret = lic_iconv_call_check(L, in, out);
+    if (ret != LIC_OK)
+        return ret;
 
     lic_iconv_call call = { L, in->data, in->h, in->w, out->data, out->h, out->w };
     iconv_job job = { &call, NULL };

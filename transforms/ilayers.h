@@ -53,4 +53,10 @@ int lic_iconv2d_kernel(lic_threadpool *pool, const lic_iconv_layer *L, const lic
  * Returns 0 or LIC_EMODEL. */
 int lic_iconv_validate(const lic_iconv_layer *L);
 
+/* Checks a call of L on in -> out: a valid layer (lic_iconv_validate), tensors with data, positive
+ * sides and the layer's channels, out of the sides L makes of in's, and in and out disjoint (no
+ * in-place operation). Returns 0 or LIC_EINVAL. lic_iconv2d and the GPU integer kernels
+ * (gpu/int_args.c) both check with it, so they accept exactly the same calls. */
+int lic_iconv_call_check(const lic_iconv_layer *L, const lic_itensor *in, const lic_itensor *out);
+
 #endif /* LIC_TRANSFORMS_ILAYERS_H */
