@@ -33,8 +33,7 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The median of v[0..n), n >= 1; reorders v. */
-static double median(double *v, int n)
+double app_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof(double), cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -137,8 +136,8 @@ int eval_batch_quality(lic_batch_encoder *be, lic_batch_decoder *bd, const eval_
             code = decode_pass(bd, d, first, refs, names, n, q, &dec_wall[run], mismatches);
     }
     if (!code) {
-        t->enc = timed_runs ? median(enc_wall + 1, timed_runs) : enc_wall[0];
-        t->dec = timed_runs ? median(dec_wall + 1, timed_runs) : dec_wall[0];
+        t->enc = timed_runs ? app_median(enc_wall + 1, timed_runs) : enc_wall[0];
+        t->dec = timed_runs ? app_median(dec_wall + 1, timed_runs) : dec_wall[0];
     }
 done:
     if (first)

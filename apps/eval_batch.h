@@ -17,6 +17,10 @@ uint64_t app_fnv1a64(uint64_t h, const void *data, size_t n);
 /* The FNV-1a of an image's pixels, row by row (the stride's padding excluded). */
 uint64_t app_pixels_hash(const lic_image *img);
 
+/* The median of v[0..n), n >= 1; reorders v. lic-eval's timings of repeated runs, one image's and a
+ * batch pass's alike. */
+double app_median(double *v, int n);
+
 /* What one image at one quality must come out as: the one-image run's hashes. */
 typedef struct eval_batch_ref {
     const lic_image *img;

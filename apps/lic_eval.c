@@ -273,29 +273,17 @@ static const char *base_name(const char *path)
 
 /* ---- measurement -------------------------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Median of each field over n runs; `runs` is reordered. */
 static times median_times(times *runs, int n, double *scratch)
 {
     times m;
     for (int i = 0; i < n; i++)
         scratch[i] = runs[i].total;
-    m.total = median(scratch, n);
+    m.total = app_median(scratch, n);
     for (int s = 0; s < N_STAGES; s++) {
         for (int i = 0; i < n; i++)
             scratch[i] = runs[i].stage[s];
-        m.stage[s] = median(scratch, n);
+        m.stage[s] = app_median(scratch, n);
     }
     return m;
 }
