@@ -110,56 +110,14 @@ static void *raw_alloc(size_t align, size_t n)
 #define RAW_FREE(p) free(p)
 #endif
 
-/* ---- the counting, failing allocator ---- */
+/* ---- the counting, failing allocator (tests/test_support.h) ---- */
 
-typedef struct counter {
-    atomic_long calls;      /* allocations attempted */
-    atomic_long fail_at;    /* the allocation number that fails; 0 = none */
-    atomic_long failed;     /* allocations refused */
-    atomic_long live;       /* blocks allocated and not yet freed */
-    atomic_long live_bytes;
-    atomic_long peak_bytes;
-} counter;
+/* Its blocks come from libc directly, so that they are not counted as allocations bypassing the hook. */
+#define LIC_TEST_RAW_ALLOC(align, n) RAW_ALLOC(align, n)
+#define LIC_TEST_RAW_FREE(p) RAW_FREE(p)
+#include "tests/test_support.h"
 
-/* Header in front of each block: the requested size, so frees can be accounted. It occupies a whole
- * alignment unit (>= 16) so the caller's block keeps its alignment. */
-static void *count_alloc(void *opaque, size_t size, size_t align)
-{
-    counter *c = opaque;
-    long n = atomic_fetch_add(&c->calls, 1) + 1;
-    if (n == atomic_load(&c->fail_at)) {
-        atomic_fetch_add(&c->failed, 1);
-        return NULL;
-    }
-    if (align < 16)
-        align = 16;
-    uint8_t *base = RAW_ALLOC(align, size + align);
-    if (!base)
-        return NULL;
-    memcpy(base + align - 16, &size, sizeof size);
-    memcpy(base + align - 8, &align, sizeof align);
-    atomic_fetch_add(&c->live, 1);
-    long now = atomic_fetch_add(&c->live_bytes, (long)size) + (long)size;
-    long peak = atomic_load(&c->peak_bytes);
-    while (now > peak && !atomic_compare_exchange_weak(&c->peak_bytes, &peak, now))
-        ;
-    return base + align;
-}
-
-static void count_free(void *opaque, void *p)
-{
-    counter *c = opaque;
-    if (!p)
-        return;
-    size_t size, align;
-    memcpy(&size, (uint8_t *)p - 16, sizeof size);
-    memcpy(&align, (uint8_t *)p - 8, sizeof align);
-    atomic_fetch_sub(&c->live, 1);
-    atomic_fetch_sub(&c->live_bytes, (long)size);
-    RAW_FREE((uint8_t *)p - align);
-}
-
-static void counter_reset(counter *c)
+static void counter_reset(lic_test_counter *c)
 {
     atomic_store(&c->calls, 0);
     atomic_store(&c->fail_at, 0);
@@ -169,14 +127,14 @@ static void counter_reset(counter *c)
     atomic_store(&c->peak_bytes, 0);
 }
 
-static lic_config counted_config(counter *c, int threads)
+static lic_config counted_config(lic_test_counter *c, int threads)
 {
     lic_config cfg;
     assert_int_equal(lic_config_init(&cfg), 0);
     cfg.n_threads = threads;
     cfg.allocator.opaque = c;
-    cfg.allocator.alloc = count_alloc;
-    cfg.allocator.free = count_free;
+    cfg.allocator.alloc = lic_test_count_alloc;
+    cfg.allocator.free = lic_test_count_free;
     return cfg;
 }
 
@@ -235,11 +193,11 @@ static uint8_t *encode_ref(lic_model *m, const lic_image *img, int q, size_t *n)
 /* Runs op(c, arg) with the Nth allocation failing for N = 1, 2, ... until it succeeds. op returns the
  * status of the call under test and must release everything it made (on success too), so that after
  * each run no block is live. Returns the number of allocations of the successful run. */
-typedef int (*op_fn)(counter *c, void *arg);
+typedef int (*op_fn)(lic_test_counter *c, void *arg);
 
 static long sweep_failures(const char *what, op_fn op, void *arg)
 {
-    counter c;
+    lic_test_counter c;
     for (long n = 1;; n++) {
         counter_reset(&c);
         atomic_store(&c.fail_at, n);
@@ -258,7 +216,7 @@ static long sweep_failures(const char *what, op_fn op, void *arg)
     }
 }
 
-static int op_model_memory(counter *c, void *arg)
+static int op_model_memory(lic_test_counter *c, void *arg)
 {
     size_t size = 0;
     uint8_t *bytes = arg ? read_file(TINY_MODEL, &size) : NULL;
@@ -272,7 +230,7 @@ static int op_model_memory(counter *c, void *arg)
     return ret;
 }
 
-static int op_model_file(counter *c, void *arg)
+static int op_model_file(lic_test_counter *c, void *arg)
 {
     (void)arg;
     lic_config cfg = counted_config(c, 1);
@@ -294,7 +252,7 @@ typedef struct codec_case {
     uint8_t *ref_px;   /* reference decoded pixels */
 } codec_case;
 
-static int op_encoder_open(counter *c, void *arg)
+static int op_encoder_open(lic_test_counter *c, void *arg)
 {
     codec_case *k = arg;
     lic_config cfg = counted_config(c, k->threads);
@@ -306,7 +264,7 @@ static int op_encoder_open(counter *c, void *arg)
     return ret;
 }
 
-static int op_decoder_open(counter *c, void *arg)
+static int op_decoder_open(lic_test_counter *c, void *arg)
 {
     codec_case *k = arg;
     lic_config cfg = counted_config(c, k->threads);
@@ -320,7 +278,7 @@ static int op_decoder_open(counter *c, void *arg)
 
 /* The failure is armed only for lic_encode itself (counted from its first allocation). After a failure
  * the same encoder must encode again, without failures, to the reference bitstream. */
-static int op_encode(counter *c, void *arg)
+static int op_encode(lic_test_counter *c, void *arg)
 {
     codec_case *k = arg;
     long fail_at = atomic_load(&c->fail_at);
@@ -345,7 +303,7 @@ static int op_encode(counter *c, void *arg)
     return ret;
 }
 
-static int op_decode(counter *c, void *arg)
+static int op_decode(lic_test_counter *c, void *arg)
 {
     codec_case *k = arg;
     long fail_at = atomic_load(&c->fail_at);
@@ -389,7 +347,7 @@ static int rows_to_image(void *user, uint32_t y, const uint8_t *row)
 }
 
 /* op_encode through the row reader: same reference bitstream. */
-static int op_encode_rows(counter *c, void *arg)
+static int op_encode_rows(lic_test_counter *c, void *arg)
 {
     codec_case *k = arg;
     long fail_at = atomic_load(&c->fail_at);
@@ -419,7 +377,7 @@ static int op_encode_rows(counter *c, void *arg)
 }
 
 /* op_decode through the row writer: same reference pixels (op_decode made them). */
-static int op_decode_rows(counter *c, void *arg)
+static int op_decode_rows(lic_test_counter *c, void *arg)
 {
     codec_case *k = arg;
     long fail_at = atomic_load(&c->fail_at);
@@ -494,7 +452,7 @@ static void test_no_allocation_bypasses_hook(void **state)
 #ifndef LIC_TEST_WATCH_MALLOC
     skip(); /* malloc cannot be replaced under a sanitizer (it has its own) */
 #else
-    counter c;
+    lic_test_counter c;
     counter_reset(&c);
     lic_config cfg = counted_config(&c, 1);
     size_t size;
@@ -556,7 +514,7 @@ static double now_s(void)
 static int decode_limited(lic_model *m, const uint8_t *bits, size_t n, uint32_t max_side, uint64_t max_pixels,
                           uint64_t max_memory, long *allocs, double *seconds)
 {
-    counter c;
+    lic_test_counter c;
     counter_reset(&c);
     lic_config cfg = counted_config(&c, 1);
     cfg.max_side = max_side;
@@ -609,7 +567,7 @@ static void test_huge_claim_rejected_fast(void **state)
  * before allocating anything). */
 static int decode_with_cap(lic_model *m, const uint8_t *bits, size_t n, int threads, uint64_t cap)
 {
-    counter c;
+    lic_test_counter c;
     counter_reset(&c);
     lic_config cfg = counted_config(&c, threads);
     cfg.max_memory = cap;
@@ -630,7 +588,7 @@ static uint64_t estimate_of(lic_model *m, const uint8_t *bits, size_t n, int thr
 {
     lic_stream_info info;
     assert_int_equal(lic_peek_info(bits, n, &info), 0);
-    counter c;
+    lic_test_counter c;
     counter_reset(&c);
     lic_config cfg = counted_config(&c, threads);
     lic_decoder *dec = NULL;
@@ -650,7 +608,7 @@ static uint64_t estimate_of(lic_model *m, const uint8_t *bits, size_t n, int thr
  * held before the call. */
 static long measure_peak(lic_model *m, const lic_image *img, const uint8_t *bits, size_t n, int threads, int enc_side)
 {
-    counter c;
+    lic_test_counter c;
     counter_reset(&c);
     lic_config cfg = counted_config(&c, threads);
     long base;

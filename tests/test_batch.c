@@ -26,54 +26,14 @@
 #include <cmocka.h>
 
 #include "lic/codec.h"
+#include "tests/test_support.h"
 
 #define TINY_MODEL "testdata/models/tiny.licw"
 #define TINY_DECONV_MODEL "testdata/models/tiny_deconv.licw"
 
-/* ---- a counting allocator that can fail its Nth allocation; thread-safe ---- */
+/* ---- the counting allocator (tests/test_support.h) ---- */
 
-typedef struct counter {
-    atomic_long calls, fail_at, failed, live, live_bytes, peak_bytes;
-} counter;
-
-static void *count_alloc(void *opaque, size_t size, size_t align)
-{
-    counter *c = opaque;
-    long n = atomic_fetch_add(&c->calls, 1) + 1;
-    if (n == atomic_load(&c->fail_at)) {
-        atomic_fetch_add(&c->failed, 1);
-        return NULL;
-    }
-    if (align < 16)
-        align = 16;
-    void *base = NULL;
-    if (posix_memalign(&base, align, size + align) != 0)
-        return NULL;
-    uint8_t *p = (uint8_t *)base + align;
-    memcpy(p - 16, &size, sizeof size);
-    memcpy(p - 8, &align, sizeof align);
-    atomic_fetch_add(&c->live, 1);
-    long now = atomic_fetch_add(&c->live_bytes, (long)size) + (long)size;
-    long peak = atomic_load(&c->peak_bytes);
-    while (now > peak && !atomic_compare_exchange_weak(&c->peak_bytes, &peak, now))
-        ;
-    return p;
-}
-
-static void count_free(void *opaque, void *p)
-{
-    counter *c = opaque;
-    if (!p)
-        return;
-    size_t size, align;
-    memcpy(&size, (uint8_t *)p - 16, sizeof size);
-    memcpy(&align, (uint8_t *)p - 8, sizeof align);
-    atomic_fetch_sub(&c->live, 1);
-    atomic_fetch_sub(&c->live_bytes, (long)size);
-    free((uint8_t *)p - align);
-}
-
-static lic_config config(int threads, counter *c)
+static lic_config config(int threads, lic_test_counter *c)
 {
     lic_config cfg;
     assert_int_equal(lic_config_init(&cfg), 0);
@@ -81,8 +41,8 @@ static lic_config config(int threads, counter *c)
     cfg.backend = LIC_BACKEND_CPU;
     if (c) {
         cfg.allocator.opaque = c;
-        cfg.allocator.alloc = count_alloc;
-        cfg.allocator.free = count_free;
+        cfg.allocator.alloc = lic_test_count_alloc;
+        cfg.allocator.free = lic_test_count_free;
     }
     return cfg;
 }
@@ -526,7 +486,7 @@ static void count_releases(void *opaque, int level, const char *msg)
 
 /* Runs `n` copies of img through the batch and returns the allocator's peak of live bytes during the
  * call, minus the encoded outputs (which the caller owns, not the batch). */
-static long batch_peak(lic_batch_encoder *be, counter *c, const lic_image *img, int n)
+static long batch_peak(lic_batch_encoder *be, lic_test_counter *c, const lic_image *img, int n)
 {
     lic_batch_encode_item it[4];
     memset(it, 0, sizeof(it));
@@ -554,7 +514,7 @@ static void test_memory_cap(void **state)
     lic_image img = make_image(192, 128, LIC_PIXFMT_RGB8, 9), big = make_image(256, 128, LIC_PIXFMT_RGB8, 4);
     uint64_t es = estimate(m, 192, 128), eb = estimate(m, 256, 128);
     assert_true(es < eb && eb < 2 * es);
-    counter c = {0};
+    lic_test_counter c = {0};
     atomic_int releases = 0;
 
     /* No cap: three images at once. */
@@ -609,7 +569,7 @@ static void test_alloc_failures(void **state)
         ref[i] = encode_one(e, &img[i], q[i]);
     lic_encoder_close(&e);
 
-    counter c = {0};
+    lic_test_counter c = {0};
     lic_config cfg = config(2, &c);
     int opens = 0, calls = 0;
     /* The open: each of its allocations fails once. */

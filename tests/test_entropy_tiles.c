@@ -15,6 +15,7 @@
 #include "codec/container.h"
 #include "codec/engine.h"
 #include "lic/codec.h"
+#include "tests/test_support.h"
 
 #define TINY_MODEL "testdata/models/tiny.licw"
 
@@ -354,38 +355,6 @@ static void test_cap_fewer_workers(void **state)
 
 /* ---- memory ---- */
 
-typedef struct counter {
-    size_t live, peak;
-} counter;
-
-#define HEAD 64
-
-static void *count_alloc(void *opaque, size_t size, size_t align)
-{
-    counter *c = opaque;
-    if (align > HEAD)
-        return NULL;
-    char *p = aligned_alloc(HEAD, (size + 2 * HEAD - 1) / HEAD * HEAD);
-    if (!p)
-        return NULL;
-    memcpy(p, &size, sizeof size);
-    c->live += size;
-    if (c->live > c->peak)
-        c->peak = c->live;
-    return p + HEAD;
-}
-
-static void count_free(void *opaque, void *q)
-{
-    counter *c = opaque;
-    if (!q)
-        return;
-    char *p = (char *)q - HEAD;
-    size_t size;
-    memcpy(&size, p, sizeof size);
-    c->live -= size;
-    free(p);
-}
 
 /* Peak bytes of one encode and one decode with entropy tiles of `tile` pixels (single-threaded, so
  * the counts are exact; the float transforms in 64-pixel tiles, so that what grows with the image is
@@ -393,10 +362,10 @@ static void count_free(void *opaque, void *q)
 static void peaks(lic_model *m, const lic_image *img, uint32_t tile, size_t *enc_peak, size_t *dec_peak,
                   uint64_t *estimate)
 {
-    counter c = {0, 0};
+    lic_test_peak_counter c = {0, 0};
     lic_config cfg = config(tile, 1);
     cfg.tile_side = 64;
-    cfg.allocator = (lic_allocator){&c, count_alloc, count_free};
+    cfg.allocator = (lic_allocator){&c, lic_test_peak_alloc, lic_test_peak_free};
     lic_encoder *enc = NULL;
     assert_int_equal(lic_encoder_open(&enc, m, &cfg), 0);
     size_t base = c.peak = c.live;

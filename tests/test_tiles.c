@@ -13,48 +13,15 @@
 
 #include "codec/engine.h"
 #include "lic/codec.h"
+#include "tests/test_support.h"
 
 #define TINY_MODEL "testdata/models/tiny.licw"
 
-/* An allocator that tracks the bytes live and their peak. Each block has a 64-byte header holding its
- * size (the library asks for at most 64-byte alignment); the counts are read between calls only. */
-typedef struct counter {
-    size_t live, peak;
-} counter;
-
-#define HEAD 64
-
-static void *count_alloc(void *opaque, size_t size, size_t align)
-{
-    counter *c = opaque;
-    if (align > HEAD)
-        return NULL;
-    char *p = aligned_alloc(HEAD, (size + 2 * HEAD - 1) / HEAD * HEAD);
-    if (!p)
-        return NULL;
-    memcpy(p, &size, sizeof size);
-    c->live += size;
-    if (c->live > c->peak)
-        c->peak = c->live;
-    return p + HEAD;
-}
-
-static void count_free(void *opaque, void *q)
-{
-    counter *c = opaque;
-    if (!q)
-        return;
-    char *p = (char *)q - HEAD;
-    size_t size;
-    memcpy(&size, p, sizeof size);
-    c->live -= size;
-    free(p);
-}
 
 /* lic_config.entropy_tile of the runs (0: the library's choice); the memory tests set it. */
 static uint32_t g_entropy_tile;
 
-static lic_config config(uint32_t tile, counter *c)
+static lic_config config(uint32_t tile, lic_test_peak_counter *c)
 {
     lic_config cfg;
     assert_int_equal(lic_config_init(&cfg), 0);
@@ -64,8 +31,8 @@ static lic_config config(uint32_t tile, counter *c)
     cfg.entropy_tile = g_entropy_tile;
     if (c) {
         cfg.allocator.opaque = c;
-        cfg.allocator.alloc = count_alloc;
-        cfg.allocator.free = count_free;
+        cfg.allocator.alloc = lic_test_peak_alloc;
+        cfg.allocator.free = lic_test_peak_free;
     }
     return cfg;
 }
@@ -133,7 +100,7 @@ typedef struct coded {
 static void run(lic_model *m, const lic_image *img, uint32_t tile, int streaming, coded *r)
 {
     memset(r, 0, sizeof(*r));
-    counter c = {0, 0};
+    lic_test_peak_counter c = {0, 0};
     lic_config cfg = config(tile, &c);
     lic_encoder *enc = NULL;
     assert_int_equal(lic_encoder_open(&enc, m, &cfg), 0);
