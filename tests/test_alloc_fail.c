@@ -276,17 +276,36 @@ static int op_decoder_open(lic_test_counter *c, void *arg)
     return ret;
 }
 
-/* The failure is armed only for lic_encode itself (counted from its first allocation). After a failure
- * the same encoder must encode again, without failures, to the reference bitstream. */
-static int op_encode(lic_test_counter *c, void *arg)
+/* An encoder (decoder) of case k on c's allocator, opened with failures held off and c's failure point
+ * then moved past the open's allocations: the ops below fail only inside the call under test. */
+static lic_encoder *armed_encoder(lic_test_counter *c, const codec_case *k)
 {
-    codec_case *k = arg;
     long fail_at = atomic_load(&c->fail_at);
     atomic_store(&c->fail_at, 0);
     lic_config cfg = counted_config(c, k->threads);
     lic_encoder *enc = NULL;
     assert_int_equal(lic_encoder_open(&enc, k->model, &cfg), 0);
     atomic_store(&c->fail_at, atomic_load(&c->calls) + fail_at);
+    return enc;
+}
+
+static lic_decoder *armed_decoder(lic_test_counter *c, const codec_case *k)
+{
+    long fail_at = atomic_load(&c->fail_at);
+    atomic_store(&c->fail_at, 0);
+    lic_config cfg = counted_config(c, k->threads);
+    lic_decoder *dec = NULL;
+    assert_int_equal(lic_decoder_open(&dec, k->model, &cfg), 0);
+    atomic_store(&c->fail_at, atomic_load(&c->calls) + fail_at);
+    return dec;
+}
+
+/* The failure is armed only for lic_encode itself (counted from its first allocation). After a failure
+ * the same encoder must encode again, without failures, to the reference bitstream. */
+static int op_encode(lic_test_counter *c, void *arg)
+{
+    codec_case *k = arg;
+    lic_encoder *enc = armed_encoder(c, k);
     uint8_t *bits = (uint8_t *)0x1;
     size_t n = 1;
     int ret = lic_encode(enc, &k->img, k->quality, &bits, &n);
@@ -306,12 +325,7 @@ static int op_encode(lic_test_counter *c, void *arg)
 static int op_decode(lic_test_counter *c, void *arg)
 {
     codec_case *k = arg;
-    long fail_at = atomic_load(&c->fail_at);
-    atomic_store(&c->fail_at, 0);
-    lic_config cfg = counted_config(c, k->threads);
-    lic_decoder *dec = NULL;
-    assert_int_equal(lic_decoder_open(&dec, k->model, &cfg), 0);
-    atomic_store(&c->fail_at, atomic_load(&c->calls) + fail_at);
+    lic_decoder *dec = armed_decoder(c, k);
     lic_image out;
     int ret = lic_decode(dec, k->ref_bits, k->ref_n, &out);
     if (ret != 0) {
@@ -350,12 +364,7 @@ static int rows_to_image(void *user, uint32_t y, const uint8_t *row)
 static int op_encode_rows(lic_test_counter *c, void *arg)
 {
     codec_case *k = arg;
-    long fail_at = atomic_load(&c->fail_at);
-    atomic_store(&c->fail_at, 0);
-    lic_config cfg = counted_config(c, k->threads);
-    lic_encoder *enc = NULL;
-    assert_int_equal(lic_encoder_open(&enc, k->model, &cfg), 0);
-    atomic_store(&c->fail_at, atomic_load(&c->calls) + fail_at);
+    lic_encoder *enc = armed_encoder(c, k);
     uint8_t *bits = (uint8_t *)0x1;
     size_t n = 1;
     const lic_image *img = &k->img;
@@ -380,12 +389,7 @@ static int op_encode_rows(lic_test_counter *c, void *arg)
 static int op_decode_rows(lic_test_counter *c, void *arg)
 {
     codec_case *k = arg;
-    long fail_at = atomic_load(&c->fail_at);
-    atomic_store(&c->fail_at, 0);
-    lic_config cfg = counted_config(c, k->threads);
-    lic_decoder *dec = NULL;
-    assert_int_equal(lic_decoder_open(&dec, k->model, &cfg), 0);
-    atomic_store(&c->fail_at, atomic_load(&c->calls) + fail_at);
+    lic_decoder *dec = armed_decoder(c, k);
     const size_t ch = k->img.fmt == LIC_PIXFMT_GRAY8 ? 1 : 3, bytes = (size_t)k->img.width * k->img.height * ch;
     lic_image out = {k->img.width, k->img.height, k->img.fmt, RAW_ALLOC(16, bytes), (ptrdiff_t)(k->img.width * ch)};
     assert_non_null(out.data);
