@@ -269,8 +269,6 @@ LIC_API int lic_encode_rows(lic_encoder *e, uint32_t width, uint32_t height, lic
 LIC_API int lic_decode_rows(lic_decoder *d, const uint8_t *data, size_t size, lic_row_writer write, void *user,
                             lic_metadata *meta);
 
-
-
 /* Which limit of lic_config an image size exceeds. Values are ABI. */
 typedef enum lic_limit {
     LIC_LIMIT_NONE = 0,   /* the size fits every limit */
