@@ -98,7 +98,7 @@ int lic_encode(lic_encoder *e, const lic_image *img, int quality, uint8_t **out,
     return lic_encode_with_metadata(e, img, quality, NULL, out, out_size);
 }
 
-/* The encoder behind the public calls: pixels from p (a whole image or a row reader), checked
+/* The encoder behind the public calls: pixels from px (a whole image or a row reader), checked
  * arguments. */
 static int encode_pixels(lic_encoder *e, lic_pixels *px, lic_pixfmt fmt, int quality, lic_container_content *cc,
                          uint8_t **out, size_t *out_size)
