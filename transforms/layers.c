@@ -1,6 +1,7 @@
 /* lic transforms: float layers (see layers.h). This file validates shapes, owns the context and its
  * scratch, and dispatches to the kernels of the context's table: the C reference (transforms/cpu/xf_ref.c)
- * or the fast path (transforms/cpu/xf_fast.c with the SIMD micro-kernels). */
+ * or the fast path (transforms/cpu/xf_fast.c with the SIMD micro-kernels). Both take bands and a range
+ * of output rows; lic_conv2d and lic_gdn are those calls on whole tensors. */
 #include "transforms/layers.h"
 
 
@@ -143,24 +144,107 @@ size_t lic_conv2d_scratch_size(const lic_conv_layer *L, int in_h, int in_w)
     return n.shared + n.slot;
 }
 
+static int floor_div(int a, int b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+void lic_conv2d_rows_needed(const lic_conv_layer *L, int in_h, int lo, int hi, int *in_lo, int *in_hi)
+{
+    long a = 0, b = 0;
+    /* only the geometry of L is needed */
+    if (L && L->k >= 1 && L->k <= LIC_XF_K_MAX && L->stride >= 1 && L->stride <= LIC_XF_S_MAX && in_h >= 1 &&
+        lo < hi && lo > -2 * XF_SIDE_MAX && hi < 2 * XF_SIDE_MAX) {
+        const int k = L->k, s = L->stride, p = k / 2;
+        if (!L->transposed) { /* output row y reads y*s + ky - p, ky = 0..k-1 */
+            a = (long)lo * s - p;
+            b = (long)(hi - 1) * s - p + k;
+        } else { /* output row y reads (y + p - ky) / s for the ky that make it exact */
+            a = -floor_div(-(lo + p - k + 1), s);
+            b = floor_div(hi - 1 + p, s) + 1;
+        }
+        a = a < 0 ? 0 : a > in_h ? in_h : a;
+        b = b < a ? a : b > in_h ? in_h : b;
+    }
+    if (in_lo)
+        *in_lo = (int)a;
+    if (in_hi)
+        *in_hi = (int)b;
+}
+
+/* Shape of a band, its fields, and that its c planes of held rows fit a size_t; the library never
+ * trusts them. Row numbers stay far inside an int. */
+static int band_ok(const lic_band *b)
+{
+    if (!b || !b->data || b->c < 1 || b->c > XF_CH_MAX || b->h < 1 || b->w < 1 || b->h > XF_SIDE_MAX ||
+        b->w > XF_SIDE_MAX || b->rows < 0 || b->rows > 2 * XF_SIDE_MAX || b->row0 < -2 * XF_SIDE_MAX ||
+        b->row0 > 2 * XF_SIDE_MAX)
+        return 0;
+    const size_t max_floats = SIZE_MAX / sizeof(float);
+    const size_t row_floats = (size_t)b->rows * (size_t)b->w; /* < 2^42 */
+    if ((size_t)b->rows > max_floats / (size_t)b->w || b->plane < row_floats)
+        return 0;
+    /* (c - 1) * plane + rows * w floats, addressable */
+    return b->plane <= (max_floats - row_floats) / (size_t)b->c;
+}
+
+/* Rows [lo, hi) held by b (lo < hi). */
+static int band_holds(const lic_band *b, int lo, int hi)
+{
+    return lo >= b->row0 && hi <= b->row0 + b->rows;
+}
+
+int lic_conv2d_rows(lic_xf_ctx *ctx, const lic_conv_layer *L, const lic_band *in, lic_band *out, int lo, int hi)
+{
+    if (!ctx || !layer_ok(L) || !band_ok(in) || !band_ok(out))
+        return LIC_EINVAL;
+    if (in->c != L->cin || out->c != L->cout || out->h != out_side(L, in->h) || out->w != out_side(L, in->w))
+        return LIC_EINVAL;
+    if (lo < 0 || lo >= hi || hi > out->h || !band_holds(out, lo, hi))
+        return LIC_EINVAL;
+    if (L->transposed && (lo % L->stride != 0 || (hi % L->stride != 0 && hi != out->h)))
+        return LIC_EINVAL;
+    int in_lo, in_hi;
+    lic_conv2d_rows_needed(L, in->h, lo, hi, &in_lo, &in_hi);
+    if (in_lo < in_hi && !band_holds(in, in_lo, in_hi))
+        return LIC_EINVAL;
+    if (ctx->kern.path == LIC_KERNELS_FAST)
+        return lic_xf_fast_conv2d(ctx, L, in, out, lo, hi);
+    return lic_xf_ref_conv2d(ctx, L, in, out, lo, hi);
+}
+
+int lic_gdn_rows(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_band *t, int lo, int hi)
+{
+    if (!ctx || !L || !L->beta || !L->gamma || L->c < 1 || L->c > XF_CH_MAX || !band_ok(t) || t->c != L->c)
+        return LIC_EINVAL;
+    if (lo < 0 || lo >= hi || hi > t->h || !band_holds(t, lo, hi))
+        return LIC_EINVAL;
+    if (ctx->kern.path == LIC_KERNELS_FAST)
+        return lic_xf_fast_gdn(ctx, L, t, lo, hi);
+    return lic_xf_ref_gdn(ctx, L, t, lo, hi);
+}
+
+/* A whole tensor as a band: every row held, planes h * w apart. */
+static lic_band whole_band(const lic_tensor *t)
+{
+    lic_band b = {t->c, t->h, t->w, 0, t->h, (size_t)t->h * (size_t)t->w, t->data};
+    return b;
+}
+
 int lic_conv2d(lic_xf_ctx *ctx, const lic_conv_layer *L, const lic_tensor *in, lic_tensor *out)
 {
     if (!ctx || !layer_ok(L) || !tensor_ok(in) || !tensor_ok(out))
         return LIC_EINVAL;
-    if (in->c != L->cin || out->c != L->cout || out->h != out_side(L, in->h) || out->w != out_side(L, in->w))
-        return LIC_EINVAL;
-    if (ctx->kern.path == LIC_KERNELS_FAST)
-        return lic_xf_fast_conv2d(ctx, L, in, out);
-    return lic_xf_ref_conv2d(ctx, L, in, out);
+    lic_band bi = whole_band(in), bo = whole_band(out);
+    return lic_conv2d_rows(ctx, L, &bi, &bo, 0, out->h);
 }
 
 int lic_gdn(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_tensor *t)
 {
-    if (!ctx || !L || !L->beta || !L->gamma || L->c < 1 || L->c > XF_CH_MAX || !tensor_ok(t) || t->c != L->c)
+    if (!tensor_ok(t))
         return LIC_EINVAL;
-    if (ctx->kern.path == LIC_KERNELS_FAST)
-        return lic_xf_fast_gdn(ctx, L, t);
-    return lic_xf_ref_gdn(ctx, L, t);
+    lic_band b = whole_band(t);
+    return lic_gdn_rows(ctx, L, &b, 0, t->h);
 }
 
 void lic_leaky_relu(lic_xf_ctx *ctx, lic_tensor *t, float slope)

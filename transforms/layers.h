@@ -68,7 +68,8 @@ enum lic_kernel_path lic_xf_ctx_path(const lic_xf_ctx *ctx);
 const char *lic_xf_ctx_kernel_name(const lic_xf_ctx *ctx);
 
 /* Scratch memory one thread of a context needs to run a layer on an input of this size (bytes), so
- * the caller can check a memory cap before any work; a context with n threads needs up to n times this. */
+ * the caller can check a memory cap before any work; a context with n threads needs up to n times this.
+ * It also bounds a lic_conv2d_rows call that reads in_h rows of an in_w-wide input. */
 size_t lic_conv2d_scratch_size(const lic_conv_layer *L, int in_h, int in_w);
 
 /* out = conv(in). out->c/h/w must already be set to the layer's output shape and out->data sized for
@@ -78,6 +79,31 @@ int lic_conv2d(lic_xf_ctx *ctx, const lic_conv_layer *L, const lic_tensor *in, l
 
 /* In-place GDN / IGDN. */
 int lic_gdn(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_tensor *t);
+
+/* Band-by-band execution (codec/tiles.c): the layers above, restricted to a range of output rows, on
+ * tensors of which only some rows are held (lic_band). lic_conv2d and lic_gdn are these calls on whole
+ * tensors, so both compute every element the same way, bit for bit. */
+
+/* Input rows [*in_lo, *in_hi) (clamped to [0, in_h)) that output rows [lo, hi) of layer L read, for an
+ * input of in_h rows. Empty (*in_lo == *in_hi) when they read only padding (or lo >= hi).
+ *   conv:            output row y reads y*s + ky - k/2, ky = 0..k-1:       [lo*s - k/2, (hi-1)*s - k/2 + k)
+ *   transposed conv: output row y reads (y + k/2 - ky) / s where exact:  [ceil((lo + k/2 - k + 1) / s),
+ *                                                                          floor((hi - 1 + k/2) / s) + 1) */
+void lic_conv2d_rows_needed(const lic_conv_layer *L, int in_h, int lo, int hi, int *in_lo, int *in_hi);
+
+/* Output rows [lo, hi) of conv(in) (or the transposed conv), into the held rows of out. in and out
+ * describe the whole tensors (out->h, out->w: the layer's output shape for in->h, in->w; channels as
+ * lic_conv2d), of which only some rows are held; they must not overlap. Every row lic_conv2d_rows_needed
+ * names must be held by in, and [lo, hi) by out; else LIC_EINVAL (also for 0 <= lo < hi <= out->h
+ * violated, and for a transposed conv, lo or hi not a multiple of the stride unless equal to out->h).
+ * Writes only rows [lo, hi) of out; each element is bit-identical to lic_conv2d's (any lo, hi, thread
+ * count). Scratch: at most lic_conv2d_scratch_size(L, n, in->w) per thread, n = rows it reads.
+ * Returns 0, LIC_EINVAL or LIC_ENOMEM as lic_conv2d. */
+int lic_conv2d_rows(lic_xf_ctx *ctx, const lic_conv_layer *L, const lic_band *in, lic_band *out, int lo, int hi);
+
+/* In-place GDN / IGDN on rows [lo, hi) of t (held), bit-identical to lic_gdn on those rows. LIC_EINVAL
+ * unless 0 <= lo < hi <= t->h and t holds [lo, hi). */
+int lic_gdn_rows(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_band *t, int lo, int hi);
 
 /* In-place leaky ReLU: x < 0 -> x * slope. */
 void lic_leaky_relu(lic_xf_ctx *ctx, lic_tensor *t, float slope);

@@ -14,6 +14,17 @@ typedef struct lic_tensor {
     float *data;
 } lic_tensor;
 
+/* Rows [row0, row0 + rows) of a c x h x w float tensor, held in a buffer such as a ring of rows of a
+ * band-by-band run (codec/tiles.c): row y of channel ch is at data + ch * plane + (size_t)(y - row0) * w.
+ * Rows outside [0, h) are the zero padding of the layers; rows inside [0, h) that are not held are
+ * never read. A whole tensor is the band {c, h, w, 0, h, h * w, data}. */
+typedef struct lic_band {
+    int c, h, w;
+    int row0, rows;
+    size_t plane; /* floats from one channel's rows to the next's, at least rows * w */
+    float *data;  /* row row0 of channel 0 */
+} lic_band;
+
 /* Integer activations of the probability path. Values are stored as int32 so that the final layers
  * can hold their wider outputs; hidden layers keep them in int16 range (see lic_iconv_layer). */
 typedef struct lic_itensor {

@@ -84,16 +84,23 @@ typedef struct lic_xf_scratch_need {
     size_t slot;
 } lic_xf_scratch_need;
 
-/* Reference kernels (transforms/cpu/xf_ref.c). Shapes are already validated. */
-int lic_xf_ref_conv2d(lic_xf_ctx *ctx, const lic_conv_layer *L, const lic_tensor *in, lic_tensor *out);
-int lic_xf_ref_gdn(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_tensor *t);
+/* Both kernel paths compute output rows [lo, hi) of a layer from bands (lic_band, transforms/tensor.h):
+ * the arguments of lic_conv2d_rows / lic_gdn_rows, already validated by transforms/layers.c (shapes,
+ * held rows, for a transposed conv lo and hi multiples of the stride). Zero padding is decided by the
+ * whole tensor's rows [0, in->h); rows inside are read from the band. Whole-tensor calls are bands
+ * with row0 0, rows h, plane h*w and [lo, hi) = [0, h). */
+
+/* Reference kernels (transforms/cpu/xf_ref.c). */
+int lic_xf_ref_conv2d(lic_xf_ctx *ctx, const lic_conv_layer *L, const lic_band *in, lic_band *out, int lo, int hi);
+int lic_xf_ref_gdn(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_band *t, int lo, int hi);
 lic_xf_scratch_need lic_xf_ref_conv2d_need(const lic_conv_layer *L, int in_h, int in_w);
 
 /* Fast path driver (transforms/cpu/xf_fast.c): im2row strips + the table's micro-kernels. */
-int lic_xf_fast_conv2d(lic_xf_ctx *ctx, const lic_conv_layer *L, const lic_tensor *in, lic_tensor *out);
-int lic_xf_fast_gdn(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_tensor *t);
-/* Scratch of the fast path for one layer: exact for one thread, an upper bound per slot for more
- * (more threads only make the tiles smaller). */
+int lic_xf_fast_conv2d(lic_xf_ctx *ctx, const lic_conv_layer *L, const lic_band *in, lic_band *out, int lo, int hi);
+int lic_xf_fast_gdn(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_band *t, int lo, int hi);
+/* Scratch of the fast path for one layer on a whole in_h-row input: exact for one thread, an upper
+ * bound per slot for more (more threads only make the tiles smaller), and for a band's call that reads
+ * in_h rows (it computes no more grid rows than the whole in_h-row input has). */
 lic_xf_scratch_need lic_xf_fast_conv2d_need(const lic_conv_layer *L, int in_h, int in_w);
 
 #endif /* LIC_TRANSFORMS_XF_CPU_H */

@@ -7,15 +7,22 @@
  *                         the taps ky = py + k/2 (mod s), from input row m + (py + k/2 - ky)/s, so phase
  *                         (py, px) is a stride-1 conv over the input with about (k/s)^2 taps; no product
  *                         with an inserted zero is ever computed.
- *   GDN:                  1x1 conv of x^2 with gamma, over the image flattened to one row.
+ *   GDN:                  1x1 conv of x^2 with gamma, over the rows [lo, hi) flattened to one row (they
+ *                         are contiguous in each channel of a band).
  * A phase is a GEMM C[cout][pixels] = A[cout][cin*taps] * B[cin*taps][pixels]. B is never built: for a
  * block of output rows the needed input rows of a few channels are copied into a "strip" (zero padded,
  * and for stride 2 split into even and odd columns), so that the nr pixels of any reduction step are
  * contiguous in the strip; an offset table gives where. A is packed per call into [cout/mr][K][mr].
  *
+ * A call computes a range of grid rows [mlo, mhi) (conv: output rows [lo, hi); transposed: input rows
+ * m = lo/s .. hi/s - 1, giving output rows [lo, hi)) from bands (xf_cpu.h): input row iy of channel c
+ * is at in + c * in_plane + (iy - in_row0) * win, and is zero padding when outside [0, hin), the whole
+ * tensor's rows. Row blocks, and so scratch, are sized from the range's rows, not the whole height.
+ *
  * Determinism: each output element is one FMA chain over the reduction index in a fixed order, started
  * from the bias; tiles, channel blocks and kernel shapes only decide where partial chains are stored
- * (exactly) between calls. Results are therefore identical for any thread count and any tiling. */
+ * (exactly) between calls. Results are therefore identical for any thread count, any tiling and any
+ * range of rows (a band-by-band run gives the whole-tensor call's bits). */
 #include <string.h>
 
 #include "transforms/cpu/xf_cpu.h"
@@ -39,10 +46,10 @@ typedef struct xf_axis {
 typedef struct xf_geom {
     int mode;
     int cin, cout, k;
-    int hin, win;
+    int hin, win;       /* the whole input (zero padding outside) */
     int sg;             /* input step per grid step */
     int nph;            /* phases per axis */
-    int hg, wg;         /* grid of one phase */
+    int mlo, mhi, wg;   /* grid rows computed, grid columns of one phase */
     xf_axis ay[LIC_XF_S_MAX], ax[LIC_XF_S_MAX];
     int dymin, dymax;   /* over all row taps */
     int amin, amax;     /* column taps: dx = a*sg + q with 0 <= q < sg */
@@ -76,9 +83,10 @@ static void set_axes(xf_geom *g, xf_axis *ax, int k, int s, int transposed)
     }
 }
 
-/* Fills the geometry of a layer on an hin x win input for a pool of n_threads. */
-static void geom_init(xf_geom *g, int mode, int cin, int cout, int k, int s, int hin, int win,
-                      int n_threads)
+/* Fills the geometry of a layer on an hin x win input, computing grid rows [mlo, mhi), for a pool of
+ * n_threads. */
+static void geom_init(xf_geom *g, int mode, int cin, int cout, int k, int s, int hin, int win, int mlo,
+                      int mhi, int n_threads)
 {
     memset(g, 0, sizeof(*g));
     g->mode = mode;
@@ -86,8 +94,9 @@ static void geom_init(xf_geom *g, int mode, int cin, int cout, int k, int s, int
     const int tr = mode == MODE_TCONV;
     g->sg = tr ? 1 : s;
     g->nph = tr ? s : 1;
-    g->hg = tr ? hin : lic_conv_out_size(hin, s);
+    g->mlo = mlo, g->mhi = mhi;
     g->wg = tr ? win : lic_conv_out_size(win, s);
+    const int ng = mhi - mlo;
     set_axes(g, g->ay, k, s, tr);
     set_axes(g, g->ax, k, s, tr);
     g->dymin = g->amin = 1 << 20;
@@ -125,12 +134,12 @@ static void geom_init(xf_geom *g, int mode, int cin, int cout, int k, int s, int
                                  : (int)(XF_TEMP_FLOATS / ((size_t)g->nph * g->nph * cout * g->CW));
         g->R = g->R < 1 ? 1 : g->R > XF_R_MAX ? XF_R_MAX : g->R;
         /* Enough tasks to keep every thread busy; smaller blocks never need more scratch. */
-        while (n_threads > 1 && g->R > 1 && (long)((g->hg + g->R - 1) / g->R) * g->ncc < 3L * n_threads)
+        while (n_threads > 1 && g->R > 1 && (long)((ng + g->R - 1) / g->R) * g->ncc < 3L * n_threads)
             g->R = (g->R + 1) / 2;
     }
-    if (g->R > g->hg)
-        g->R = g->hg;
-    g->nrb = (g->hg + g->R - 1) / g->R;
+    if (g->R > ng)
+        g->R = ng;
+    g->nrb = (ng + g->R - 1) / g->R;
     g->cb = XF_KC_TARGET / g->maxtaps;
     g->cb = g->cb < 1 ? 1 : g->cb > cin ? cin : g->cb;
     g->nrows = (g->R - 1) * g->sg + g->dymax - g->dymin + 1;
@@ -166,10 +175,14 @@ static lic_xf_scratch_need geom_need(const xf_geom *g)
     return n;
 }
 
+/* The need of a whole in_h-row input. A band whose call reads n rows computes at most as many grid rows
+ * as a whole n-row input has (every grid row reads at least one row no other grid row reads: conv
+ * output row y reads y*s, transposed grid row m reads m), so this with in_h = n bounds its need. */
 lic_xf_scratch_need lic_xf_fast_conv2d_need(const lic_conv_layer *L, int in_h, int in_w)
 {
     xf_geom g;
-    geom_init(&g, L->transposed ? MODE_TCONV : MODE_CONV, L->cin, L->cout, L->k, L->stride, in_h, in_w, 1);
+    const int hg = L->transposed ? in_h : lic_conv_out_size(in_h, L->stride);
+    geom_init(&g, L->transposed ? MODE_TCONV : MODE_CONV, L->cin, L->cout, L->k, L->stride, in_h, in_w, 0, hg, 1);
     return geom_need(&g);
 }
 
@@ -179,9 +192,12 @@ typedef struct xf_job {
     const xf_geom *g;
     const float *w;      /* weights in PyTorch layout */
     int w_transposed;    /* 1: w[cin][cout][k][k] */
-    const float *in;     /* cin planes of hin x win */
-    float *out;          /* cout planes of ho x wo (GDN: in == out) */
-    int ho, wo;
+    const float *in;     /* band of cin planes of hin x win: row iy of channel c at in + c*in_plane + (iy - in_row0)*win */
+    size_t in_plane;
+    int in_row0;
+    float *out;          /* band of cout planes, rows of wo floats, the same way (GDN: in == out) */
+    size_t out_plane;
+    int out_row0, wo;
     const float *bias;   /* [cout], never NULL */
     int square;          /* strip holds x^2 (GDN) */
     int inverse;         /* IGDN */
@@ -222,12 +238,13 @@ static void pack_task(void *arg, int blk)
 }
 
 /* Copies input rows iy0 .. iy0+nr-1 of channels c0 .. c0+cbn-1 into the strip: row r of channel c,
- * column phase q, position j holds in[c][iy0 + r][(u0 + j)*sg + q], zero outside the image. */
+ * column phase q, position j holds in[c][iy0 + r][(u0 + j)*sg + q], zero outside the image (rows
+ * outside [0, hin) are never read from the band). */
 static void fill_strip(const xf_job *J, float *strip, int c0, int cbn, int iy0, int nr, int u0, int lt)
 {
     const xf_geom *g = J->g;
     const int sg = g->sg, hin = g->hin, win = g->win, Lp = g->Lp;
-    const size_t plane = (size_t)hin * win;
+    const size_t plane = J->in_plane;
     for (int c = 0; c < cbn; c++) {
         for (int r = 0; r < nr; r++) {
             const int iy = iy0 + r;
@@ -237,7 +254,7 @@ static void fill_strip(const xf_job *J, float *strip, int c0, int cbn, int iy0, 
                     memset(d0 + (size_t)q * Lp, 0, sizeof(float) * lt);
                 continue;
             }
-            const float *src = J->in + (size_t)(c0 + c) * plane + (size_t)iy * win;
+            const float *src = J->in + (size_t)(c0 + c) * plane + (size_t)(iy - J->in_row0) * win;
             for (int q = 0; q < sg; q++) {
                 float *d = d0 + (size_t)q * Lp;
                 int jlo = u0 < 0 ? -u0 : 0;
@@ -273,12 +290,13 @@ static void conv_task(void *arg, int task)
     const lic_xf_kernels *kt = J->kt;
     const int gi = task % J->ngr, rest = task / J->ngr;
     const int cc = rest % g->ncc, rb = rest / g->ncc;
-    const int m0 = rb * g->R, m1 = m0 + g->R < g->hg ? m0 + g->R : g->hg;
+    const int m0 = g->mlo + rb * g->R, m1 = m0 + g->R < g->mhi ? m0 + g->R : g->mhi;
     const int n0 = cc * g->CW, n1 = n0 + g->CW < g->wg ? n0 + g->CW : g->wg;
     const int b0 = (int)((long)gi * J->nblk / J->ngr), b1 = (int)((long)(gi + 1) * J->nblk / J->ngr);
     const int mr = kt->mr, nr = kt->vec * J->nv, sg = g->sg, nph = g->nph;
     const int co_lo = b0 * mr, co_hi = b1 * mr < g->cout ? b1 * mr : g->cout;
-    const size_t oplane = (size_t)J->ho * J->wo;
+    const size_t oplane = J->out_plane;
+    const int r0 = J->out_row0;
     const int direct = g->mode == MODE_CONV;
     const ptrdiff_t tld = (ptrdiff_t)g->R * g->CW;
 
@@ -292,7 +310,7 @@ static void conv_task(void *arg, int task)
                 for (int co = co_lo; co < co_hi; co++)
                     for (int m = m0; m < m1; m++)
                         for (int n = n0; n < n1; n++)
-                            J->out[co * oplane + (size_t)(m * nph + py) * J->wo + (size_t)n * nph + px] = J->bias[co];
+                            J->out[co * oplane + (size_t)(m * nph + py - r0) * J->wo + (size_t)n * nph + px] = J->bias[co];
 
     /* The strip of a channel block serves every phase, so it is filled once per block. */
     for (int c0 = 0; c0 < g->cin; c0 += g->cb) {
@@ -319,7 +337,7 @@ static void conv_task(void *arg, int task)
                         float *c;
                         ptrdiff_t ldc;
                         if (direct) {
-                            c = J->out + co * oplane + (size_t)m * J->wo + n;
+                            c = J->out + co * oplane + (size_t)(m - r0) * J->wo + n;
                             ldc = (ptrdiff_t)oplane;
                         } else {
                             c = tph + (size_t)(co - co_lo) * tld + (size_t)(m - m0) * g->CW + (n - n0);
@@ -337,7 +355,7 @@ static void conv_task(void *arg, int task)
         for (int co = co_lo; co < co_hi; co++)
             for (int m = m0; m < m1; m++)
                 for (int py = 0; py < nph; py++) {
-                    float *o = J->out + co * oplane + (size_t)(m * nph + py) * J->wo;
+                    float *o = J->out + co * oplane + (size_t)(m * nph + py - r0) * J->wo;
                     for (int px = 0; px < nph; px++) {
                         const int ph = py * nph + px;
                         if (g->ay[py].n * g->ax[px].n == 0)
@@ -348,7 +366,7 @@ static void conv_task(void *arg, int task)
                             o[(size_t)n * nph + px] = t[n - n0];
                     }
                 }
-    } else if (g->mode == MODE_GDN) { /* out = x / sqrt(norm) or x * sqrt(norm), in place */
+    } else if (g->mode == MODE_GDN) { /* out = x / sqrt(norm) or x * sqrt(norm), in place (one row) */
         for (int co = co_lo; co < co_hi; co++)
             kt->gdn_finish(J->out + co * oplane + n0, temp + (size_t)(co - co_lo) * tld, n1 - n0, J->inverse);
     }
@@ -413,37 +431,47 @@ static int run(lic_xf_ctx *ctx, xf_job *J, xf_geom *g)
     return LIC_OK;
 }
 
-int lic_xf_fast_conv2d(lic_xf_ctx *ctx, const lic_conv_layer *L, const lic_tensor *in, lic_tensor *out)
+int lic_xf_fast_conv2d(lic_xf_ctx *ctx, const lic_conv_layer *L, const lic_band *in, lic_band *out, int lo, int hi)
 {
+    /* grid rows: conv, the output rows; transposed, the input rows m whose phases give output rows
+     * m*s + py, py = 0..s-1 (lo and hi are multiples of s: layers.c checks lo, and out->h = in->h * s) */
+    const int s = L->transposed ? L->stride : 1;
     xf_geom g;
     geom_init(&g, L->transposed ? MODE_TCONV : MODE_CONV, L->cin, L->cout, L->k, L->stride, in->h, in->w,
-              ctx->n_threads);
+              lo / s, hi / s, ctx->n_threads);
     xf_job J;
     memset(&J, 0, sizeof(J));
     J.w = L->weight;
     J.w_transposed = L->transposed;
     J.in = in->data;
+    J.in_plane = in->plane;
+    J.in_row0 = in->row0;
     J.out = out->data;
-    J.ho = out->h;
+    J.out_plane = out->plane;
+    J.out_row0 = out->row0;
     J.wo = out->w;
     J.bias = L->bias;
     return run(ctx, &J, &g);
 }
 
-int lic_xf_fast_gdn(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_tensor *t)
+/* Rows [lo, hi) of each channel are (hi - lo) * w contiguous floats, one grid row; channels are the
+ * band's plane apart. */
+int lic_xf_fast_gdn(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_band *t, int lo, int hi)
 {
-    const size_t hw = (size_t)t->h * t->w;
-    if (hw > (size_t)1 << 30)
+    const size_t n = (size_t)(hi - lo) * t->w;
+    if (n > (size_t)1 << 30)
         return LIC_EINVAL;
     xf_geom g;
-    geom_init(&g, MODE_GDN, L->c, L->c, 1, 1, 1, (int)hw, ctx->n_threads);
+    geom_init(&g, MODE_GDN, L->c, L->c, 1, 1, 1, (int)n, 0, 1, ctx->n_threads);
     xf_job J;
     memset(&J, 0, sizeof(J));
     J.w = L->gamma;
-    J.in = t->data;
-    J.out = t->data;
-    J.ho = 1;
-    J.wo = (int)hw;
+    float *x = t->data + (size_t)(lo - t->row0) * t->w;
+    J.in = x;
+    J.in_plane = t->plane;
+    J.out = x;
+    J.out_plane = t->plane;
+    J.wo = (int)n;
     J.bias = L->beta;
     J.square = 1;
     J.inverse = L->inverse;
