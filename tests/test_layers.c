@@ -1,6 +1,7 @@
 /* Tests of the float layers (transforms/layers.h): the C reference against hand-computed values, every
  * built fast kernel table against the reference on random data, bit-identical fast results for 1, 2
- * and 3 threads, scratch reuse, and argument validation. */
+ * and 3 threads, scratch reuse, argument validation, and the band form (lic_conv2d_rows, lic_gdn_rows):
+ * band by band, from buffers holding only the rows needed, the whole-tensor call's bits. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -467,6 +468,351 @@ static void test_einval(void **state)
     free(in.data), free(out.data), free(ps.data);
 }
 
+/* ---- band by band (lic_conv2d_rows, lic_gdn_rows) --------------------------------------------- */
+
+static const uint32_t nan_bits = 0x7fc0dea5u; /* a quiet NaN marking floats no call may read or write */
+
+static float *nan_buf(size_t n)
+{
+    float *p = malloc(n * sizeof(float) + 64);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++)
+        memcpy(&p[i], &nan_bits, sizeof(float));
+    return p;
+}
+
+/* Floats [from, to) of p all still the marker NaN. */
+static void assert_untouched(const float *p, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        uint32_t u;
+        memcpy(&u, &p[i], sizeof(u));
+        if (u != nan_bits)
+            fail_msg("float %zu outside the range was written (0x%08x)", i, (unsigned)u);
+    }
+}
+
+static int irand(int n) /* uniform in [0, n) */
+{
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return (int)((rng_state >> 8) % (uint32_t)n);
+}
+
+/* A band of t's shape holding rows [row0, row0 + rows) in a NaN-filled buffer of its own: `margin`
+ * floats of NaN before and after, planes rows * w + a few NaN floats apart. Rows inside [0, t->h) are
+ * copied from t when t->data is non-NULL. *buf is the allocation, *total its floats. */
+static lic_band band_new(const lic_tensor *t, int row0, int rows, size_t margin, float **buf, size_t *total)
+{
+    lic_band b = {t->c, t->h, t->w, row0, rows, (size_t)rows * t->w + (size_t)irand(5), NULL};
+    *total = 2 * margin + (size_t)t->c * b.plane;
+    *buf = nan_buf(*total);
+    b.data = *buf + margin;
+    for (int c = 0; c < t->c && t->data; c++)
+        for (int y = row0 < 0 ? 0 : row0; y < row0 + rows && y < t->h; y++)
+            memcpy(b.data + c * b.plane + (size_t)(y - row0) * t->w, t->data + ((size_t)c * t->h + y) * t->w,
+                   sizeof(float) * t->w);
+    return b;
+}
+
+/* Checks a band after a call on rows [lo, hi): those rows equal want's bit for bit, every other float
+ * of the buffer (margins, plane padding, other held rows) is still the marker. */
+static void assert_band_rows(const lic_band *b, const float *buf, size_t total, const lic_tensor *want, int lo,
+                             int hi)
+{
+    const size_t w = (size_t)b->w, margin = (size_t)(b->data - buf);
+    const size_t r0 = (size_t)(lo - b->row0) * w, r1 = (size_t)(hi - b->row0) * w;
+    assert_untouched(buf, 0, margin + r0);
+    for (int c = 0; c < b->c; c++) {
+        const float *got = b->data + c * b->plane;
+        assert_memory_equal(got + r0, want->data + ((size_t)c * want->h + lo) * w, sizeof(float) * (r1 - r0));
+        assert_untouched(got, r1, c + 1 < b->c ? b->plane + r0 : total - margin - c * b->plane);
+    }
+}
+
+/* A random split of [0, n) into ranges whose ends are multiples of `mult` (or n); mostly short ones. */
+static int random_split(int n, int mult, int *ends)
+{
+    int k = 0, at = 0;
+    while (at < n) {
+        int len = irand(4) ? 1 + irand(3) : 1 + irand(n);
+        at = at + len * mult > n ? n : at + len * mult;
+        ends[k++] = at;
+    }
+    return k;
+}
+
+/* Runs layer L on a random input whole (lic_conv2d) and band by band (lic_conv2d_rows) with ctx: each
+ * call's input band holds exactly the rows lic_conv2d_rows_needed names, its output band the range
+ * (sometimes with a few more rows around it, which must stay untouched). */
+static void check_conv_bands(lic_xf_ctx *ctx, const lic_conv_layer *L, int hin, int win)
+{
+    lic_tensor in = tensor_new(L->cin, hin, win);
+    for (size_t i = 0; i < lic_tensor_count(in.c, hin, win); i++)
+        in.data[i] = frand();
+    lic_tensor whole = tensor_new(L->cout, out_side(L, hin), out_side(L, win));
+    assert_int_equal(lic_conv2d(ctx, L, &in, &whole), 0);
+    const lic_tensor out_shape = {whole.c, whole.h, whole.w, NULL};
+    const size_t margin = (size_t)(L->k + 2) * (win > whole.w ? win : whole.w);
+    int *ends = malloc(sizeof(int) * (whole.h + 1));
+    assert_non_null(ends);
+    for (int split = 0; split < 3; split++) {
+        const int nr = random_split(whole.h, L->transposed ? L->stride : 1, ends);
+        for (int r = 0, lo = 0; r < nr; lo = ends[r++]) {
+            const int hi = ends[r];
+            int a, b;
+            lic_conv2d_rows_needed(L, hin, lo, hi, &a, &b);
+            assert_true(0 <= a && a < b && b <= hin);
+            float *ibuf, *obuf;
+            size_t itotal, ototal;
+            lic_band bi = band_new(&in, a, b - a, margin, &ibuf, &itotal);
+            const int e0 = irand(3) ? 0 : irand(3), e1 = irand(3) ? 0 : irand(3);
+            lic_band bo = band_new(&out_shape, lo - e0, hi - lo + e0 + e1, margin, &obuf, &ototal);
+            assert_int_equal(lic_conv2d_rows(ctx, L, &bi, &bo, lo, hi), 0);
+            assert_band_rows(&bo, obuf, ototal, &whole, lo, hi);
+            free(ibuf), free(obuf);
+        }
+    }
+    free(ends), free(in.data), free(whole.data);
+}
+
+/* Both kernel paths, pools of 1 and 2 threads. */
+static void for_each_ctx(void (*fn)(lic_xf_ctx *ctx, void *arg), void *arg)
+{
+    for (int path = LIC_KERNELS_REFERENCE; path <= LIC_KERNELS_FAST; path++)
+        for (int nth = 1; nth <= 2; nth++) {
+            lic_threadpool *tp = NULL;
+            assert_int_equal(lic_threadpool_create(&tp, nth, &counting_alloc), 0);
+            lic_xf_ctx *ctx = ctx_new((enum lic_kernel_path)path, tp);
+            fn(ctx, arg);
+            lic_xf_ctx_free(&ctx);
+            lic_threadpool_free(&tp);
+        }
+}
+
+static const int band_sizes[][2] = {{1, 1}, {7, 5}, {33, 19}, {65, 40}, {2, 3}, {9, 800}};
+
+static void conv_bands_all(lic_xf_ctx *ctx, void *arg)
+{
+    (void)arg;
+    struct { int cin, cout, k, s, tr; } layers[] = {
+        {3, 5, 3, 1, 0}, {5, 4, 3, 2, 0}, {4, 6, 5, 1, 0}, {3, 24, 5, 2, 0},
+        {19, 33, 5, 2, 0},                   /* several channel blocks and mr-blocks */
+        {6, 5, 4, 2, 0},                     /* even kernel */
+        {5, 3, 5, 2, 1}, {17, 19, 5, 2, 1}, {4, 7, 3, 2, 1},
+        {3, 4, 1, 2, 1},                     /* k < s: phases no tap reaches hold the bias */
+        {5, 7, 3, 3, 1},                     /* stride 3 */
+    };
+    for (size_t i = 0; i < sizeof(layers) / sizeof(layers[0]); i++) {
+        float *w = rand_buf((size_t)layers[i].cin * layers[i].cout * layers[i].k * layers[i].k);
+        float *b = rand_buf((size_t)layers[i].cout);
+        lic_conv_layer L = {layers[i].cin, layers[i].cout, layers[i].k, layers[i].s, layers[i].tr, w,
+                            i & 1 ? NULL : b};
+        for (size_t si = 0; si < sizeof(band_sizes) / sizeof(band_sizes[0]); si++) {
+            if (band_sizes[si][1] > 100 && (layers[i].cin > 8 || layers[i].tr))
+                continue; /* the wide image: small layers only */
+            check_conv_bands(ctx, &L, band_sizes[si][0], band_sizes[si][1]);
+        }
+        free(w), free(b);
+    }
+}
+
+static void test_conv_rows_bands(void **state)
+{
+    (void)state;
+    for_each_ctx(conv_bands_all, NULL);
+}
+
+/* GDN / IGDN whole (lic_gdn) and band by band (lic_gdn_rows), each band holding its range (sometimes
+ * with more rows, which must stay untouched). */
+static void check_gdn_bands(lic_xf_ctx *ctx, int c, int h, int w, int inverse)
+{
+    float *beta = malloc(sizeof(float) * c), *gamma = malloc(sizeof(float) * c * c);
+    assert_non_null(beta), assert_non_null(gamma);
+    for (int i = 0; i < c; i++)
+        beta[i] = 0.5f + 0.5f * (frand() + 1.0f);
+    for (int i = 0; i < c * c; i++)
+        gamma[i] = 0.05f * (frand() + 1.0f);
+    lic_gdn_layer G = {c, inverse, beta, gamma};
+    lic_tensor x = tensor_new(c, h, w), whole = tensor_new(c, h, w);
+    for (size_t i = 0; i < lic_tensor_count(c, h, w); i++)
+        x.data[i] = whole.data[i] = 2.0f * frand();
+    assert_int_equal(lic_gdn(ctx, &G, &whole), 0);
+    int *ends = malloc(sizeof(int) * (h + 1));
+    assert_non_null(ends);
+    for (int split = 0; split < 3; split++) {
+        const int nr = random_split(h, 1, ends);
+        for (int r = 0, lo = 0; r < nr; lo = ends[r++]) {
+            const int hi = ends[r];
+            float *buf;
+            size_t total;
+            lic_band t = band_new(&x, lo, hi - lo, (size_t)2 * w, &buf, &total);
+            const int e0 = irand(3) ? 0 : irand(3), e1 = irand(3) ? 0 : irand(3);
+            if (e0 || e1) { /* the same rows inside a band holding more, the others NaN */
+                free(buf);
+                const lic_tensor shape = {c, h, w, NULL};
+                t = band_new(&shape, lo - e0, hi - lo + e0 + e1, (size_t)2 * w, &buf, &total);
+                for (int ch = 0; ch < c; ch++)
+                    memcpy(t.data + ch * t.plane + (size_t)e0 * w, x.data + ((size_t)ch * h + lo) * w,
+                           sizeof(float) * (size_t)(hi - lo) * w);
+            }
+            assert_int_equal(lic_gdn_rows(ctx, &G, &t, lo, hi), 0);
+            assert_band_rows(&t, buf, total, &whole, lo, hi);
+            free(buf);
+        }
+    }
+    free(ends), free(beta), free(gamma), free(x.data), free(whole.data);
+}
+
+static void gdn_bands_all(lic_xf_ctx *ctx, void *arg)
+{
+    (void)arg;
+    for (size_t si = 0; si < sizeof(band_sizes) / sizeof(band_sizes[0]); si++)
+        for (int inverse = 0; inverse <= 1; inverse++) {
+            check_gdn_bands(ctx, 3, band_sizes[si][0], band_sizes[si][1], inverse);
+            check_gdn_bands(ctx, 24, band_sizes[si][0], band_sizes[si][1] > 100 ? 50 : band_sizes[si][1],
+                            inverse);
+        }
+}
+
+static void test_gdn_rows_bands(void **state)
+{
+    (void)state;
+    for_each_ctx(gdn_bands_all, NULL);
+}
+
+/* lic_conv2d_rows_needed: hand-checked cases, then against the kernels' definitions for every small
+ * layer shape and range. */
+static void test_conv_rows_needed(void **state)
+{
+    (void)state;
+    int a = -1, b = -1;
+    lic_conv_layer L = {1, 1, 5, 2, 0, NULL, NULL};
+    /* conv k5 s2: output row y reads 2y-2 .. 2y+2; rows 3, 4 read 4 .. 10 */
+    lic_conv2d_rows_needed(&L, 20, 3, 5, &a, &b);
+    assert_int_equal(a, 4), assert_int_equal(b, 11);
+    lic_conv2d_rows_needed(&L, 20, 0, 1, &a, &b); /* -2 .. 2: top padding */
+    assert_int_equal(a, 0), assert_int_equal(b, 3);
+    lic_conv2d_rows_needed(&L, 20, 9, 10, &a, &b); /* 16 .. 20: bottom padding */
+    assert_int_equal(a, 16), assert_int_equal(b, 20);
+    lic_conv2d_rows_needed(&L, 20, 5, 5, &a, &b);
+    assert_int_equal(a, b);
+    /* transposed k5 s2: output row y reads (y + 2 - ky) / 2 where exact: rows 4, 5, 6, 7 read
+     * {3, 2, 1}, {3, 2}, {4, 3, 2}, {4, 3} */
+    L.transposed = 1;
+    lic_conv2d_rows_needed(&L, 10, 4, 8, &a, &b);
+    assert_int_equal(a, 1), assert_int_equal(b, 5);
+    lic_conv2d_rows_needed(&L, 10, 0, 2, &a, &b); /* {1, 0, -1}, {1, 0} */
+    assert_int_equal(a, 0), assert_int_equal(b, 2);
+    lic_conv2d_rows_needed(&L, 10, 18, 20, &a, &b); /* {10, 9, 8}, {10, 9} */
+    assert_int_equal(a, 8), assert_int_equal(b, 10);
+    /* transposed k3 s2: rows 2, 3 read (y + 1 - ky) / 2, ky = 0..2: {1}, {2, 1} */
+    L.k = 3;
+    lic_conv2d_rows_needed(&L, 10, 2, 4, &a, &b);
+    assert_int_equal(a, 1), assert_int_equal(b, 3);
+
+    /* Brute force: the smallest range holding every row the output rows read (clamped) is named. */
+    for (int tr = 0; tr <= 1; tr++)
+        for (int k = 1; k <= 6; k++)
+            for (int s = 1; s <= 3; s++)
+                for (int in_h = 1; in_h <= 9; in_h++) {
+                    L.k = k, L.stride = s, L.transposed = tr;
+                    const int p = k / 2, out_h = out_side(&L, in_h);
+                    for (int lo = 0; lo < out_h; lo++)
+                        for (int hi = lo + 1; hi <= out_h; hi++) {
+                            int read[40] = {0}, mn = in_h, mx = -1;
+                            for (int y = lo; y < hi; y++)
+                                for (int ky = 0; ky < k; ky++) {
+                                    int iy;
+                                    if (!tr)
+                                        iy = y * s + ky - p;
+                                    else if ((y + p - ky) % s == 0)
+                                        iy = (y + p - ky) / s;
+                                    else
+                                        continue;
+                                    if (iy < 0 || iy >= in_h)
+                                        continue;
+                                    read[iy] = 1;
+                                    mn = iy < mn ? iy : mn;
+                                    mx = iy > mx ? iy : mx;
+                                }
+                            lic_conv2d_rows_needed(&L, in_h, lo, hi, &a, &b);
+                            if (mx < mn) { /* transposed: rows no tap reaches, or only padding */
+                                assert_true(tr);
+                                assert_int_equal(a, b);
+                                continue;
+                            }
+                            assert_int_equal(a, mn);
+                            assert_int_equal(b, mx + 1);
+                            /* with k >= s the rows read are the whole range (k < s skips some) */
+                            for (int iy = mn; iy <= mx && k >= s; iy++)
+                                assert_true(read[iy]);
+                        }
+                }
+}
+
+static void test_rows_einval(void **state)
+{
+    (void)state;
+    lic_xf_ctx *ctx = ctx_new(LIC_KERNELS_FAST, NULL);
+    float w[2 * 3 * 25] = {0}, b[3] = {0};
+    lic_conv_layer L = {2, 3, 5, 2, 0, w, b};
+    lic_tensor in = tensor_new(2, 20, 6), out = tensor_new(3, 10, 3);
+    lic_band bi = {2, 20, 6, 0, 20, 20 * 6, in.data}, bo = {3, 10, 3, 0, 10, 10 * 3, out.data}, bad;
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bi, &bo, 3, 5), 0);
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bi, &bo, 5, 5), LIC_EINVAL);  /* lo >= hi */
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bi, &bo, 5, 4), LIC_EINVAL);
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bi, &bo, -1, 4), LIC_EINVAL); /* lo < 0 */
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bi, &bo, 8, 11), LIC_EINVAL); /* hi > out->h */
+    /* rows 3, 4 read input rows [4, 11) */
+    bad = bi, bad.row0 = 4, bad.rows = 7, bad.plane = 7 * 6;
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bad, &bo, 3, 5), 0);
+    bad.row0 = 5, bad.rows = 6; /* row 4 not held */
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bad, &bo, 3, 5), LIC_EINVAL);
+    bad.row0 = 4, bad.rows = 6; /* row 10 not held */
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bad, &bo, 3, 5), LIC_EINVAL);
+    bad = bo, bad.row0 = 4, bad.rows = 1, bad.plane = 3; /* output row 3 not held */
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bi, &bad, 3, 5), LIC_EINVAL);
+    bad = bi, bad.plane = 20 * 6 - 1; /* planes overlap */
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bad, &bo, 3, 5), LIC_EINVAL);
+    bad = bi, bad.rows = -1;
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bad, &bo, 3, 5), LIC_EINVAL);
+    bad = bi, bad.plane = SIZE_MAX / 2; /* channel 1 beyond the address space */
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bad, &bo, 3, 5), LIC_EINVAL);
+    bad = bi, bad.data = NULL;
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bad, &bo, 3, 5), LIC_EINVAL);
+    bad = bo, bad.h = 9; /* ceil(20/2) = 10 */
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bi, &bad, 3, 5), LIC_EINVAL);
+    bad = bo, bad.c = 2;
+    assert_int_equal(lic_conv2d_rows(ctx, &L, &bi, &bad, 3, 5), LIC_EINVAL);
+    assert_int_equal(lic_conv2d_rows(NULL, &L, &bi, &bo, 3, 5), LIC_EINVAL);
+
+    /* transposed k5 s2: 10 x 3 -> 20 x 6; lo and hi multiples of 2 */
+    lic_conv_layer T = {3, 2, 5, 2, 1, w, b};
+    lic_band ti = {3, 10, 3, 0, 10, 10 * 3, out.data}, to = {2, 20, 6, 0, 20, 20 * 6, in.data};
+    assert_int_equal(lic_conv2d_rows(ctx, &T, &ti, &to, 4, 8), 0);
+    assert_int_equal(lic_conv2d_rows(ctx, &T, &ti, &to, 18, 20), 0);
+    assert_int_equal(lic_conv2d_rows(ctx, &T, &ti, &to, 3, 8), LIC_EINVAL);
+    assert_int_equal(lic_conv2d_rows(ctx, &T, &ti, &to, 4, 7), LIC_EINVAL);
+    bad = ti, bad.row0 = 1, bad.rows = 4, bad.plane = 4 * 3; /* [1, 5): exactly what rows 4 .. 7 read */
+    assert_int_equal(lic_conv2d_rows(ctx, &T, &bad, &to, 4, 8), 0);
+    bad.rows = 3;
+    assert_int_equal(lic_conv2d_rows(ctx, &T, &bad, &to, 4, 8), LIC_EINVAL);
+
+    /* GDN */
+    float beta[2] = {1, 1}, gamma[4] = {0};
+    lic_gdn_layer G = {2, 0, beta, gamma};
+    assert_int_equal(lic_gdn_rows(ctx, &G, &bi, 0, 20), 0);
+    assert_int_equal(lic_gdn_rows(ctx, &G, &bi, 3, 3), LIC_EINVAL);
+    assert_int_equal(lic_gdn_rows(ctx, &G, &bi, 3, 21), LIC_EINVAL);
+    bad = bi, bad.row0 = 4, bad.rows = 7, bad.plane = 7 * 6;
+    assert_int_equal(lic_gdn_rows(ctx, &G, &bad, 4, 11), 0);
+    assert_int_equal(lic_gdn_rows(ctx, &G, &bad, 3, 11), LIC_EINVAL); /* row 3 not held */
+    G.c = 3;
+    assert_int_equal(lic_gdn_rows(ctx, &G, &bi, 0, 20), LIC_EINVAL);
+    lic_xf_ctx_free(&ctx);
+    free(in.data), free(out.data);
+}
+
 static void test_path_names(void **state)
 {
     (void)state;
@@ -517,6 +863,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_scratch_reuse),
         cmocka_unit_test(test_einval),
         cmocka_unit_test(test_path_names),
+        cmocka_unit_test(test_conv_rows_needed),
+        cmocka_unit_test(test_conv_rows_bands),
+        cmocka_unit_test(test_gdn_rows_bands),
+        cmocka_unit_test(test_rows_einval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
