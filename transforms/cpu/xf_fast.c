@@ -175,9 +175,10 @@ static lic_xf_scratch_need geom_need(const xf_geom *g)
     return n;
 }
 
-/* The need of a whole in_h-row input. A band whose call reads n rows computes at most as many grid rows
- * as a whole n-row input has (every grid row reads at least one row no other grid row reads: conv
- * output row y reads y*s, transposed grid row m reads m), so this with in_h = n bounds its need. */
+/* The need of a whole in_h-row input. It bounds that of a band's call that reads n = in_h rows: grid
+ * rows mlo .. mhi-1 read the distinct image rows m*s (conv; so n >= (mhi - mlo - 1)*s + 1) or m
+ * (transposed; n >= mhi - mlo), so the call has no more grid rows than the whole n-row input, and its
+ * row blocks are no taller; everything else depends on the width alone. */
 lic_xf_scratch_need lic_xf_fast_conv2d_need(const lic_conv_layer *L, int in_h, int in_w)
 {
     xf_geom g;
