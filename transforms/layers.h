@@ -85,7 +85,8 @@ int lic_gdn(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_tensor *t);
  * tensors, so both compute every element the same way, bit for bit. */
 
 /* Input rows [*in_lo, *in_hi) (clamped to [0, in_h)) that output rows [lo, hi) of layer L read, for an
- * input of in_h rows. Empty (*in_lo == *in_hi) when they read only padding (or lo >= hi).
+ * input of in_h rows: the smallest range holding every row they read (with k < s, not every row in it).
+ * Empty (*in_lo == *in_hi) when they read only padding (or lo >= hi).
  *   conv:            output row y reads y*s + ky - k/2, ky = 0..k-1:       [lo*s - k/2, (hi-1)*s - k/2 + k)
  *   transposed conv: output row y reads (y + k/2 - ky) / s where exact:  [ceil((lo + k/2 - k + 1) / s),
  *                                                                          floor((hi - 1 + k/2) / s) + 1) */
