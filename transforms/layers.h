@@ -72,6 +72,17 @@ const char *lic_xf_ctx_kernel_name(const lic_xf_ctx *ctx);
  * It also bounds a lic_conv2d_rows call that reads in_h rows of an in_w-wide input. */
 size_t lic_conv2d_scratch_size(const lic_conv_layer *L, int in_h, int in_w);
 
+/* The context's scratch is one shared block (packed weights), grown to the largest any layer needs,
+ * and one block per thread, likewise: so n threads running several layers need at most the largest
+ * `shared` plus n times the largest `slot` of those layers, each rounded up to 64 KiB. These give
+ * both parts for a conv on (or a band call reading) in_h x in_w, and for a GDN on rows x w, as the
+ * larger of the two kernel paths' needs. */
+typedef struct lic_scratch_parts {
+    size_t shared, slot;
+} lic_scratch_parts;
+lic_scratch_parts lic_conv2d_scratch_parts(const lic_conv_layer *L, int in_h, int in_w);
+lic_scratch_parts lic_gdn_scratch_parts(const lic_gdn_layer *L, int rows, int w);
+
 /* out = conv(in). out->c/h/w must already be set to the layer's output shape and out->data sized for
  * it; in and out must not overlap. Returns 0, LIC_EINVAL on shape mismatch, LIC_ENOMEM when scratch
  * space cannot grow. Scratch space is kept and reused across calls. */

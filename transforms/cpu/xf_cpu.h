@@ -102,5 +102,7 @@ int lic_xf_fast_gdn(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_band *t, int lo
  * bound per slot for more (more threads only make the tiles smaller), and for a band's call that reads
  * in_h rows (it computes no more grid rows than the whole in_h-row input has). */
 lic_xf_scratch_need lic_xf_fast_conv2d_need(const lic_conv_layer *L, int in_h, int in_w);
+/* Likewise for a GDN over n elements of each channel (a band's rows, flattened). */
+lic_xf_scratch_need lic_xf_fast_gdn_need(const lic_gdn_layer *L, int n);
 
 #endif /* LIC_TRANSFORMS_XF_CPU_H */

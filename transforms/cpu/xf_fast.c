@@ -187,6 +187,13 @@ lic_xf_scratch_need lic_xf_fast_conv2d_need(const lic_conv_layer *L, int in_h, i
     return geom_need(&g);
 }
 
+lic_xf_scratch_need lic_xf_fast_gdn_need(const lic_gdn_layer *L, int n)
+{
+    xf_geom g;
+    geom_init(&g, MODE_GDN, L->c, L->c, 1, 1, 1, n, 0, 1, 1);
+    return geom_need(&g);
+}
+
 typedef struct xf_job {
     lic_xf_ctx *ctx;
     const lic_xf_kernels *kt;
