@@ -4,6 +4,7 @@
 #include "codec/engine.h"
 
 #include "codec/backend.h"
+#include "codec/bands.h"
 
 #include <math.h>
 #include <string.h>
@@ -65,6 +66,9 @@ static void free_workspace(lic_engine *e)
         e->tbuf[i] = NULL;
         e->tbuf_cap[i] = 0;
     }
+    lic_mem_free(&e->cfg.allocator, e->band);
+    e->band = NULL;
+    e->band_cap = 0;
 }
 
 static void engine_release(lic_engine *e)
@@ -118,6 +122,8 @@ typedef struct ws_plan {
     int etile_workers;                    /* and how many are coded at once */
     uint64_t count[LIC_MAX_BUFS];         /* whole buffers */
     uint64_t tcount[LIC_MAX_BUFS];        /* tile buffers (tiled) */
+    uint64_t band;                        /* floats of the bands' rings (tiled) */
+    uint32_t pixel_rows;                  /* rows of a streaming source's or sink's ring */
     uint64_t scratch, peak;
 } ws_plan;
 
@@ -138,13 +144,24 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
     const lic_model_data *md = e->md;
     const int lh = ph / 16, lw = pw / 16;
     const uint64_t n_etiles = lic_etiles_count(lh, lw, elog2);
-    uint64_t px = (uint64_t)ph * (uint64_t)pw, bytes = 0, scratch = 0;
+    uint64_t px = (uint64_t)ph * (uint64_t)pw, bytes = 0, scratch = 0, band_scratch = 0;
     p->tiled = tile > 0;
     p->tile = tile;
     p->etile_log2 = elog2;
     p->etile_workers = workers;
-    if (p->tiled)
+    p->band = 0;
+    p->pixel_rows = 1;
+    if (p->tiled) {
+        lic_band_need band = {0, {0, 0}, 0};
         lic_tile_counts(&e->tiles, md, tile, ph, pw, p->tcount, &scratch);
+        lic_band_measure(&e->tiles, md, ph, pw, &band);
+        p->band = band.floats;
+        bytes += band.floats * sizeof(float);
+        band_scratch = band.scratch.shared + (64u << 10) +
+                       (band.scratch.slot + (64u << 10)) * (uint64_t)lic_threadpool_size(e->pool);
+        p->pixel_rows = lic_tile_pixel_rows(&e->tiles, tile, ph);
+        p->pixel_rows = band.pixel_rows > p->pixel_rows ? band.pixel_rows : p->pixel_rows;
+    }
     for (int i = 0; i < md->n_bufs; i++) {
         lic_buf whole = md->bufs[i];
         if (n_etiles > 1) /* the probability path's buffers are the tiles' */
@@ -168,7 +185,7 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
         if (s > scratch)
             scratch = s;
     }
-    p->scratch = scratch * (uint64_t)lic_threadpool_size(e->pool);
+    p->scratch = scratch * (uint64_t)lic_threadpool_size(e->pool) + band_scratch;
     /* Symbol writers buffer their symbols (and briefly twice that while growing): about 40 bytes per
      * symbol. With one tile that is every symbol of the image; with several, the z symbols, the tiles
      * in flight (one per worker, in its workspace) and the finished tile streams, kept as bytes (1 byte
@@ -181,7 +198,7 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
     if (n_etiles > 1)
         coding = 40 * zsym + ysym +
                  (uint64_t)workers * lic_etiles_worker_bytes(e, lh, lw, elog2, 1);
-    const uint64_t ring = (p->tiled ? lic_tile_pixel_rows(&e->tiles, tile, ph) : 1) * 3 * (uint64_t)pw;
+    const uint64_t ring = p->pixel_rows * 3 * (uint64_t)pw;
     p->peak = bytes + p->scratch + coding + 3 * px + ring + (256u << 10);
 }
 
@@ -288,8 +305,18 @@ int lic_engine_prepare_tiles(lic_engine *e, uint32_t width, uint32_t height, int
             return LIC_ENOMEM;
         }
     }
+    if (p.band > e->band_cap) {
+        lic_mem_free(&c->allocator, e->band);
+        e->band_cap = 0;
+        if (p.band > SIZE_MAX / sizeof(float) || !(e->band = lic_mem_alloc(&c->allocator, p.band * sizeof(float)))) {
+            free_workspace(e);
+            return LIC_ENOMEM;
+        }
+        e->band_cap = p.band;
+    }
     e->tiled = p.tiled;
     e->tile = p.tile;
+    e->pixel_rows = p.pixel_rows;
     e->ph = ph;
     e->pw = pw;
     e->lh = ph / 16;
@@ -372,7 +399,7 @@ int lic_engine_synthesis_pixels(lic_engine *e, lic_pixels *p)
 
 uint32_t lic_engine_pixel_rows(const lic_engine *e)
 {
-    return e->tiled ? lic_tile_pixel_rows(&e->tiles, e->tile, e->ph) : 1;
+    return e->tiled ? e->pixel_rows : 1;
 }
 
 /* ---- the integer probability path: the coding schedule ---- */

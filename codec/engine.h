@@ -36,6 +36,11 @@ typedef struct lic_engine {
     int tiled, tile;
     void *tbuf[LIC_MAX_BUFS];
     uint64_t tbuf_cap[LIC_MAX_BUFS];
+    /* The rings of the chains that run band by band (codec/bands.h), and the image rows one tile or
+     * band of the pixel chains spans (the ring of a streaming source or sink). */
+    float *band;
+    uint64_t band_cap;        /* floats */
+    uint32_t pixel_rows;
     /* The probability path by tile of the latent (codec/entropy_tiles.h): the current image's tiling,
      * per-worker tile workspaces and per-tile results. */
     lic_etiles et;

@@ -1,5 +1,6 @@
 /* lic codec: the interpreter of op lists (codec/backend.h). */
 #include "codec/backend.h"
+#include "codec/bands.h"
 #include "codec/engine.h"
 #include "util/log.h"
 
@@ -25,7 +26,7 @@ static int run_on_cpu(lic_engine *e, lic_op_range r, const float *gain)
         const lic_tile_chain *c = e->tiled ? lic_tile_chain_at(&e->tiles, i) : NULL;
         int ret;
         if (c && c->first + c->count <= end) {
-            ret = lic_tile_run(e, c, gain);
+            ret = c->banded ? lic_band_run(e, c, gain) : lic_tile_run(e, c, gain);
             i += c->count;
         } else {
             ret = lic_backend_cpu.run_op(e, &e->md->ops[i], gain);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "codec/backend.h"
+#include "codec/bands.h"
 #include "codec/engine.h"
 
 static int view_eq(const lic_view *a, const lic_view *b)
@@ -71,8 +72,10 @@ static int chain_from(const lic_model_data *md, int i, int end, lic_tile_chain *
     return c->count;
 }
 
-/* Cuts range r into chains (ops that cannot be tiled stay whole) and grows the whole units. */
-static int cut(const lic_model_data *md, lic_op_range r, lic_tile_plan *p)
+/* Cuts range r into chains (ops that cannot be tiled stay whole) and grows the whole units. The chains
+ * of the analysis and synthesis run band by band where their ops allow (the hyper-synthesis chain is
+ * also cut into the entropy tiles' regions, codec/entropy_tiles.c, so it stays in tiles). */
+static int cut(const lic_model_data *md, lic_op_range r, int bands, lic_tile_plan *p)
 {
     const int end = r.first + r.count;
     for (int i = r.first; i < end;) {
@@ -84,7 +87,9 @@ static int cut(const lic_model_data *md, lic_op_range r, lic_tile_plan *p)
         }
         if (p->n_chains == LIC_TILE_MAX_CHAINS)
             return LIC_EMODEL;
-        i += chain_from(md, i, end, &p->chain[p->n_chains++]);
+        lic_tile_chain *c = &p->chain[p->n_chains++];
+        i += chain_from(md, i, end, c);
+        c->banded = bands && lic_band_chain_ok(md, c);
     }
     return LIC_OK;
 }
@@ -122,12 +127,12 @@ static int pixel_chain(const lic_model_data *md, const lic_tile_plan *p, const l
 int lic_tile_plan_build(const lic_model_data *md, lic_tile_plan *p)
 {
     memset(p, 0, sizeof(*p));
-    int ret = cut(md, md->analysis, p);
+    int ret = cut(md, md->analysis, 1, p);
     if (ret == LIC_OK)
-        ret = cut(md, md->synthesis, p);
+        ret = cut(md, md->synthesis, 1, p);
     for (int s = 0; ret == LIC_OK && s < md->n_steps; s++)
         if (md->steps[s].kind == LIC_STEP_RUN && md->steps[s].hyper)
-            ret = cut(md, md->steps[s].ops, p);
+            ret = cut(md, md->steps[s].ops, 0, p);
     if (ret < 0)
         return ret;
     p->pixels_in = pixel_chain(md, p, &md->io.x, 0);
@@ -191,6 +196,8 @@ void lic_tile_counts(const lic_tile_plan *p, const lic_model_data *md, int tile,
     *scratch = 0;
     for (int k = 0; k < p->n_chains; k++) {
         const lic_tile_chain *c = &p->chain[k];
+        if (c->banded)
+            continue;
         const int rh = lic_tile_region(c, tile, ph), rw = lic_tile_region(c, tile, pw);
         for (int b = 0; b < md->n_bufs; b++)
             if (c->units[b] * (uint64_t)rh * (uint64_t)rw > count[b])
@@ -204,10 +211,14 @@ void lic_tile_counts(const lic_tile_plan *p, const lic_model_data *md, int tile,
         for (int k = 0; k < p->n_chains; k++) {
             const lic_tile_chain *c = &p->chain[k];
             if (i >= c->first && i < c->first + c->count) {
-                h = lic_tile_region(c, tile, ph) << c->smax;
-                w = lic_tile_region(c, tile, pw) << c->smax;
+                if (c->banded)
+                    h = w = 0;
+                else
+                    h = lic_tile_region(c, tile, ph) << c->smax, w = lic_tile_region(c, tile, pw) << c->smax;
             }
         }
+        if (h == 0)
+            continue;
         uint64_t s = lic_conv2d_scratch_size(op->conv, h >> op->in.scale, w >> op->in.scale);
         if (s > *scratch)
             *scratch = s;
@@ -219,7 +230,7 @@ uint32_t lic_tile_pixel_rows(const lic_tile_plan *p, int tile, int ph)
     uint32_t rows = 1;
     const int k[2] = {p->pixels_in, p->pixels_out};
     for (int i = 0; i < 2; i++) {
-        if (k[i] < 0)
+        if (k[i] < 0 || p->chain[k[i]].banded)
             continue;
         const lic_tile_chain *c = &p->chain[k[i]];
         const uint32_t r = (uint32_t)lic_tile_region(c, tile, ph) << c->smax;

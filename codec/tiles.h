@@ -29,6 +29,7 @@ typedef struct lic_tile_chain {
     int smax;                      /* tiles and halos are in units of 2^smax pixels */
     int halo;                      /* units a tile's region extends beyond the tile on each side */
     uint64_t units[LIC_MAX_BUFS];  /* elements of each tile buffer per unit x unit of region */
+    int banded;                    /* 1: runs band by band (codec/bands.h) instead of in tiles */
 } lic_tile_chain;
 
 typedef struct lic_tile_plan {
@@ -55,7 +56,8 @@ const lic_tile_chain *lic_tile_chain_at(const lic_tile_plan *p, int i);
 int lic_tile_region(const lic_tile_chain *c, int tile, int side);
 
 /* Elements of each tile buffer (count[0 .. md->n_bufs)) for tiles of `tile` pixels on a padded image
- * of ph x pw; and the largest scratch of one thread of the float kernels for those tiles (bytes). */
+ * of ph x pw; and the largest scratch of one thread of the float kernels for those tiles (bytes).
+ * Banded chains need neither (lic_band_measure). */
 void lic_tile_counts(const lic_tile_plan *p, const lic_model_data *md, int tile, int ph, int pw,
                      uint64_t *count, uint64_t *scratch);
 
@@ -64,7 +66,8 @@ struct lic_frame;
  * `to`. */
 void lic_tile_copy_units(const struct lic_frame *from, int fy, int fx, const struct lic_frame *to, int ty,
                          int tx, int h, int w, const lic_view *v, int smax);
-/* Image rows a tile of the pixel chains spans at most (the ring of a streaming source or sink). */
+/* Image rows a tile of the pixel chains spans at most (the ring of a streaming source or sink), for
+ * those that run in tiles. */
 uint32_t lic_tile_pixel_rows(const lic_tile_plan *p, int tile, int ph);
 
 struct lic_engine;
