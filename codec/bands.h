@@ -6,7 +6,7 @@
  * layer still reads, plus the band being made. A row is computed once — no halo is recomputed, as the
  * square tiles of codec/tiles.c must — and a band's rows stay in cache from one layer to the next.
  * Memory grows with the image's width, not its height: for the shipped model and 32-pixel bands,
- * about 3 KB per pixel of width.
+ * 7 KB per pixel of width (g_s, the largest chain).
  *
  * Each output element is computed by the same kernel chain as in an untiled run (the row-range
  * kernels are bit-identical to the whole-tensor ones), so results do not depend on the band height.
@@ -20,7 +20,7 @@
 #include "codec/tiles.h"
 
 /* Rows of a band, in pixels of the image. On a 24 MP image (2 threads) 16, 32 and 64 rows took the
- * same time within the machine's noise; 32 keeps the rings of a 6000-pixel-wide image near 20 MB. */
+ * same time within the machine's noise; 32 keeps the rings of a 6000-pixel-wide image near 43 MB. */
 #define LIC_BAND_ROWS 32
 
 /* 1 when every op of chain c can run band by band. */

@@ -127,10 +127,9 @@ typedef struct ws_plan {
     uint64_t scratch, peak;
 } ws_plan;
 
-/* The default tile side in pixels. Halos cost work (32 pixels each side for g_a and g_s of the shipped
- * architectures: 13 % more at 1024) but small tiles stay in cache: on a 24 MP mosaic, 2 threads,
- * 1024 was as fast as untiled and as 512, and faster than 2048, with about 120 MB of tile buffers
- * for the shipped model (docs/RESULTS.md, "Large images"). Under a memory cap the engine halves it
+/* The default tile side in pixels of the chains that run in tiles (the integer hyper-synthesis; the
+ * float chains run in bands, codec/bands.h). Halos cost work (2 units each side), small tiles stay in
+ * cache; 1024 pixels is 64 latent positions of h_s per tile. Under a memory cap the engine halves it
  * until the plan fits (down to 64). */
 #define TILE_DEFAULT 1024
 

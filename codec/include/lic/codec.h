@@ -82,8 +82,10 @@ typedef struct lic_config {
     uint64_t max_pixels;      /* largest accepted width * height (default 2^32) */
     uint64_t max_memory;      /* cap on the estimated peak working memory in bytes, checked before any
                                * large allocation; 0 = no cap (default 4 GiB). On the CPU the
-                               * transforms run in tiles (tile_side) that read and write the 8-bit
-                               * pixels directly and the probability path in entropy tiles
+                               * transforms run in bands of rows (and, for the integer hyper-synthesis,
+                               * tiles: tile_side) that read and write the 8-bit pixels directly, with
+                               * rings whose size grows with the width only, and the probability path
+                               * in entropy tiles
                                * (entropy_tile), so what grows with the image is the latents, the coded
                                * streams and the 8-bit image lic_decode returns (the _rows calls keep
                                * a band of rows instead): about 8 bytes per pixel with the shipped model
@@ -97,10 +99,11 @@ typedef struct lic_config {
                                * For testing and for pinning speed: the integer path, and so the
                                * bitstream's decodability, is the same under every mask; the float
                                * transforms may round differently. */
-    uint32_t tile_side;       /* side in pixels of the tiles the CPU runs the transforms over, rounded
-                               * down to a multiple of 64 (at least 64); 0 = chosen by the library:
-                               * 1024, smaller if max_memory needs it (default 0); LIC_TILE_WHOLE = the
-                               * whole image in one piece (as before tiling). Results are identical
+    uint32_t tile_side;       /* side in pixels of the tiles the CPU runs the transforms that cannot run
+                               * in bands of rows over (the integer hyper-synthesis), rounded down to a
+                               * multiple of 64 (at least 64); 0 = chosen by the library: 1024, smaller
+                               * if max_memory needs it (default 0); LIC_TILE_WHOLE = the whole image in
+                               * one piece, no bands or tiles (as before tiling). Results are identical
                                * for every value. */
     uint32_t entropy_tile;    /* encoders: side in pixels of the tiles the latent is entropy coded in
                                * (docs/FORMAT.md §3.2), each with its own stream, coded and decoded
@@ -240,9 +243,9 @@ LIC_API void lic_metadata_free(lic_metadata *meta);
  * A row is width * channels bytes (3 for LIC_PIXFMT_RGB8, 1 for GRAY8), packed. The library asks for
  * (or hands out) rows strictly in order: y = 0, 1, ..., height - 1, each exactly once, until the call
  * ends or fails; an error stops the sequence where it is. The row buffer belongs to the library and is
- * valid during the callback only: a reader fills it, a writer reads it. The library keeps the band of
- * rows its tiles and halos need (on the CPU, about tile_side + 64 rows of the image's width; with the
- * whole image in one piece, as on an accelerator or with LIC_TILE_WHOLE, the rows go straight into the
+ * valid during the callback only: a reader fills it, a writer reads it. The library keeps the rows
+ * one band of its transforms needs (on the CPU, under 64 rows of the image's width; with the whole
+ * image in one piece, as on an accelerator or with LIC_TILE_WHOLE, the rows go straight into the
  * float image of the transforms and one row is kept).
  *
  * A callback returns 0 to go on, or a negative value to stop: the call then returns that value
