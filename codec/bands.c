@@ -340,11 +340,12 @@ static void grow_parts(lic_scratch_parts *a, lic_scratch_parts b)
     a->slot = b.slot > a->slot ? b.slot : a->slot;
 }
 
-void lic_band_measure(const lic_tile_plan *p, const lic_model_data *md, int ph, int pw, lic_band_need *need)
+void lic_band_measure(const lic_tile_plan *p, const lic_model_data *md, int ph, int pw, lic_op_range r,
+                      lic_band_need *need)
 {
     for (int k = 0; k < p->n_chains; k++) {
         const lic_tile_chain *c = &p->chain[k];
-        if (!c->banded)
+        if (!c->banded || c->first < r.first || c->first >= r.first + r.count)
             continue;
         band_run b;
         const uint64_t floats = size_rings(&b, md, p, c, ph, pw);

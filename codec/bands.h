@@ -26,7 +26,7 @@
 /* 1 when every op of chain c can run band by band. */
 int lic_band_chain_ok(const lic_model_data *md, const lic_tile_chain *c);
 
-/* What running the banded chains of p on a padded ph x pw image needs at most: floats of the rings
+/* What running the banded chains of p that start in ops r on a padded ph x pw image needs at most: floats of the rings
  * (the chains run one after another and share them), the float kernels' scratch (the largest shared
  * and per-thread parts of any layer, lic_scratch_parts), and the image rows one pixel load or store
  * spans. */
@@ -35,7 +35,8 @@ typedef struct lic_band_need {
     lic_scratch_parts scratch;
     uint32_t pixel_rows;
 } lic_band_need;
-void lic_band_measure(const lic_tile_plan *p, const lic_model_data *md, int ph, int pw, lic_band_need *need);
+void lic_band_measure(const lic_tile_plan *p, const lic_model_data *md, int ph, int pw, lic_op_range r,
+                      lic_band_need *need);
 
 struct lic_engine;
 /* Runs banded chain c on the engine's image, its rings in e->band (sized by lic_band_measure). */

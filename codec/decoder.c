@@ -16,7 +16,7 @@ int lic_decoder_open(lic_decoder **out, lic_model *m, const lic_config *cfg)
     if (!out)
         return LIC_EINVAL;
     lic_engine *g;
-    int ret = lic_engine_open(&g, sizeof(lic_decoder), m, cfg);
+    int ret = lic_engine_open(&g, sizeof(lic_decoder), m, cfg, LIC_ENGINE_DECODER);
     if (ret < 0) {
         *out = NULL;
         return ret;

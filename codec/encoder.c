@@ -16,7 +16,7 @@ int lic_encoder_open(lic_encoder **out, lic_model *m, const lic_config *cfg)
     if (!out)
         return LIC_EINVAL;
     lic_engine *g;
-    int ret = lic_engine_open(&g, sizeof(lic_encoder), m, cfg);
+    int ret = lic_engine_open(&g, sizeof(lic_encoder), m, cfg, LIC_ENGINE_ENCODER);
     if (ret < 0) {
         *out = NULL;
         return ret;

@@ -44,6 +44,7 @@ static int engine_init(lic_engine *e, lic_model *m, const lic_config *cfg)
         (ret = lic_xf_ctx_create_masked(&e->xf, LIC_KERNELS_FAST, e->cfg.cpu_features, e->pool,
                                         &e->cfg.allocator)) < 0)
         return ret;
+    lic_xf_ctx_keep_packed(e->xf); /* the model's layers outlive the context; bands run each many times */
     e->ikernel = lic_iconv_kernel_for(e->cfg.cpu_features);
     lic_model_retain(m);
     e->model = m;
@@ -83,7 +84,7 @@ static void engine_release(lic_engine *e)
     e->model = NULL;
 }
 
-int lic_engine_open(lic_engine **out, size_t size, lic_model *m, const lic_config *cfg)
+int lic_engine_open(lic_engine **out, size_t size, lic_model *m, const lic_config *cfg, lic_engine_role role)
 {
     *out = NULL;
     if (!m)
@@ -95,6 +96,7 @@ int lic_engine_open(lic_engine **out, size_t size, lic_model *m, const lic_confi
     lic_engine *e = lic_mem_zalloc(&a, size);
     if (!e)
         return LIC_ENOMEM;
+    e->role = role;
     if ((ret = engine_init(e, m, cfg)) < 0) {
         engine_release(e);
         lic_mem_free(&a, e);
@@ -144,6 +146,10 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
     const int lh = ph / 16, lw = pw / 16;
     const uint64_t n_etiles = lic_etiles_count(lh, lw, elog2);
     uint64_t px = (uint64_t)ph * (uint64_t)pw, bytes = 0, scratch = 0, band_scratch = 0;
+    const lic_op_range all = {0, md->n_ops};
+    const lic_op_range transforms = e->role == LIC_ENGINE_ENCODER   ? md->analysis
+                                    : e->role == LIC_ENGINE_DECODER ? md->synthesis
+                                                                    : all;
     p->tiled = tile > 0;
     p->tile = tile;
     p->etile_log2 = elog2;
@@ -151,9 +157,9 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
     p->band = 0;
     p->pixel_rows = 1;
     if (p->tiled) {
-        lic_band_need band = {0, {0, 0}, 0};
+        lic_band_need band = {0, {0, 0, 0}, 0};
         lic_tile_counts(&e->tiles, md, tile, ph, pw, p->tcount, &scratch);
-        lic_band_measure(&e->tiles, md, ph, pw, &band);
+        lic_band_measure(&e->tiles, md, ph, pw, transforms, &band);
         p->band = band.floats;
         bytes += band.floats * sizeof(float);
         band_scratch = band.scratch.shared + (64u << 10) +
@@ -185,6 +191,14 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
             scratch = s;
     }
     p->scratch = scratch * (uint64_t)lic_threadpool_size(e->pool) + band_scratch;
+    /* The float kernels keep every layer's packed weights (lic_xf_ctx_keep_packed). */
+    for (int i = transforms.first; i < transforms.first + transforms.count; i++) {
+        const lic_op *op = &md->ops[i];
+        if (op->kind == LIC_OP_CONV)
+            p->scratch += lic_conv2d_scratch_parts(op->conv, 1, 1).packed;
+        else if (op->kind == LIC_OP_GDN)
+            p->scratch += lic_gdn_scratch_parts(op->gdn, 1, 1).packed;
+    }
     /* Symbol writers buffer their symbols (and briefly twice that while growing): about 40 bytes per
      * symbol. With one tile that is every symbol of the image; with several, the z symbols, the tiles
      * in flight (one per worker, in its workspace) and the finished tile streams, kept as bytes (1 byte

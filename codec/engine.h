@@ -13,9 +13,14 @@
 #include "transforms/layers.h"
 #include "transforms/threadpool.h"
 
+/* What an engine codes: it plans (and the memory estimate counts) the float transforms of that side,
+ * or of both (a harness that runs analysis and synthesis on one engine). */
+typedef enum lic_engine_role { LIC_ENGINE_ENCODER, LIC_ENGINE_DECODER, LIC_ENGINE_BOTH } lic_engine_role;
+
 typedef struct lic_engine {
     lic_model *model;
     const lic_model_data *md;
+    lic_engine_role role;
     lic_config cfg;           /* resolved copy: allocator and logger filled */
     lic_threadpool *pool;
     lic_xf_ctx *xf;           /* float kernels, chosen under cfg.cpu_features */
@@ -61,7 +66,7 @@ typedef struct lic_engine {
 
 /* Allocates a zeroed context of `size` bytes whose first member is a lic_engine and initializes that
  * engine on model m (taking a reference). Checks m and cfg. Returns 0 or an error; *out NULL on failure. */
-int lic_engine_open(lic_engine **out, size_t size, lic_model *m, const lic_config *cfg);
+int lic_engine_open(lic_engine **out, size_t size, lic_model *m, const lic_config *cfg, lic_engine_role role);
 /* Releases the engine's resources and frees the context allocated by lic_engine_open. Safe on NULL. */
 void lic_engine_close(lic_engine *e);
 

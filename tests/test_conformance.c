@@ -315,7 +315,7 @@ static int setup(void **state)
     cfg.tile_side = LIC_TILE_WHOLE;
     cfg.n_threads = 2;
     cfg.cpu_features = cpu_mask;
-    assert_int_equal(lic_engine_open(&h->eng, sizeof(lic_engine), h->model, &cfg), 0);
+    assert_int_equal(lic_engine_open(&h->eng, sizeof(lic_engine), h->model, &cfg, LIC_ENGINE_BOTH), 0);
     const char *fk = lic_xf_ctx_kernel_name(h->eng->xf), *ik = lic_iconv_kernel_name(h->eng->ikernel);
     print_message("  kernels: float %s, integer %s (cpu_features 0x%x)\n", fk, ik, (unsigned)cpu_mask);
     if (want_float_kernel) { /* the mask must select exactly the kernels this run is meant to test */

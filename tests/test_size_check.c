@@ -110,15 +110,23 @@ static void test_memory_matches_codec(void **state)
     size_t n2 = 0;
     assert_int_equal(lic_encode(e, &img, 50, &b2, &n2), LIC_ELIMIT);
     lic_encoder_close(&e);
+    /* The decoder plans the synthesis instead of the analysis: its own estimate, with the same rules. */
     lic_decoder *d;
+    cfg.max_memory = 0;
+    assert_int_equal(lic_decoder_open(&d, m, &cfg), 0);
+    assert_int_equal(lic_decoder_check_size(d, W, H, &c), 0);
+    const uint64_t need_d = c.memory;
+    lic_decoder_close(&d);
+    cfg.max_memory = need_d - 1;
     assert_int_equal(lic_decoder_open(&d, m, &cfg), 0);
     assert_int_equal(lic_decoder_check_size(d, W, H, &c), LIC_ELIMIT);
     assert_int_equal(c.exceeded, LIC_LIMIT_MEMORY);
+    assert_int_equal(c.value, need_d);
     lic_image out = {0};
     assert_int_equal(lic_decode(d, bits, n, &out), LIC_ELIMIT);
     lic_decoder_close(&d);
 
-    cfg.max_memory = need;
+    cfg.max_memory = need_d;
     assert_int_equal(lic_decoder_open(&d, m, &cfg), 0);
     assert_int_equal(lic_decoder_check_size(d, W, H, &c), 0);
     assert_int_equal(lic_decode(d, bits, n, &out), 0);

@@ -4,6 +4,8 @@
  * of output rows; lic_conv2d and lic_gdn are those calls on whole tensors. */
 #include "transforms/layers.h"
 
+#include <string.h>
+
 
 #include "transforms/cpu/xf_cpu.h"
 #include "util/mem.h"
@@ -57,8 +59,46 @@ void lic_xf_ctx_free(lic_xf_ctx **pctx)
         lic_mem_free(a, ctx->slots[i].buf);
     lic_mem_free(a, ctx->slots);
     lic_mem_free(a, ctx->shared);
+    for (int i = 0; i < ctx->n_packed; i++)
+        lic_mem_free(a, ctx->packed[i].a);
+    lic_mem_free(a, ctx->packed);
     lic_mem_free(a, ctx);
     *pctx = NULL;
+}
+
+void lic_xf_ctx_keep_packed(lic_xf_ctx *ctx)
+{
+    if (ctx)
+        ctx->keep_packed = 1;
+}
+
+float *lic_xf_packed_get(lic_xf_ctx *ctx, const float *w, const int key[6], size_t floats, int *fresh)
+{
+    for (int i = 0; i < ctx->n_packed; i++)
+        if (ctx->packed[i].w == w && memcmp(ctx->packed[i].key, key, sizeof(ctx->packed[i].key)) == 0) {
+            *fresh = 0;
+            return ctx->packed[i].a;
+        }
+    if (ctx->n_packed == ctx->cap_packed) {
+        const int cap = ctx->cap_packed ? 2 * ctx->cap_packed : 16;
+        lic_xf_packed *p = lic_mem_alloc_array(ctx->alloc, (size_t)cap, sizeof(*p));
+        if (!p)
+            return NULL;
+        if (ctx->n_packed)
+            memcpy(p, ctx->packed, sizeof(*p) * (size_t)ctx->n_packed);
+        lic_mem_free(ctx->alloc, ctx->packed);
+        ctx->packed = p;
+        ctx->cap_packed = cap;
+    }
+    float *a = floats <= SIZE_MAX / sizeof(float) ? lic_mem_alloc(ctx->alloc, floats * sizeof(float)) : NULL;
+    if (!a)
+        return NULL;
+    lic_xf_packed *e = &ctx->packed[ctx->n_packed++];
+    e->w = w;
+    memcpy(e->key, key, sizeof(e->key));
+    e->a = a;
+    *fresh = 1;
+    return a;
 }
 
 enum lic_kernel_path lic_xf_ctx_path(const lic_xf_ctx *ctx)
@@ -233,10 +273,12 @@ static lic_band whole_band(const lic_tensor *t)
 
 lic_scratch_parts lic_conv2d_scratch_parts(const lic_conv_layer *L, int in_h, int in_w)
 {
-    lic_scratch_parts p = {0, 0};
+    lic_scratch_parts p = {0, 0, 0};
     if (layer_ok(L) && in_h >= 1 && in_w >= 1 && in_h <= XF_SIDE_MAX && in_w <= XF_SIDE_MAX) {
         lic_xf_scratch_need n = lic_xf_fast_conv2d_need(L, in_h, in_w); /* the reference needs none */
-        p.shared = n.shared;
+        /* every tap of a transposed conv belongs to one phase: k*k taps in all, as a conv */
+        p.packed = (size_t)L->cout * (size_t)L->cin * (size_t)L->k * (size_t)L->k * sizeof(float);
+        p.shared = n.shared - p.packed;
         p.slot = n.slot;
     }
     return p;
@@ -244,13 +286,14 @@ lic_scratch_parts lic_conv2d_scratch_parts(const lic_conv_layer *L, int in_h, in
 
 lic_scratch_parts lic_gdn_scratch_parts(const lic_gdn_layer *L, int rows, int w)
 {
-    lic_scratch_parts p = {0, 0};
+    lic_scratch_parts p = {0, 0, 0};
     if (!L || L->c < 1 || L->c > XF_CH_MAX || rows < 1 || w < 1 || w > XF_SIDE_MAX ||
         (size_t)rows * (size_t)w > (size_t)1 << 30)
         return p;
     lic_xf_scratch_need n = lic_xf_fast_gdn_need(L, (int)((size_t)rows * (size_t)w));
     const size_t ref = ((size_t)L->c + 1) * (size_t)w * sizeof(float); /* one row's squares and sums */
-    p.shared = n.shared;
+    p.packed = (size_t)L->c * (size_t)L->c * sizeof(float);
+    p.shared = n.shared - p.packed;
     p.slot = n.slot > ref ? n.slot : ref;
     return p;
 }

@@ -62,6 +62,13 @@ int lic_xf_ctx_create(lic_xf_ctx **out, enum lic_kernel_path path, lic_threadpoo
 int lic_xf_ctx_create_masked(lic_xf_ctx **out, enum lic_kernel_path path, unsigned features,
                              lic_threadpool *pool, const lic_allocator *alloc);
 void lic_xf_ctx_free(lic_xf_ctx **ctx);
+
+/* From now on the context keeps each layer's packed weights (the fast path's layout of them) from one
+ * call to the next, found again by the weight pointer and the layer's shape, instead of packing them
+ * on every call: for callers that run the same layers many times (a codec runs each layer once per
+ * band of rows) and whose layers keep their weights — address and values — for the context's
+ * lifetime, as a loaded model does. Costs lic_scratch_parts.packed per layer. */
+void lic_xf_ctx_keep_packed(lic_xf_ctx *ctx);
 /* The path actually in use: FAST falls back to REFERENCE on CPUs without the needed ISA. */
 enum lic_kernel_path lic_xf_ctx_path(const lic_xf_ctx *ctx);
 /* Short name of the kernels in use ("c", "avx2", "avx512"): static string. */
@@ -72,13 +79,15 @@ const char *lic_xf_ctx_kernel_name(const lic_xf_ctx *ctx);
  * It also bounds a lic_conv2d_rows call that reads in_h rows of an in_w-wide input. */
 size_t lic_conv2d_scratch_size(const lic_conv_layer *L, int in_h, int in_w);
 
-/* The context's scratch is one shared block (packed weights), grown to the largest any layer needs,
- * and one block per thread, likewise: so n threads running several layers need at most the largest
- * `shared` plus n times the largest `slot` of those layers, each rounded up to 64 KiB. These give
- * both parts for a conv on (or a band call reading) in_h x in_w, and for a GDN on rows x w, as the
- * larger of the two kernel paths' needs. */
+/* The context's scratch is one shared block (offset tables, and the packed weights of the current
+ * layer), grown to the largest any layer needs, and one block per thread, likewise. So n threads
+ * running several layers need at most the largest `shared` plus n times the largest `slot` of those
+ * layers, each rounded up to 64 KiB, plus: the largest `packed` in the shared block, or, for a context
+ * that keeps packed weights (lic_xf_ctx_keep_packed), the sum of `packed` over the layers it has run.
+ * These give the parts for a conv on (or a band call reading) in_h x in_w, and for a GDN on rows x w,
+ * as the larger of the two kernel paths' needs. */
 typedef struct lic_scratch_parts {
-    size_t shared, slot;
+    size_t shared, slot, packed;
 } lic_scratch_parts;
 lic_scratch_parts lic_conv2d_scratch_parts(const lic_conv_layer *L, int in_h, int in_w);
 lic_scratch_parts lic_gdn_scratch_parts(const lic_gdn_layer *L, int rows, int w);

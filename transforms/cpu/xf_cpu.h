@@ -61,6 +61,13 @@ typedef struct lic_xf_slot {
     size_t size; /* bytes */
 } lic_xf_slot;
 
+/* Packed weights of one layer, kept by a context (lic_xf_ctx_keep_packed). */
+typedef struct lic_xf_packed {
+    const float *w;   /* the layer's weights, as passed */
+    int key[6];       /* mode, cin, cout, k, stride, transposed: what the packed layout depends on */
+    float *a;
+} lic_xf_packed;
+
 struct lic_xf_ctx {
     const lic_allocator *alloc; /* borrowed */
     lic_threadpool *pool;       /* borrowed, may be NULL */
@@ -70,10 +77,16 @@ struct lic_xf_ctx {
     float *shared;              /* packed weights and offset tables of the current layer */
     size_t shared_size;         /* bytes */
     lic_xf_slot *slots;         /* [n_threads] */
+    int keep_packed;            /* lic_xf_ctx_keep_packed was called */
+    lic_xf_packed *packed;      /* [n_packed], grown as layers come */
+    int n_packed, cap_packed;
 };
 
 /* Makes sure shared scratch has `shared_bytes` and every slot `slot_bytes`. 0 or LIC_ENOMEM. */
 int lic_xf_reserve(lic_xf_ctx *ctx, size_t shared_bytes, size_t slot_bytes);
+/* The kept packed weights of layer (w, key) of `floats` floats: *fresh = 0 when they were packed
+ * before, 1 when the caller must pack them now. NULL when memory runs out. */
+float *lic_xf_packed_get(lic_xf_ctx *ctx, const float *w, const int key[6], size_t floats, int *fresh);
 /* Takes / returns a free slot (called from inside pool tasks). */
 lic_xf_slot *lic_xf_slot_get(lic_xf_ctx *ctx);
 void lic_xf_slot_put(lic_xf_slot *s);

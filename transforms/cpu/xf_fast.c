@@ -400,14 +400,16 @@ static int run(lic_xf_ctx *ctx, xf_job *J, xf_geom *g)
 {
     const lic_xf_kernels *kt = &ctx->kern;
     lic_xf_scratch_need need = geom_need(g);
-    int ret = lic_xf_reserve(ctx, need.shared, need.slot);
+    /* Kept packed weights live outside the shared block, which then holds only the offset tables. */
+    const size_t own_a = ctx->keep_packed ? 0 : packed_floats(g);
+    int ret = lic_xf_reserve(ctx, need.shared - (packed_floats(g) - own_a) * sizeof(float), need.slot);
     if (ret < 0)
         return ret;
     J->ctx = ctx;
     J->kt = kt;
     J->g = g;
     J->A = ctx->shared;
-    J->boff = (int32_t *)(ctx->shared + packed_floats(g));
+    J->boff = (int32_t *)(ctx->shared + own_a);
     size_t a = 0, b = 0;
     for (int py = 0; py < g->nph; py++)
         for (int px = 0; px < g->nph; px++) {
@@ -425,7 +427,14 @@ static int run(lic_xf_ctx *ctx, xf_job *J, xf_geom *g)
     }
     J->nblk = (g->cout + kt->mr - 1) / kt->mr;
     J->nv = g->cout <= kt->mr_narrow ? kt->nv_narrow : kt->nv;
-    lic_threadpool_run(ctx->pool, J->nblk, pack_task, J);
+    int fresh = 1;
+    if (ctx->keep_packed) {
+        const int key[6] = {g->mode, g->cin, g->cout, g->k, g->mode == MODE_TCONV ? g->nph : g->sg, J->w_transposed};
+        if (!(J->A = lic_xf_packed_get(ctx, J->w, key, packed_floats(g), &fresh)))
+            return LIC_ENOMEM;
+    }
+    if (fresh)
+        lic_threadpool_run(ctx->pool, J->nblk, pack_task, J);
 
     /* Split output channels too when there are fewer pixel blocks than threads. GDN never does: its
      * tasks read every channel of their pixels and write them back in place. */
