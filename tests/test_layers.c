@@ -301,14 +301,21 @@ static void test_tconv_fast_vs_ref(void **state)
     check_conv(5, 7, 3, 3, 1, 4, 3, 1);   /* stride 3 */
 }
 
+/* Random GDN parameters of c channels: beta in [0.5, 1.5), gamma in [0, 0.1). The caller frees both. */
+static void gdn_params(int c, float **beta, float **gamma)
+{
+    *beta = malloc(sizeof(float) * c), *gamma = malloc(sizeof(float) * c * c);
+    assert_non_null(*beta), assert_non_null(*gamma);
+    for (int i = 0; i < c; i++)
+        (*beta)[i] = 0.5f + 0.5f * (frand() + 1.0f);
+    for (int i = 0; i < c * c; i++)
+        (*gamma)[i] = 0.05f * (frand() + 1.0f);
+}
+
 static void check_gdn(int c, int h, int w, int inverse)
 {
-    float *beta = malloc(sizeof(float) * c), *gamma = malloc(sizeof(float) * c * c);
-    assert_non_null(beta), assert_non_null(gamma);
-    for (int i = 0; i < c; i++)
-        beta[i] = 0.5f + 0.5f * (frand() + 1.0f);
-    for (int i = 0; i < c * c; i++)
-        gamma[i] = 0.05f * (frand() + 1.0f);
+    float *beta, *gamma;
+    gdn_params(c, &beta, &gamma);
     lic_gdn_layer L = {c, inverse, beta, gamma};
     lic_tensor ref = tensor_new(c, h, w), got = tensor_new(c, h, w);
     const size_t n = lic_tensor_count(c, h, w);
@@ -626,12 +633,8 @@ static void test_conv_rows_bands(void **state)
  * with more rows, which must stay untouched). */
 static void check_gdn_bands(lic_xf_ctx *ctx, int c, int h, int w, int inverse)
 {
-    float *beta = malloc(sizeof(float) * c), *gamma = malloc(sizeof(float) * c * c);
-    assert_non_null(beta), assert_non_null(gamma);
-    for (int i = 0; i < c; i++)
-        beta[i] = 0.5f + 0.5f * (frand() + 1.0f);
-    for (int i = 0; i < c * c; i++)
-        gamma[i] = 0.05f * (frand() + 1.0f);
+    float *beta, *gamma;
+    gdn_params(c, &beta, &gamma);
     lic_gdn_layer G = {c, inverse, beta, gamma};
     lic_tensor x = tensor_new(c, h, w), whole = tensor_new(c, h, w);
     for (size_t i = 0; i < lic_tensor_count(c, h, w); i++)
