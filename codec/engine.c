@@ -320,6 +320,7 @@ int lic_engine_prepare_tiles(lic_engine *e, uint32_t width, uint32_t height, int
     }
     if (p.band > e->band_cap) {
         lic_mem_free(&c->allocator, e->band);
+        e->band = NULL;
         e->band_cap = 0;
         if (p.band > SIZE_MAX / sizeof(float) || !(e->band = lic_mem_alloc(&c->allocator, p.band * sizeof(float)))) {
             free_workspace(e);

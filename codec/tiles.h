@@ -6,7 +6,9 @@
  * engine's buffers (the io views, or the range's ends). The views in between live only in tile
  * buffers. A chain runs tile by tile: the tile's source region, grown by a halo that covers the
  * receptive field of the chain's layers, is copied into the tile buffers; the ops run there as on a
- * small image; the tile's own part of the destination is copied out.
+ * small image; the tile's own part of the destination is copied out. The float chains of the analysis
+ * and synthesis whose ops allow it are marked `banded` and run band by band instead (codec/bands.h):
+ * the same chains, no halos.
  *
  * Regions are whole units of 2^smax pixels (smax: the coarsest scale of the chain's views), so each
  * intermediate tensor of a tile is exactly a sub-rectangle of the untiled one, and a region that stops
