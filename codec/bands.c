@@ -199,7 +199,8 @@ static void shuffle_channel(void *arg, int c)
     const int w = J->in->w;
     for (int y = J->from / 2; y < J->to / 2; y++)
         for (int i = 0; i < 2; i++) {
-            const float *s0 = ring_row(J->e, J->in, 4 * c + 2 * i, y), *s1 = ring_row(J->e, J->in, 4 * c + 2 * i + 1, y);
+            const float *s0 = ring_row(J->e, J->in, 4 * c + 2 * i, y);
+            const float *s1 = ring_row(J->e, J->in, 4 * c + 2 * i + 1, y);
             float *d = ring_row(J->e, J->out, c, 2 * y + i);
             for (int x = 0; x < w; x++) {
                 d[2 * x] = s0[x];
@@ -334,12 +335,6 @@ static uint64_t size_rings(band_run *b, const lic_model_data *md, const lic_tile
     return at;
 }
 
-static void grow_parts(lic_scratch_parts *a, lic_scratch_parts b)
-{
-    a->shared = b.shared > a->shared ? b.shared : a->shared;
-    a->slot = b.slot > a->slot ? b.slot : a->slot;
-}
-
 void lic_band_measure(const lic_tile_plan *p, const lic_model_data *md, int ph, int pw, lic_op_range r,
                       lic_band_need *need)
 {
@@ -357,9 +352,9 @@ void lic_band_measure(const lic_tile_plan *p, const lic_model_data *md, int ph, 
             const lic_op *op = &b.ops[i];
             const int rows = b.max_read[i], w = b.r[b.in[i]].w;
             if (op->kind == LIC_OP_CONV && rows > 0)
-                grow_parts(&need->scratch, lic_conv2d_scratch_parts(op->conv, rows, w));
+                need->scratch = lic_scratch_parts_max(need->scratch, lic_conv2d_scratch_parts(op->conv, rows, w));
             else if (op->kind == LIC_OP_GDN && rows > 0)
-                grow_parts(&need->scratch, lic_gdn_scratch_parts(op->gdn, rows, w));
+                need->scratch = lic_scratch_parts_max(need->scratch, lic_gdn_scratch_parts(op->gdn, rows, w));
         }
     }
 }

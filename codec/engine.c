@@ -145,7 +145,8 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
     const lic_model_data *md = e->md;
     const int lh = ph / 16, lw = pw / 16;
     const uint64_t n_etiles = lic_etiles_count(lh, lw, elog2);
-    uint64_t px = (uint64_t)ph * (uint64_t)pw, bytes = 0, scratch = 0, band_scratch = 0;
+    uint64_t px = (uint64_t)ph * (uint64_t)pw, bytes = 0, scratch = 0;
+    lic_scratch_parts xf = {0, 0, 0}; /* the float layers that run in bands or whole */
     const lic_op_range all = {0, md->n_ops};
     const lic_op_range transforms = e->role == LIC_ENGINE_ENCODER   ? md->analysis
                                     : e->role == LIC_ENGINE_DECODER ? md->synthesis
@@ -162,8 +163,7 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
         lic_band_measure(&e->tiles, md, ph, pw, transforms, &band);
         p->band = band.floats;
         bytes += band.floats * sizeof(float);
-        band_scratch = band.scratch.shared + (64u << 10) +
-                       (band.scratch.slot + (64u << 10)) * (uint64_t)lic_threadpool_size(e->pool);
+        xf = band.scratch;
         p->pixel_rows = lic_tile_pixel_rows(&e->tiles, tile, ph);
         p->pixel_rows = band.pixel_rows > p->pixel_rows ? band.pixel_rows : p->pixel_rows;
     }
@@ -178,19 +178,20 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
         p->count[i] = lic_buf_count(&whole, ph, pw);
         bytes += (p->count[i] + p->tcount[i]) * elem_size(&md->bufs[i]);
     }
-    /* The largest scratch of any float conv: one thread's strip, which grows with the input (the
-     * image, or a tile's region), plus the layer's packed weights, which do not (largest for the
-     * wide layers at the start of g_s: 1.2 MB in the shipped model, more than the whole workspace of
-     * a small image). */
-    for (int i = 0; !p->tiled && i < md->n_ops; i++) {
+    /* Untiled, every float layer runs on the whole image: its slot grows with the image (the strip
+     * of a conv, a row of squares of the reference GDN). */
+    for (int i = transforms.first; !p->tiled && i < transforms.first + transforms.count; i++) {
         const lic_op *op = &md->ops[i];
-        if (op->kind != LIC_OP_CONV)
-            continue;
-        uint64_t s = lic_conv2d_scratch_size(op->conv, ph >> op->in.scale, pw >> op->in.scale);
-        if (s > scratch)
-            scratch = s;
+        const int h = ph >> op->in.scale, w = pw >> op->in.scale;
+        if (op->kind == LIC_OP_CONV)
+            xf = lic_scratch_parts_max(xf, lic_conv2d_scratch_parts(op->conv, h, w));
+        else if (op->kind == LIC_OP_GDN)
+            xf = lic_scratch_parts_max(xf, lic_gdn_scratch_parts(op->gdn, h, w));
     }
-    p->scratch = scratch * (uint64_t)lic_threadpool_size(e->pool) + band_scratch;
+    /* The context's shared block and one slot per thread, each rounded up to 64 KiB, and the tiles' convs
+     * (lic_tile_counts: the parts together, per thread). */
+    const uint64_t threads = (uint64_t)lic_threadpool_size(e->pool);
+    p->scratch = scratch * threads + xf.shared + (64u << 10) + (xf.slot + (64u << 10)) * threads;
     /* The float kernels keep every layer's packed weights (lic_xf_ctx_keep_packed). */
     for (int i = transforms.first; i < transforms.first + transforms.count; i++) {
         const lic_op *op = &md->ops[i];

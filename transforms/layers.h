@@ -90,6 +90,14 @@ typedef struct lic_scratch_parts {
     size_t shared, slot, packed;
 } lic_scratch_parts;
 lic_scratch_parts lic_conv2d_scratch_parts(const lic_conv_layer *L, int in_h, int in_w);
+/* Shared and slot of a context that runs the layers of a and of b: the larger of each (packed: the
+ * sum, what a context that keeps packed weights holds). */
+static inline lic_scratch_parts lic_scratch_parts_max(lic_scratch_parts a, lic_scratch_parts b)
+{
+    lic_scratch_parts m = {a.shared > b.shared ? a.shared : b.shared, a.slot > b.slot ? a.slot : b.slot,
+                           a.packed + b.packed};
+    return m;
+}
 lic_scratch_parts lic_gdn_scratch_parts(const lic_gdn_layer *L, int rows, int w);
 
 /* out = conv(in). out->c/h/w must already be set to the layer's output shape and out->data sized for

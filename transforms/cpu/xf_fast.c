@@ -200,7 +200,8 @@ typedef struct xf_job {
     const xf_geom *g;
     const float *w;      /* weights in PyTorch layout */
     int w_transposed;    /* 1: w[cin][cout][k][k] */
-    const float *in;     /* band of cin planes of hin x win: row iy of channel c at in + c*in_plane + (iy - in_row0)*win */
+    const float *in;     /* band of cin planes of hin x win: row iy of channel c at
+                          * in + c*in_plane + (iy - in_row0)*win */
     size_t in_plane;
     int in_row0;
     float *out;          /* band of cout planes, rows of wo floats, the same way (GDN: in == out) */
@@ -318,7 +319,8 @@ static void conv_task(void *arg, int task)
                 for (int co = co_lo; co < co_hi; co++)
                     for (int m = m0; m < m1; m++)
                         for (int n = n0; n < n1; n++)
-                            J->out[co * oplane + (size_t)(m * nph + py - r0) * J->wo + (size_t)n * nph + px] = J->bias[co];
+                            J->out[co * oplane + (size_t)(m * nph + py - r0) * J->wo + (size_t)n * nph + px] =
+                                J->bias[co];
 
     /* The strip of a channel block serves every phase, so it is filled once per block. */
     for (int c0 = 0; c0 < g->cin; c0 += g->cb) {
