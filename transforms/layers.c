@@ -6,7 +6,6 @@
 
 #include <string.h>
 
-
 #include "transforms/cpu/xf_cpu.h"
 #include "util/mem.h"
 
