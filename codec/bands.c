@@ -39,11 +39,6 @@ typedef struct band_run {
     uint32_t max_rows;             /* rows of one pixel load or store */
 } band_run;
 
-static int in_place(const lic_op *op)
-{
-    return lic_view_eq(&op->in, &op->out);
-}
-
 int lic_band_chain_ok(const lic_model_data *md, const lic_tile_chain *c)
 {
     if (c->count > MAX_OPS)
@@ -82,13 +77,13 @@ static void run_init(band_run *b, const lic_model_data *md, const lic_tile_plan 
     b->dst_pixels = k == p->pixels_out;
     int last = 0;
     for (int i = 0; i < b->n; i++)
-        if (!in_place(&b->ops[i]))
+        if (!lic_op_in_place(&b->ops[i]))
             last = i;
     ring_init(&b->r[0], &c->src, ph, pw, !b->src_pixels, b->src_pixels ? 0 : ph >> c->src.scale);
     b->n_rings = 1;
     for (int i = 0; i < b->n; i++) {
         b->in[i] = b->n_rings - 1;
-        if (in_place(&b->ops[i])) {
+        if (lic_op_in_place(&b->ops[i])) {
             b->out[i] = b->in[i];
             continue;
         }

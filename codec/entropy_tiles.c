@@ -21,11 +21,6 @@
  * output): the same allowance the engine's estimate always used. */
 #define WRITER_BYTES_PER_SYMBOL 40
 
-static int view_eq(const lic_view *a, const lic_view *b)
-{
-    return a->buf == b->buf && a->c0 == b->c0 && a->c == b->c && a->scale == b->scale;
-}
-
 static void grow(uint64_t *units, const lic_view *v)
 {
     if (v->c && lic_view_units(v) > units[v->buf])
@@ -91,7 +86,7 @@ int lic_etiles_init(lic_engine *e)
                 if (e->tiles.chain[k].first == st->ops.first && e->tiles.chain[k].count == st->ops.count)
                     et->hyper_chain = k;
             const lic_tile_chain *c = et->hyper_chain >= 0 ? &e->tiles.chain[et->hyper_chain] : NULL;
-            if (!c || !view_eq(&c->src, &md->io.zhat) || c->dst.scale != 4 || c->smax != md->io.zhat.scale)
+            if (!c || !lic_view_eq(&c->src, &md->io.zhat) || c->dst.scale != 4 || c->smax != md->io.zhat.scale)
                 why = "the hyper-synthesis is not one chain from z-hat to the latent";
             for (int i = st->ops.first; !why && i < st->ops.first + st->ops.count; i++)
                 if (md->ops[i].kind != LIC_OP_ICONV)

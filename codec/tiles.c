@@ -7,16 +7,6 @@
 #include "codec/bands.h"
 #include "codec/engine.h"
 
-static int view_eq(const lic_view *a, const lic_view *b)
-{
-    return a->buf == b->buf && a->c0 == b->c0 && a->c == b->c && a->scale == b->scale;
-}
-
-static int in_place(const lic_op *op)
-{
-    return view_eq(&op->in, &op->out);
-}
-
 /* Ops whose output element depends on a bounded window of their input: all but IZERO. */
 static int tileable(const lic_op *op)
 {
@@ -80,7 +70,7 @@ static int cut(const lic_model_data *md, lic_op_range r, int bands, lic_tile_pla
     const int end = r.first + r.count;
     for (int i = r.first; i < end;) {
         const lic_op *op = &md->ops[i];
-        if (!tileable(op) || in_place(op)) {
+        if (!tileable(op) || lic_op_in_place(op)) {
             grow_whole(p, &op->out);
             i++;
             continue;
@@ -109,7 +99,7 @@ static int pixel_chain(const lic_model_data *md, const lic_tile_plan *p, const l
 {
     int found = -1;
     for (int k = 0; k < p->n_chains; k++)
-        if (view_eq(out ? &p->chain[k].dst : &p->chain[k].src, v))
+        if (lic_view_eq(out ? &p->chain[k].dst : &p->chain[k].src, v))
             found = found < 0 ? k : -2;
     if (found < 0)
         return -1;
@@ -118,7 +108,7 @@ static int pixel_chain(const lic_model_data *md, const lic_tile_plan *p, const l
         if (i >= c->first && i < c->first + c->count)
             continue;
         const lic_op *op = &md->ops[i];
-        if ((op->kind != LIC_OP_IZERO && view_eq(&op->in, v)) || view_eq(&op->out, v))
+        if ((op->kind != LIC_OP_IZERO && lic_view_eq(&op->in, v)) || lic_view_eq(&op->out, v))
             return -1;
     }
     return found;

@@ -15,27 +15,22 @@ static int view_ok(const lic_view *v, const lic_buf *bufs, int n_bufs, enum lic_
            v->c <= 4096 && v->c0 <= 4096 && v->scale >= 0 && v->scale <= LIC_OP_MAX_SCALE;
 }
 
-static int same_view(const lic_view *a, const lic_view *b)
-{
-    return lic_view_eq(a, b);
-}
-
 static int shapes_ok(const lic_op *op)
 {
     const lic_view *in = &op->in, *out = &op->out;
     switch (op->kind) {
     case LIC_OP_CONV:
-        return op->conv && !same_view(in, out) && in->buf != out->buf && in->c == op->conv->cin &&
+        return op->conv && !lic_view_eq(in, out) && in->buf != out->buf && in->c == op->conv->cin &&
                out->c == op->conv->cout &&
                layer_scale(in->scale, op->conv->stride, op->conv->transposed) == out->scale;
     case LIC_OP_GDN:
-        return op->gdn && same_view(in, out) && in->c == op->gdn->c;
+        return op->gdn && lic_view_eq(in, out) && in->c == op->gdn->c;
     case LIC_OP_LEAKY_RELU:
-        return same_view(in, out) && op->slope_q8 >= 0 && op->slope_q8 <= 255;
+        return lic_view_eq(in, out) && op->slope_q8 >= 0 && op->slope_q8 <= 255;
     case LIC_OP_PIXEL_SHUFFLE:
         return in->buf != out->buf && in->c == 4 * out->c && out->scale == in->scale - 1;
     case LIC_OP_GAIN:
-        return same_view(in, out);
+        return lic_view_eq(in, out);
     case LIC_OP_ICONV:
         return op->iconv && in->buf != out->buf && in->c == op->iconv->cin && out->c == op->iconv->cout &&
                layer_scale(in->scale, op->iconv->stride, op->iconv->transposed) == out->scale;
@@ -95,7 +90,7 @@ int lic_op_chain(const lic_op *ops, int i, int end, const lic_view *kept, int n_
     lic_view cur = ops[i].out;
     int j = i + 1;
     for (; j < end && ops[j].kind != LIC_OP_IZERO && lic_view_eq(&ops[j].in, &cur); j++) {
-        if (!lic_view_eq(&ops[j].in, &ops[j].out) && is_kept(&cur, kept, n_kept))
+        if (!lic_op_in_place(&ops[j]) && is_kept(&cur, kept, n_kept))
             break;
         cur = ops[j].out;
     }

@@ -78,6 +78,12 @@ static inline int lic_view_eq(const lic_view *a, const lic_view *b)
     return a->buf == b->buf && a->c0 == b->c0 && a->c == b->c && a->scale == b->scale;
 }
 
+/* 1 for an op that works in place (GDN, leaky ReLU, gain): it reads and writes the same view. */
+static inline int lic_op_in_place(const lic_op *op)
+{
+    return lic_view_eq(&op->in, &op->out);
+}
+
 /* ---- chains and halos: the geometry that tiled execution on any backend is planned from -------- */
 
 /* How many elements from a region's cut edge op's output is wrong by, given `wrong` wrong input
