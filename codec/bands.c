@@ -34,7 +34,7 @@ typedef struct band_run {
     int need[MAX_OPS];             /* this step's target of each op */
     int stored;                    /* destination rows handed to the caller's pixels */
     int src_pixels, dst_pixels;
-    /* dry run: what the run needed at most */
+    /* what the dry run needed at most */
     int max_read[MAX_OPS];         /* input rows one call of op k read (in place: processed) */
     uint32_t max_rows;             /* rows of one pixel load or store */
 } band_run;
@@ -314,15 +314,20 @@ static int run_all(lic_engine *e, band_run *b, const lic_tile_chain *c, const fl
     }
 }
 
-/* Dry run of chain c: sizes every ring and lays them out from float 0. Returns the floats. */
-static uint64_t size_rings(band_run *b, const lic_model_data *md, const lic_tile_plan *p, const lic_tile_chain *c,
-                           int ph, int pw)
+/* Sets up the run of chain c: its rings sized by a dry run on a copy and laid out from float 0, and
+ * the dry run's maxima (max_read, max_rows). Returns the rings' floats. */
+static uint64_t plan_run(band_run *b, const lic_model_data *md, const lic_tile_plan *p, const lic_tile_chain *c,
+                         int ph, int pw)
 {
     run_init(b, md, p, c, ph, pw);
-    run_all(NULL, b, c, NULL);
+    band_run dry = *b;
+    run_all(NULL, &dry, c, NULL);
+    memcpy(b->max_read, dry.max_read, sizeof(b->max_read));
+    b->max_rows = dry.max_rows;
     uint64_t at = 0;
     for (int ri = 0; ri < b->n_rings; ri++) {
         ring *r = &b->r[ri];
+        r->cap = dry.r[ri].cap;
         r->at = at;
         if (!r->whole)
             at += (uint64_t)r->v.c * (uint64_t)r->cap * (uint64_t)r->w;
@@ -338,7 +343,7 @@ void lic_band_measure(const lic_tile_plan *p, const lic_model_data *md, int ph, 
         if (!c->banded || c->first < r.first || c->first >= r.first + r.count)
             continue;
         band_run b;
-        const uint64_t floats = size_rings(&b, md, p, c, ph, pw);
+        const uint64_t floats = plan_run(&b, md, p, c, ph, pw);
         if (floats > need->floats)
             need->floats = floats;
         if (b.max_rows > need->pixel_rows)
@@ -360,14 +365,7 @@ int lic_band_run(lic_engine *e, const lic_tile_chain *c, const float *gain)
     if ((k == e->tiles.pixels_in && !e->pix_in) || (k == e->tiles.pixels_out && !e->pix_out))
         return LIC_EINVAL; /* the whole float image it would read or write does not exist */
     band_run b;
-    if (size_rings(&b, e->md, &e->tiles, c, e->ph, e->pw) > e->band_cap)
+    if (plan_run(&b, e->md, &e->tiles, c, e->ph, e->pw) > e->band_cap)
         return LIC_EINVAL; /* the workspace was planned for this size: never reached */
-    /* The dry run moved the counters; start again with the capacities it found. */
-    for (int ri = 0; ri < b.n_rings; ri++) {
-        b.r[ri].row0 = 0;
-        b.r[ri].made = ri == 0 && b.r[0].whole ? b.r[0].h : 0;
-    }
-    memset(b.done, 0, sizeof(b.done));
-    b.stored = 0;
     return run_all(e, &b, c, gain);
 }
