@@ -178,28 +178,26 @@ static void plan_workspace(const lic_engine *e, int ph, int pw, int tile, int el
         p->count[i] = lic_buf_count(&whole, ph, pw);
         bytes += (p->count[i] + p->tcount[i]) * elem_size(&md->bufs[i]);
     }
-    /* Untiled, every float layer runs on the whole image: its slot grows with the image (the strip
-     * of a conv, a row of squares of the reference GDN). */
-    for (int i = transforms.first; !p->tiled && i < transforms.first + transforms.count; i++) {
-        const lic_op *op = &md->ops[i];
-        const int h = ph >> op->in.scale, w = pw >> op->in.scale;
-        if (op->kind == LIC_OP_CONV)
-            xf = lic_scratch_parts_max(xf, lic_conv2d_scratch_parts(op->conv, h, w));
-        else if (op->kind == LIC_OP_GDN)
-            xf = lic_scratch_parts_max(xf, lic_gdn_scratch_parts(op->gdn, h, w));
-    }
-    /* The context's shared block and one slot per thread, each rounded up to 64 KiB, and the tiles' convs
-     * (lic_tile_counts: the parts together, per thread). */
-    const uint64_t threads = (uint64_t)lic_threadpool_size(e->pool);
-    p->scratch = scratch * threads + xf.shared + (64u << 10) + (xf.slot + (64u << 10)) * threads;
-    /* The float kernels keep every layer's packed weights (lic_xf_ctx_keep_packed). */
+    /* The side's float layers: the context keeps each one's packed weights (lic_xf_ctx_keep_packed);
+     * untiled, each also runs on the whole image, its slot growing with it (the strip of a conv, a row
+     * of squares of the reference GDN). */
+    uint64_t kept = 0;
     for (int i = transforms.first; i < transforms.first + transforms.count; i++) {
         const lic_op *op = &md->ops[i];
+        const int h = ph >> op->in.scale, w = pw >> op->in.scale;
+        lic_scratch_parts s = {0, 0, 0};
         if (op->kind == LIC_OP_CONV)
-            p->scratch += lic_conv2d_scratch_parts(op->conv, 1, 1).packed;
+            s = lic_conv2d_scratch_parts(op->conv, h, w);
         else if (op->kind == LIC_OP_GDN)
-            p->scratch += lic_gdn_scratch_parts(op->gdn, 1, 1).packed;
+            s = lic_gdn_scratch_parts(op->gdn, h, w);
+        kept += s.packed;
+        if (!p->tiled)
+            xf = lic_scratch_parts_max(xf, s);
     }
+    /* The context's shared block and one slot per thread, each rounded up to 64 KiB, the kept weights,
+     * and the tiles' convs (lic_tile_counts: the parts together, per thread). */
+    const uint64_t threads = (uint64_t)lic_threadpool_size(e->pool);
+    p->scratch = scratch * threads + xf.shared + (64u << 10) + (xf.slot + (64u << 10)) * threads + kept;
     /* Symbol writers buffer their symbols (and briefly twice that while growing): about 40 bytes per
      * symbol. With one tile that is every symbol of the image; with several, the z symbols, the tiles
      * in flight (one per worker, in its workspace) and the finished tile streams, kept as bytes (1 byte

@@ -273,10 +273,12 @@ static lic_band whole_band(const lic_tensor *t)
 lic_scratch_parts lic_conv2d_scratch_parts(const lic_conv_layer *L, int in_h, int in_w)
 {
     lic_scratch_parts p = {0, 0, 0};
-    if (layer_ok(L) && in_h >= 1 && in_w >= 1 && in_h <= XF_SIDE_MAX && in_w <= XF_SIDE_MAX) {
+    if (!layer_ok(L))
+        return p;
+    /* every tap of a transposed conv belongs to one phase: k*k taps in all, as a conv */
+    p.packed = (size_t)L->cout * (size_t)L->cin * (size_t)L->k * (size_t)L->k * sizeof(float);
+    if (in_h >= 1 && in_w >= 1 && in_h <= XF_SIDE_MAX && in_w <= XF_SIDE_MAX) {
         lic_xf_scratch_need n = lic_xf_fast_conv2d_need(L, in_h, in_w); /* the reference needs none */
-        /* every tap of a transposed conv belongs to one phase: k*k taps in all, as a conv */
-        p.packed = (size_t)L->cout * (size_t)L->cin * (size_t)L->k * (size_t)L->k * sizeof(float);
         p.shared = n.shared - p.packed;
         p.slot = n.slot;
     }
@@ -286,12 +288,13 @@ lic_scratch_parts lic_conv2d_scratch_parts(const lic_conv_layer *L, int in_h, in
 lic_scratch_parts lic_gdn_scratch_parts(const lic_gdn_layer *L, int rows, int w)
 {
     lic_scratch_parts p = {0, 0, 0};
-    if (!L || L->c < 1 || L->c > XF_CH_MAX || rows < 1 || w < 1 || w > XF_SIDE_MAX ||
-        (size_t)rows * (size_t)w > (size_t)1 << 30)
+    if (!L || L->c < 1 || L->c > XF_CH_MAX)
+        return p;
+    p.packed = (size_t)L->c * (size_t)L->c * sizeof(float);
+    if (rows < 1 || w < 1 || w > XF_SIDE_MAX || (size_t)rows * (size_t)w > (size_t)1 << 30)
         return p;
     lic_xf_scratch_need n = lic_xf_fast_gdn_need(L, (int)((size_t)rows * (size_t)w));
     const size_t ref = ((size_t)L->c + 1) * (size_t)w * sizeof(float); /* one row's squares and sums */
-    p.packed = (size_t)L->c * (size_t)L->c * sizeof(float);
     p.shared = n.shared - p.packed;
     p.slot = n.slot > ref ? n.slot : ref;
     return p;

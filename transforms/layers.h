@@ -85,7 +85,8 @@ size_t lic_conv2d_scratch_size(const lic_conv_layer *L, int in_h, int in_w);
  * layers, each rounded up to 64 KiB, plus: the largest `packed` in the shared block, or, for a context
  * that keeps packed weights (lic_xf_ctx_keep_packed), the sum of `packed` over the layers it has run.
  * These give the parts for a conv on (or a band call reading) in_h x in_w, and for a GDN on rows x w,
- * as the larger of the two kernel paths' needs. */
+ * as the larger of the two kernel paths' needs (`packed` for any size; shared and slot 0 for a size
+ * the kernels refuse). */
 typedef struct lic_scratch_parts {
     size_t shared, slot, packed;
 } lic_scratch_parts;
