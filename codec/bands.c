@@ -180,44 +180,18 @@ static void drop_rows(const lic_engine *e, ring *r, int keep)
     r->row0 = keep;
 }
 
-typedef struct shuffle_job {
-    const lic_engine *e;
-    const ring *in, *out;
-    int from, to;
-} shuffle_job;
-
-/* Output channel c of a pixel shuffle by 2 over rows [from, to) (even): out[c][2y + i][2x + j] =
- * in[4c + 2i + j][y][x], as lic_pixel_shuffle. */
-static void shuffle_channel(void *arg, int c)
-{
-    const shuffle_job *J = arg;
-    const int w = J->in->w;
-    for (int y = J->from / 2; y < J->to / 2; y++)
-        for (int i = 0; i < 2; i++) {
-            const float *s0 = ring_row(J->e, J->in, 4 * c + 2 * i, y);
-            const float *s1 = ring_row(J->e, J->in, 4 * c + 2 * i + 1, y);
-            float *d = ring_row(J->e, J->out, c, 2 * y + i);
-            for (int x = 0; x < w; x++) {
-                d[2 * x] = s0[x];
-                d[2 * x + 1] = s1[x];
-            }
-        }
-}
-
 /* Makes rows [from, to) of op k's output. */
 static int run_op(lic_engine *e, band_run *b, int k, int from, int to, const float *gain)
 {
     const lic_op *op = &b->ops[k];
     ring *in = &b->r[b->in[k]], *out = &b->r[b->out[k]];
     switch (op->kind) {
-    case LIC_OP_CONV: {
-        lic_band bi = ring_band(e, in, in->made - in->row0), bo = ring_band(e, out, out->cap);
-        return lic_conv2d_rows(e->xf, op->conv, &bi, &bo, from, to);
-    }
+    case LIC_OP_CONV:
     case LIC_OP_PIXEL_SHUFFLE: {
-        shuffle_job J = {e, in, out, from, to};
-        lic_threadpool_run(e->pool, out->v.c, shuffle_channel, &J);
-        return LIC_OK;
+        lic_band bi = ring_band(e, in, in->made - in->row0), bo = ring_band(e, out, out->cap);
+        if (op->kind == LIC_OP_CONV)
+            return lic_conv2d_rows(e->xf, op->conv, &bi, &bo, from, to);
+        return lic_pixel_shuffle_rows(e->xf, &bi, 2, &bo, from, to);
     }
     case LIC_OP_GDN: {
         lic_band t = ring_band(e, out, out->made - out->row0);

@@ -1,10 +1,12 @@
-/* lic codec: band-by-band execution of the float chains on the CPU (docs/ARCHITECTURE.md, "Tiles").
+/* lic codec: band-by-band execution of the float chains on the CPU (docs/ARCHITECTURE.md, "Bands and
+ * tiles").
  *
  * A chain of float layers (codec/tiles.h) whose ops can all compute a range of output rows
- * (lic_conv2d_rows, lic_gdn_rows, and the element-wise ops) runs down the image in bands of rows of
- * the full width: each view between two layers lives in a ring of rows that holds only what the next
- * layer still reads, plus the band being made. A row is computed once — no halo is recomputed, as the
- * square tiles of codec/tiles.c must — and a band's rows stay in cache from one layer to the next.
+ * (lic_conv2d_rows, lic_gdn_rows, lic_pixel_shuffle_rows, and the element-wise ops) runs down the
+ * image in bands of rows of the full width: each view between two layers lives in a ring of rows that
+ * holds only what the next layer still reads, plus the band being made. A row is computed once — no
+ * halo is recomputed, as the square tiles of codec/tiles.c must — and a band's rows stay in cache from
+ * one layer to the next.
  * Memory grows with the image's width, not its height: for the shipped model and 32-pixel bands,
  * 7 KB per pixel of width (g_s, the largest chain).
  *

@@ -475,7 +475,7 @@ static void test_einval(void **state)
     free(in.data), free(out.data), free(ps.data);
 }
 
-/* ---- band by band (lic_conv2d_rows, lic_gdn_rows) --------------------------------------------- */
+/* ---- band by band (lic_conv2d_rows, lic_gdn_rows, lic_pixel_shuffle_rows) ------------------------- */
 
 static const uint32_t nan_bits = 0x7fc0dea5u; /* a quiet NaN marking floats no call may read or write */
 
@@ -683,6 +683,57 @@ static void test_gdn_rows_bands(void **state)
     for_each_ctx(gdn_bands_all, NULL);
 }
 
+/* Pixel shuffle by r whole (lic_pixel_shuffle) and band by band (lic_pixel_shuffle_rows): each input
+ * band holds exactly rows [lo / r, hi / r), each output band its range (sometimes with more rows, which
+ * must stay untouched); a range that is not whole groups of r rows, or an input row missing, is
+ * refused. */
+static void check_shuffle_bands(lic_xf_ctx *ctx, int cout, int r, int h, int w)
+{
+    lic_tensor in = tensor_new(cout * r * r, h, w), whole = tensor_new(cout, h * r, w * r);
+    for (size_t i = 0; i < lic_tensor_count(in.c, h, w); i++)
+        in.data[i] = frand();
+    assert_int_equal(lic_pixel_shuffle(ctx, &in, r, &whole), 0);
+    const lic_tensor out_shape = {whole.c, whole.h, whole.w, NULL};
+    const size_t margin = (size_t)2 * whole.w;
+    int *ends = malloc(sizeof(int) * (whole.h + 1));
+    assert_non_null(ends);
+    for (int split = 0; split < 3; split++) {
+        const int nr = random_split(whole.h, r, ends);
+        for (int k = 0, lo = 0; k < nr; lo = ends[k++]) {
+            const int hi = ends[k];
+            float *ibuf, *obuf;
+            size_t itotal, ototal;
+            lic_band bi = band_new(&in, lo / r, (hi - lo) / r, margin, &ibuf, &itotal);
+            const int e0 = irand(3) ? 0 : irand(3), e1 = irand(3) ? 0 : irand(3);
+            lic_band bo = band_new(&out_shape, lo - e0, hi - lo + e0 + e1, margin, &obuf, &ototal);
+            if (r > 1 && hi - lo > 1)
+                assert_int_equal(lic_pixel_shuffle_rows(ctx, &bi, r, &bo, lo + 1, hi), LIC_EINVAL);
+            bi.row0++, bi.data += w; /* the same rows where they are, less the first */
+            assert_int_equal(lic_pixel_shuffle_rows(ctx, &bi, r, &bo, lo, hi), LIC_EINVAL);
+            bi.row0--, bi.data -= w;
+            assert_int_equal(lic_pixel_shuffle_rows(ctx, &bi, r, &bo, lo, hi), 0);
+            assert_band_rows(&bo, obuf, ototal, &whole, lo, hi);
+            free(ibuf), free(obuf);
+        }
+    }
+    free(ends), free(in.data), free(whole.data);
+}
+
+static void shuffle_bands_all(lic_xf_ctx *ctx, void *arg)
+{
+    (void)arg;
+    for (size_t si = 0; si < sizeof(band_sizes) / sizeof(band_sizes[0]); si++) {
+        check_shuffle_bands(ctx, 3, 2, band_sizes[si][0], band_sizes[si][1]);
+        check_shuffle_bands(ctx, 2, 3, band_sizes[si][0], band_sizes[si][1] > 100 ? 50 : band_sizes[si][1]);
+    }
+}
+
+static void test_pixel_shuffle_rows_bands(void **state)
+{
+    (void)state;
+    for_each_ctx(shuffle_bands_all, NULL);
+}
+
 /* lic_conv2d_rows_needed: hand-checked cases, then against the kernels' definitions for every small
  * layer shape and range. */
 static void test_conv_rows_needed(void **state)
@@ -869,6 +920,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_conv_rows_needed),
         cmocka_unit_test(test_conv_rows_bands),
         cmocka_unit_test(test_gdn_rows_bands),
+        cmocka_unit_test(test_pixel_shuffle_rows_bands),
         cmocka_unit_test(test_rows_einval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -328,45 +328,59 @@ void lic_leaky_relu(lic_xf_ctx *ctx, lic_tensor *t, float slope)
 }
 
 typedef struct shuffle_job {
-    const lic_tensor *in;
-    lic_tensor *out;
-    int r;
+    const lic_band *in;
+    lic_band *out;
+    int r, lo, hi; /* output rows [lo, hi), multiples of r */
 } shuffle_job;
 
-/* One output plane of the pixel shuffle: row y*r + i interleaves the rows y of the r input planes
- * c*r*r + i*r + j, j = 0..r-1. Memory-bound; tasks are output planes, so any split gives the same bytes. */
+/* One output plane of the pixel shuffle over rows [lo, hi): row y*r + i interleaves the rows y of the
+ * r input planes c*r*r + i*r + j, j = 0..r-1. Memory-bound; tasks are output planes, so any split
+ * gives the same bytes. */
 static void shuffle_plane(void *arg, int c)
 {
     const shuffle_job *J = arg;
-    const int r = J->r, h = J->in->h, w = J->in->w, wo = J->out->w;
-    for (int i = 0; i < r; i++) {
-        const float *src = J->in->data + ((size_t)c * r * r + (size_t)i * r) * h * w;
-        for (int y = 0; y < h; y++) {
-            float *dst = J->out->data + ((size_t)c * J->out->h + (size_t)y * r + i) * wo;
+    const lic_band *in = J->in, *out = J->out;
+    const int r = J->r, w = in->w, wo = out->w;
+    for (int y = J->lo / r; y < J->hi / r; y++)
+        for (int i = 0; i < r; i++) {
+            const float *src =
+                in->data + ((size_t)c * r * r + (size_t)i * r) * in->plane + (size_t)(y - in->row0) * w;
+            float *dst = out->data + (size_t)c * out->plane + (size_t)(y * r + i - out->row0) * wo;
             if (r == 2) {
-                const float *s0 = src + (size_t)y * w, *s1 = s0 + (size_t)h * w;
+                const float *s0 = src, *s1 = src + in->plane;
                 for (int x = 0; x < w; x++) {
                     dst[2 * x] = s0[x];
                     dst[2 * x + 1] = s1[x];
                 }
             } else {
                 for (int j = 0; j < r; j++) {
-                    const float *sj = src + ((size_t)j * h + y) * w;
+                    const float *sj = src + (size_t)j * in->plane;
                     for (int x = 0; x < w; x++)
                         dst[(size_t)x * r + j] = sj[x];
                 }
             }
         }
-    }
+}
+
+int lic_pixel_shuffle_rows(lic_xf_ctx *ctx, const lic_band *in, int r, lic_band *out, int lo, int hi)
+{
+    if (!band_ok(in) || !band_ok(out) || r < 1 || r > LIC_XF_S_MAX || in->c % (r * r) != 0 ||
+        out->c != in->c / (r * r) || in->h > XF_SIDE_MAX / r || in->w > XF_SIDE_MAX / r || out->h != in->h * r ||
+        out->w != in->w * r)
+        return LIC_EINVAL;
+    if (lo < 0 || lo >= hi || hi > out->h || lo % r != 0 || hi % r != 0 || !band_holds(out, lo, hi) ||
+        !band_holds(in, lo / r, hi / r))
+        return LIC_EINVAL;
+    shuffle_job J = {in, out, r, lo, hi};
+    lic_threadpool_run(ctx ? ctx->pool : NULL, out->c, shuffle_plane, &J);
+    return LIC_OK;
 }
 
 int lic_pixel_shuffle(lic_xf_ctx *ctx, const lic_tensor *in, int r, lic_tensor *out)
 {
-    if (!tensor_ok(in) || !tensor_ok(out) || r < 1 || r > LIC_XF_S_MAX || in->c % (r * r) != 0 ||
-        out->c != in->c / (r * r) || in->h > XF_SIDE_MAX / r || in->w > XF_SIDE_MAX / r ||
-        out->h != in->h * r || out->w != in->w * r)
+    if (!tensor_ok(in) || !tensor_ok(out))
         return LIC_EINVAL;
-    shuffle_job J = {in, out, r};
-    lic_threadpool_run(ctx ? ctx->pool : NULL, out->c, shuffle_plane, &J);
-    return LIC_OK;
+    const lic_band bi = whole_band(in);
+    lic_band bo = whole_band(out);
+    return lic_pixel_shuffle_rows(ctx, &bi, r, &bo, 0, out->h);
 }

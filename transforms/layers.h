@@ -141,5 +141,9 @@ void lic_leaky_relu(lic_xf_ctx *ctx, lic_tensor *t, float slope);
 /* Pixel shuffle by factor r: in has c*r*r planes of h x w, out has c planes of h*r x w*r;
  * out[c][y*r+i][x*r+j] = in[c*r*r + i*r + j][y][x] (PyTorch's PixelShuffle). */
 int lic_pixel_shuffle(lic_xf_ctx *ctx, const lic_tensor *in, int r, lic_tensor *out);
+/* Output rows [lo, hi) (multiples of r) of the pixel shuffle, from a band of the input holding rows
+ * [lo / r, hi / r), into the held rows of out (out->h, out->w: the whole output's shape); the same
+ * values as lic_pixel_shuffle. LIC_EINVAL for shapes or rows as lic_conv2d_rows refuses them. */
+int lic_pixel_shuffle_rows(lic_xf_ctx *ctx, const lic_band *in, int r, lic_band *out, int lo, int hi);
 
 #endif /* LIC_TRANSFORMS_LAYERS_H */
