@@ -66,10 +66,8 @@ int lic_backend_cpu_run_in(lic_engine *e, const lic_frame *f, const lic_op *op, 
     }
     case LIC_OP_GAIN: {
         lic_tensor t = ftensor(f, &op->out);
-        size_t hw = (size_t)t.h * t.w;
-        for (int c = 0; c < t.c; c++)
-            for (size_t p = 0; p < hw; p++)
-                t.data[c * hw + p] *= gain[c];
+        const size_t hw = (size_t)t.h * t.w;
+        lic_channel_gain(t.data, t.c, hw, hw, gain);
         return LIC_OK;
     }
     case LIC_OP_ICONV:

@@ -203,14 +203,11 @@ static int run_op(lic_engine *e, band_run *b, int k, int from, int to, const flo
             lic_leaky_relu(e->xf, &t, (float)op->slope_q8 / 256.0f);
         }
         return LIC_OK;
-    case LIC_OP_GAIN:
-        for (int ch = 0; ch < out->v.c; ch++) {
-            float *x = ring_row(e, out, ch, from);
-            const size_t n = (size_t)(to - from) * out->w;
-            for (size_t i = 0; i < n; i++)
-                x[i] *= gain[ch];
-        }
+    case LIC_OP_GAIN: {
+        const lic_band t = ring_band(e, out, out->made - out->row0);
+        lic_channel_gain(ring_row(e, out, 0, from), t.c, t.plane, (size_t)(to - from) * t.w, gain);
         return LIC_OK;
+    }
     default:
         return LIC_EINVAL; /* lic_band_chain_ok admits no other kind */
     }

@@ -316,6 +316,13 @@ int lic_gdn(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_tensor *t)
     return lic_gdn_rows(ctx, L, &b, 0, t->h);
 }
 
+void lic_channel_gain(float *data, int c, size_t plane, size_t n, const float *gain)
+{
+    for (int ch = 0; ch < c; ch++)
+        for (size_t i = 0; i < n; i++)
+            data[(size_t)ch * plane + i] *= gain[ch];
+}
+
 void lic_leaky_relu(lic_xf_ctx *ctx, lic_tensor *t, float slope)
 {
     (void)ctx; /* memory-bound: one plain loop serves both paths (the compiler vectorizes it) */

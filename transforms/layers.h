@@ -135,6 +135,9 @@ int lic_conv2d_rows(lic_xf_ctx *ctx, const lic_conv_layer *L, const lic_band *in
  * unless 0 <= lo < hi <= t->h and t holds [lo, hi). */
 int lic_gdn_rows(lic_xf_ctx *ctx, const lic_gdn_layer *L, lic_band *t, int lo, int hi);
 
+/* In place: the n floats of channel ch (ch = 0 .. c-1, at data + ch * plane) times gain[ch]. */
+void lic_channel_gain(float *data, int c, size_t plane, size_t n, const float *gain);
+
 /* In-place leaky ReLU: x < 0 -> x * slope. */
 void lic_leaky_relu(lic_xf_ctx *ctx, lic_tensor *t, float slope);
 
