@@ -585,41 +585,42 @@ static int decode_with_cap(lic_model *m, const uint8_t *bits, size_t n, int thre
     return ret;
 }
 
-/* The library's peak estimate for this stream, in bytes, as lic_decoder_check_size reports it, checked
- * to be a max_memory that lets the stream decode. One byte less either is refused or makes the engine
- * plan smaller tiles (codec/tiles.h) that fit; a cap of 1 byte is always refused. */
+/* The peak estimate an encoder (enc_side) or a decoder makes for a w x h image: each plans its own
+ * side of the transforms. */
+static uint64_t side_estimate(lic_model *m, uint32_t w, uint32_t h, int threads, int enc_side)
+{
+    lic_test_counter c;
+    counter_reset(&c);
+    lic_config cfg = counted_config(&c, threads);
+    lic_size_check chk;
+    if (enc_side) {
+        lic_encoder *enc = NULL;
+        assert_int_equal(lic_encoder_open(&enc, m, &cfg), 0);
+        assert_int_equal(lic_encoder_check_size(enc, w, h, &chk), 0);
+        lic_encoder_close(&enc);
+    } else {
+        lic_decoder *dec = NULL;
+        assert_int_equal(lic_decoder_open(&dec, m, &cfg), 0);
+        assert_int_equal(lic_decoder_check_size(dec, w, h, &chk), 0);
+        lic_decoder_close(&dec);
+    }
+    assert_true(chk.memory > 0);
+    return chk.memory;
+}
+
+/* The decoder's estimate for this stream, checked to be a max_memory that lets the stream decode. One
+ * byte less either is refused or makes the engine plan smaller tiles (codec/tiles.h) that fit; a cap
+ * of 1 byte is always refused. */
 static uint64_t estimate_of(lic_model *m, const uint8_t *bits, size_t n, int threads)
 {
     lic_stream_info info;
     assert_int_equal(lic_peek_info(bits, n, &info), 0);
-    lic_test_counter c;
-    counter_reset(&c);
-    lic_config cfg = counted_config(&c, threads);
-    lic_decoder *dec = NULL;
-    assert_int_equal(lic_decoder_open(&dec, m, &cfg), 0);
-    lic_size_check chk;
-    assert_int_equal(lic_decoder_check_size(dec, info.width, info.height, &chk), 0);
-    lic_decoder_close(&dec);
-    assert_true(chk.memory > 0);
-    assert_int_equal(decode_with_cap(m, bits, n, threads, chk.memory), 0);
-    int less = decode_with_cap(m, bits, n, threads, chk.memory - 1);
+    const uint64_t est = side_estimate(m, info.width, info.height, threads, 0);
+    assert_int_equal(decode_with_cap(m, bits, n, threads, est), 0);
+    int less = decode_with_cap(m, bits, n, threads, est - 1);
     assert_true(less == 0 || less == LIC_ELIMIT);
     assert_int_equal(decode_with_cap(m, bits, n, threads, 1), LIC_ELIMIT);
-    return chk.memory;
-}
-
-/* The encoder's estimate for a w x h image (it plans the analysis, the decoder the synthesis). */
-static uint64_t encoder_estimate(lic_model *m, uint32_t w, uint32_t h, int threads)
-{
-    lic_test_counter c;
-    counter_reset(&c);
-    lic_config cfg = counted_config(&c, threads);
-    lic_encoder *enc = NULL;
-    assert_int_equal(lic_encoder_open(&enc, m, &cfg), 0);
-    lic_size_check chk;
-    assert_int_equal(lic_encoder_check_size(enc, w, h, &chk), 0);
-    lic_encoder_close(&enc);
-    return chk.memory;
+    return est;
 }
 
 /* Peak bytes live in the hook during one lic_encode (enc_side) or lic_decode, above what the context
@@ -667,7 +668,7 @@ static void check_estimate(lic_model *m, const char *what, const uint32_t (*size
         size_t n;
         uint8_t *bits = encode_ref(m, &img, 75, &n);
         for (int threads = 1; threads <= 3; threads += 2) {
-            const uint64_t est_dec = estimate_of(m, bits, n, threads), est_enc = encoder_estimate(m, w, h, threads);
+            const uint64_t est_dec = estimate_of(m, bits, n, threads), est_enc = side_estimate(m, w, h, threads, 1);
             for (int enc_side = 0; enc_side < 2; enc_side++) {
                 const uint64_t est = enc_side ? est_enc : est_dec;
                 long peak = measure_peak(m, &img, bits, n, threads, enc_side);
